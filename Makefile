@@ -1,0 +1,152 @@
+# comfysecrets - one Makefile, everything built out of tree in $(BUILD).
+#   make                 both binaries
+#   make check           every unit suite and every integration test (mounts for real)
+#   make check SANITIZE=1  the same under ASan + UBSan, in build/san
+#   make install         PREFIX (/usr/local) and DESTDIR honoured
+#   make demo            a demo vault under build/demo, mounted, read, audited, unmounted
+
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+SBINDIR	?= $(PREFIX)/sbin
+ifeq ($(SANITIZE),1)
+BUILD	?= build/san
+else
+BUILD	?= build
+endif
+
+PKGS	:= fuse3 libsodium jansson inih libsystemd
+CC	?= cc
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP \
+	   $(shell pkg-config --cflags $(PKGS))
+LDLIBS	+= $(shell pkg-config --libs $(PKGS))
+TEST_CFLAGS := $(shell pkg-config --cflags cmocka)
+TEST_LDLIBS := $(shell pkg-config --libs cmocka)
+ifeq ($(SANITIZE),1)
+CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS	+= -fsanitize=address,undefined
+endif
+
+LIB_SRC	:= $(wildcard crypto/*.c policy/*.c)
+CLI_SRC	:= $(wildcard cli/*.c)
+FS_SRC	:= $(wildcard fs/*.c)
+FSLIB_SRC := $(filter-out fs/main.c,$(FS_SRC))
+TEST_SRC := $(wildcard tests/test_*.c)
+
+LIB_OBJ	:= $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ	:= $(CLI_SRC:%.c=$(BUILD)/%.o)
+FS_OBJ	:= $(FS_SRC:%.c=$(BUILD)/%.o)
+FSLIB_OBJ := $(FSLIB_SRC:%.c=$(BUILD)/%.o)
+TESTS	:= $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TOOLS	:= $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
+
+BINS	:= $(BUILD)/comfysecrets
+ifneq ($(FS_SRC),)
+BINS	+= $(BUILD)/comfysecretsfs
+endif
+
+.PHONY: all check unit integration install uninstall clean demo deps
+.PHONY: man check-system
+all: $(BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/%.o: tests/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(TEST_CFLAGS) -c $< -o $@
+
+$(BUILD)/comfysecrets: $(CLI_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/comfysecretsfs: $(FS_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(LIB_OBJ) $(FSLIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LDLIBS)
+
+$(BUILD)/tests/tools/%: tests/tools/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
+# The whole suite: unit binaries, then the integration scripts; one summary line.
+check: $(BINS) $(TESTS) $(TOOLS)
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh tests/run $(TESTS)
+
+unit: $(TESTS)
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh tests/run --unit-only $(TESTS)
+
+deps:
+	sh scripts/install-deps
+
+demo: $(BINS)
+	@BUILD=$(BUILD) sh scripts/demo
+
+# Install layout (docs/deploy.md). /etc is not under PREFIX; the example config is
+# installed only where none exists, and uninstall removes it only while it is unchanged.
+# comfysecretsfs must stay on the shell's default PATH for `mount -t fuse.comfysecretsfs`
+# (mount(8) clears PATH): /usr/local/sbin and /usr/sbin are.
+SYSCONFDIR ?= /etc
+MANDIR	?= $(PREFIX)/share/man
+DOCDIR	?= $(PREFIX)/share/doc/comfysecrets
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+ifeq ($(PREFIX),/usr)
+SYSTEMDUNITDIR ?= /lib/systemd/system
+else
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+endif
+MANPAGES := $(patsubst man/%.scd,$(BUILD)/man/%,$(wildcard man/*.scd))
+INSTALL_DOCS := systemd/fstab.example examples/compose.yaml examples/docker-run.sh \
+	   examples/pod-hostpath.yaml examples/credential.conf examples/comfysecrets.ini
+ETCCONF	:= $(DESTDIR)$(SYSCONFDIR)/comfysecrets/comfysecrets.ini
+
+install: $(BINS) $(MANPAGES)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR) \
+	    $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(DOCDIR)
+	install -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/comfysecrets
+	install -m 0755 $(BUILD)/comfysecrets $(DESTDIR)$(BINDIR)/comfysecrets
+	[ ! -f $(BUILD)/comfysecretsfs ] || install -m 0755 $(BUILD)/comfysecretsfs $(DESTDIR)$(SBINDIR)/comfysecretsfs
+	install -m 0644 $(BUILD)/man/comfysecrets.1 $(DESTDIR)$(MANDIR)/man1/comfysecrets.1
+	install -m 0644 $(BUILD)/man/comfysecrets.ini.5 $(DESTDIR)$(MANDIR)/man5/comfysecrets.ini.5
+	install -m 0644 $(BUILD)/man/comfysecretsfs.8 $(DESTDIR)$(MANDIR)/man8/comfysecretsfs.8
+	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/comfysecrets.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets.service
+	install -m 0644 systemd/run-comfysecrets.mount $(DESTDIR)$(SYSTEMDUNITDIR)/run-comfysecrets.mount
+	install -m 0644 systemd/comfysecrets.tmpfiles $(DESTDIR)$(TMPFILESDIR)/comfysecrets.conf
+	install -m 0644 $(INSTALL_DOCS) $(DESTDIR)$(DOCDIR)/
+	@if [ -e $(ETCCONF) ]; then echo "install: kept $(ETCCONF)"; \
+	else install -m 0600 examples/comfysecrets.ini $(ETCCONF); fi
+	@case "$(SBINDIR)" in /usr/local/sbin|/usr/local/bin|/usr/sbin|/usr/bin|/sbin|/bin) ;; \
+	*) echo "install: note: mount -t fuse.comfysecretsfs finds comfysecretsfs only in /usr/local/sbin, /usr/sbin, /sbin (...): link it there";; esac
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/comfysecrets $(DESTDIR)$(SBINDIR)/comfysecretsfs
+	rm -f $(DESTDIR)$(MANDIR)/man1/comfysecrets.1 $(DESTDIR)$(MANDIR)/man5/comfysecrets.ini.5 \
+	    $(DESTDIR)$(MANDIR)/man8/comfysecretsfs.8
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets.service $(DESTDIR)$(SYSTEMDUNITDIR)/run-comfysecrets.mount
+	rm -f $(DESTDIR)$(TMPFILESDIR)/comfysecrets.conf
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(INSTALL_DOCS)))
+	@rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+	@if cmp -s examples/comfysecrets.ini $(ETCCONF); then rm -f $(ETCCONF); \
+	elif [ -e $(ETCCONF) ]; then echo "uninstall: kept $(ETCCONF) (changed since install)"; fi
+	@rmdir $(DESTDIR)$(SYSCONFDIR)/comfysecrets 2>/dev/null || \
+	    ! [ -d $(DESTDIR)$(SYSCONFDIR)/comfysecrets ] || echo "uninstall: kept $(DESTDIR)$(SYSCONFDIR)/comfysecrets (not empty: key, config)"
+
+# Man pages from their scdoc sources.
+man: $(MANPAGES)
+
+$(BUILD)/man/%: man/%.scd
+	@mkdir -p $(@D)
+	scdoc <$< >$@.tmp && mv $@.tmp $@
+
+# Install, units, man pages, the mount helper and a bubblewrap container
+# (tests/system/*.sh; root and /dev/fuse for the mounting ones, else SKIPPED).
+check-system: $(BINS) $(MANPAGES)
+	@BUILD=$(BUILD) sh tests/system/run
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,68 @@
+/* cli/cli.h - what the comfysecrets subcommands share.
+ *
+ * main() parses the global options into a struct cli and calls one cmd_* function,
+ * which returns the exit status: 0 ok, 1 failure (not found, refused, tampered),
+ * 2 usage error. Commands print their own errors through cli_fail(); nothing else in
+ * comfysecrets prints. */
+#ifndef CS_CLI_H
+#define CS_CLI_H
+
+#include <stddef.h>
+
+#include "../crypto/err.h"
+#include "../crypto/secret.h"
+#include "../policy/audit.h"
+#include "../policy/config.h"
+
+#define EXIT_OK		0
+#define EXIT_FAIL	1
+#define EXIT_USAGE	2
+
+struct cli {
+	struct cfg	*cfg;
+};
+
+/* Prints "comfysecrets: MSG" on stderr and returns EXIT_FAIL. */
+int	cli_fail(const struct cs_err *e);
+/* Prints why and the usage line of the subcommand on stderr; returns EXIT_USAGE. */
+int	cli_usage(const char *cmd, const char *why);
+/* Prints the subcommand's help on stdout; returns EXIT_OK. */
+int	cli_help(const char *cmd);
+
+struct key;
+struct vault;
+/* Opens the configured vault with its key; refuses one older than the state file's
+ * generation (ESTALE). Caller frees both. */
+int	cli_open_read(struct cli *c, struct key **k, struct vault **v, struct cs_err *e);
+/* The same under the vault lock (*lockfd), finishing an interrupted rotation first.
+ * On failure nothing is left held. */
+int	cli_open_write(struct cli *c, int *lockfd, struct key **k, struct vault **v,
+	    struct cs_err *e);
+/* Saves v atomically and records its generation in the state file. */
+int	cli_save(struct cli *c, struct vault *v, struct cs_err *e);
+/* Frees what cli_open_write gave (lockfd -1: already unlocked). */
+void	cli_close(int lockfd, struct key *k, struct vault *v);
+
+/* Appends ev to the configured audit log with this process's ids and via "cli", then
+ * moves the state file forward. */
+int	cli_audit(struct cli *c, struct audit_event *ev, struct cs_err *e);
+
+/* A value from stdin: to EOF when stdin is not a terminal (one trailing newline dropped
+ * unless raw), else one line typed at a prompt without echo. */
+int	cli_read_value(const char *what, size_t max, int raw, struct secret **out,
+	    struct cs_err *e);
+/* Writes all of p to fd; -1 with e naming what on failure. */
+int	cli_write_all(int fd, const void *p, size_t len, const char *what, struct cs_err *e);
+
+/* The subcommands. */
+int	cmd_init(struct cli *c, int argc, char **argv);
+int	cmd_set(struct cli *c, int argc, char **argv);
+int	cmd_get(struct cli *c, int argc, char **argv);
+int	cmd_list(struct cli *c, int argc, char **argv);
+int	cmd_rm(struct cli *c, int argc, char **argv);
+int	cmd_rotate(struct cli *c, int argc, char **argv);
+int	cmd_fingerprint(struct cli *c, int argc, char **argv);
+int	cmd_audit(struct cli *c, int argc, char **argv);
+int	cmd_import(struct cli *c, int argc, char **argv);
+
+#endif

@@ -1,0 +1,127 @@
+/* cli/cmd_audit.c - comfysecrets audit: show, follow and verify the audit log.
+ *
+ * The reading and the verifying are policy/audit.c's; this file only chooses what to
+ * print. --verify also holds the log to the chain point the state file recorded, so
+ * lines cut from the end are caught, not only edited ones. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../policy/state.h"
+#include "cli.h"
+
+#define AUDIT_LIMIT_DEFAULT	20		/* lines shown without --limit */
+#define AUDIT_LIMIT_MAX		1000000		/* lines, a sanity bound */
+#define FOLLOW_POLL_MS		200		/* how often --follow looks for new lines */
+
+static int
+verify(struct cli *c)
+{
+	struct audit_verify_result r = { 0 };
+	struct cs_state st;
+	struct cs_err e = { 0 };
+	uint64_t seq = 0;
+	const char *hash = NULL;
+
+	if (state_read(c->cfg->vault_path, &st, &e) == -1)
+		return cli_fail(&e);
+	if (st.audit_seq != 0 && strcmp(st.audit_path, c->cfg->audit_path) == 0) {
+		seq = st.audit_seq;
+		hash = st.audit_hash;
+	}
+	if (audit_verify(c->cfg->audit_path, seq, hash, &r, &e) == -1)
+		return cli_fail(&e);
+	printf("%s: %llu lines, chain intact", c->cfg->audit_path,
+	    (unsigned long long)r.lines);
+	if (r.lines != 0)
+		printf(", last seq %llu", (unsigned long long)r.last_seq);
+	if (seq != 0)
+		printf(", reaches seq %llu recorded in the state file", (unsigned long long)seq);
+	printf("\n");
+	return EXIT_OK;
+}
+
+/* Copies to stdout whatever is appended to the log from now on, until killed. Each
+ * audit line is appended with one write, so a line arrives whole. */
+static int
+follow(const char *path, struct cs_err *e)
+{
+	struct timespec ts = { 0, FOLLOW_POLL_MS * 1000000L };
+	char buf[8192];
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return cs_err_sys(e, errno, "%s", path);
+	if (lseek(fd, 0, SEEK_END) == -1) {
+		close(fd);
+		return cs_err_sys(e, errno, "%s: seek", path);
+	}
+	for (;;) {
+		while ((n = read(fd, buf, sizeof buf)) > 0) {
+			if (cli_write_all(STDOUT_FILENO, buf, (size_t)n, "stdout", e) == -1) {
+				close(fd);
+				return -1;
+			}
+		}
+		if (n < 0 && errno != EINTR) {
+			close(fd);
+			return cs_err_sys(e, errno, "%s: read", path);
+		}
+		nanosleep(&ts, NULL);
+	}
+}
+
+int
+cmd_audit(struct cli *c, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "limit", required_argument, NULL, 'l' }, { "verify", no_argument, NULL, 'v' },
+		{ "follow", no_argument, NULL, 'f' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct cs_err e = { 0 };
+	char **lines = NULL, *end;
+	size_t n = 0, i;
+	unsigned long limit = AUDIT_LIMIT_DEFAULT;
+	int ch, do_verify = 0, do_follow = 0, rc = EXIT_OK;
+
+	while ((ch = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			errno = 0;
+			limit = strtoul(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != '\0' || optarg[0] == '-' ||
+			    limit > AUDIT_LIMIT_MAX)
+				return cli_usage("audit", "--limit takes a whole number "
+				    "from 0 to 1000000");
+			break;
+		case 'v': do_verify = 1; break;
+		case 'f': do_follow = 1; break;
+		case 'h': return cli_help("audit");
+		default: return cli_usage("audit", NULL);
+		}
+	}
+	if (optind != argc)
+		return cli_usage("audit", "takes no operands");
+	if (do_verify && do_follow)
+		return cli_usage("audit", "--verify and --follow do not go together");
+	if (do_verify)
+		return verify(c);
+	if (audit_tail(c->cfg->audit_path, limit, &lines, &n, &e) == -1)
+		return cli_fail(&e);
+	for (i = 0; i < n; i++)
+		printf("%s\n", lines[i]);
+	audit_lines_free(lines, n);
+	fflush(stdout);
+	if (do_follow && follow(c->cfg->audit_path, &e) == -1)
+		rc = cli_fail(&e);
+	return rc;
+}

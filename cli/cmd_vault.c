@@ -1,0 +1,392 @@
+/* cli/cmd_vault.c - the subcommands that read or change the vault: init, set, get, list,
+ * rm, rotate, fingerprint. How a writer opens and saves is in common.c. */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "../crypto/store.h"
+#include "../policy/state.h"
+#include "cli.h"
+
+/* For commands with no options of their own: handles --help. Returns the index of the
+ * first operand, or -1 with *rc set (help shown, or a usage error). */
+static int
+opts(const char *cmd, int argc, char **argv, int *rc)
+{
+	static const struct option lo[] = {
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+		*rc = ch == 'h' ? cli_help(cmd) : cli_usage(cmd, NULL);
+		return -1;
+	}
+	return optind;
+}
+
+static int
+mkparents(const char *path, struct cs_err *e)
+{
+	char buf[PATH_MAX], *p;
+
+	if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+		return cs_err_set(e, ENAMETOOLONG, "%s: path too long", path);
+	for (p = buf + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		if (mkdir(buf, 0700) == -1 && errno != EEXIST)
+			return cs_err_sys(e, errno, "%s: cannot create folder", buf);
+		*p = '/';
+	}
+	return 0;
+}
+
+int
+cmd_init(struct cli *c, int argc, char **argv)
+{
+	const char *vp = c->cfg->vault_path, *kp = c->cfg->key_file;
+	struct cs_err e = { 0 };
+	struct key *k = NULL;
+	struct vault *v = NULL;
+	const char *env = getenv(KEY_ENV);
+	int from_env = env != NULL && env[0] != '\0';
+	int i, rc = EXIT_FAIL;
+
+	if ((i = opts("init", argc, argv, &rc)) == -1)
+		return rc;
+	if (i != argc)
+		return cli_usage("init", "takes no operands");
+	/* Check both first, so a refusal leaves nothing half-made. */
+	if (access(vp, F_OK) == 0)
+		return cs_err_set(&e, EEXIST, "%s: a vault exists already; refusing to "
+		    "overwrite it", vp), cli_fail(&e);
+	if (!from_env && access(kp, F_OK) == 0)
+		return cs_err_set(&e, EEXIST, "%s: a key file exists already; refusing to "
+		    "overwrite it", kp), cli_fail(&e);
+	if (mkparents(vp, &e) == -1 || (!from_env && mkparents(kp, &e) == -1))
+		return cli_fail(&e);
+	if (from_env) {
+		if (key_parse(env, strlen(env), KEY_ENV, &k, &e) == -1)
+			goto out;
+	} else if (key_generate(&k, &e) == -1 || key_write_file(kp, k, 1, &e) == -1) {
+		goto out;
+	}
+	if (vault_new(k, &v, &e) == -1 || vault_save(v, vp, 1, &e) == -1)
+		goto out;
+	if (state_advance(vp, vault_generation(v), 0, NULL, NULL, &e) == -1)
+		goto out;
+	printf("created %s (key %s%s)\n", vp, k->fpr, from_env ? ", from " KEY_ENV : "");
+	if (!from_env)
+		printf("created %s (mode 0600): keep it secret, keep a copy offline\n", kp);
+	rc = EXIT_OK;
+out:
+	vault_close(v);
+	key_free(k);
+	return rc == EXIT_OK ? rc : cli_fail(&e);
+}
+
+/* Checks the PROVIDER [FIELD] operands from argv[i]: -2 for a wrong count. */
+static int
+name_args(int argc, char **argv, int i, int min, int max, struct cs_err *e)
+{
+	int n = argc - i;
+
+	if (n < min || n > max)
+		return -2;
+	if (vault_name_check(argv[i], "provider", e) == -1)
+		return -1;
+	if (n == 2 && vault_name_check(argv[i + 1], "field", e) == -1)
+		return -1;
+	return 0;
+}
+
+int
+cmd_set(struct cli *c, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "raw", no_argument, NULL, 'r' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct cs_err e = { 0 };
+	struct secret *val = NULL;
+	struct key *k = NULL;
+	struct vault *v = NULL;
+	struct audit_event ev = { 0 };
+	char what[2 * VAULT_NAME_MAX + 2];
+	int raw = 0, i, ch, lockfd = -1, rc = EXIT_FAIL;
+
+	while ((ch = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+		if (ch == 'r')
+			raw = 1;
+		else if (ch == 'h')
+			return cli_help("set");
+		else
+			return cli_usage("set", NULL);
+	}
+	i = optind;
+	if ((ch = name_args(argc, argv, i, 2, 2, &e)) == -2)
+		return cli_usage("set", "needs PROVIDER and FIELD (the value comes on stdin)");
+	if (ch == -1)
+		return cli_fail(&e);
+	snprintf(what, sizeof what, "%s/%s", argv[i], argv[i + 1]);
+	/* Read the value before taking the lock: a slow typist must not block writers. */
+	if (cli_read_value(what, c->cfg->max_value_size, raw, &val, &e) == -1)
+		goto out;
+	if (cli_open_write(c, &lockfd, &k, &v, &e) == -1)
+		goto out;
+	if (vault_put(v, argv[i], argv[i + 1], val, c->cfg->max_value_size, &e) == -1 ||
+	    cli_save(c, v, &e) == -1)
+		goto out;
+	vault_unlock(lockfd);
+	lockfd = -1;
+	ev.event = "secret_written";
+	ev.provider = argv[i];
+	ev.keys = (const char *const *)&argv[i + 1];
+	ev.nkeys = 1;
+	ev.fingerprint = k->fpr;
+	if (cli_audit(c, &ev, &e) == -1)
+		goto out;
+	rc = EXIT_OK;
+out:
+	secret_free(val);
+	cli_close(lockfd, k, v);
+	return rc == EXIT_OK ? rc : cli_fail(&e);
+}
+
+int
+cmd_get(struct cli *c, int argc, char **argv)
+{
+	struct cs_err e = { 0 }, ae = { 0 };
+	struct secret *val = NULL;
+	struct key *k = NULL;
+	struct vault *v = NULL;
+	struct audit_event ev = { 0 };
+	int i, rc = EXIT_FAIL, n;
+
+	if ((i = opts("get", argc, argv, &rc)) == -1)
+		return rc;
+	if ((n = name_args(argc, argv, i, 2, 2, &e)) == -2)
+		return cli_usage("get", "needs PROVIDER and FIELD");
+	if (n == -1)
+		return cli_fail(&e);
+	if (cli_open_read(c, &k, &v, &e) == -1)
+		goto out;
+	if (vault_find(v, argv[i], argv[i + 1], NULL, NULL, &e) == -1)
+		goto out;
+	ev.event = "secret_read";
+	ev.provider = argv[i];
+	ev.keys = (const char *const *)&argv[i + 1];
+	ev.nkeys = 1;
+	/* fail_closed: a read we cannot record is refused, not served unlogged. */
+	if (cli_audit(c, &ev, &ae) == -1) {
+		if (c->cfg->audit_fail_closed) {
+			cs_err_set(&e, ae.code, "%s/%s not shown: %s", argv[i], argv[i + 1],
+			    ae.msg);
+			goto out;
+		}
+		fprintf(stderr, "comfysecrets: warning: %s\n", ae.msg);
+	}
+	if (vault_reveal(v, argv[i], argv[i + 1], &val, &e) == -1 ||
+	    cli_write_all(STDOUT_FILENO, val->buf, val->len, "stdout", &e) == -1)
+		goto out;
+	rc = EXIT_OK;
+out:
+	secret_free(val);
+	vault_close(v);
+	key_free(k);
+	return rc == EXIT_OK ? rc : cli_fail(&e);
+}
+
+int
+cmd_list(struct cli *c, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct cs_err e = { 0 };
+	struct key *k = NULL;
+	struct vault *v = NULL;
+	json_t *root = NULL, *provs, *fields;
+	char *text;
+	size_t pi, fi;
+	int json = 0, ch, rc = EXIT_FAIL;
+
+	while ((ch = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+		if (ch == 'j')
+			json = 1;
+		else if (ch == 'h')
+			return cli_help("list");
+		else
+			return cli_usage("list", NULL);
+	}
+	if (optind != argc)
+		return cli_usage("list", "takes no operands");
+	if (cli_open_read(c, &k, &v, &e) == -1)
+		goto out;
+	if (!json) {
+		for (pi = 0; pi < vault_nproviders(v); pi++)
+			for (fi = 0; fi < vault_nfields(v, pi); fi++)
+				printf("%s/%s\n", vault_provider(v, pi), vault_field(v, pi, fi));
+		rc = EXIT_OK;
+		goto out;
+	}
+	root = json_pack("{s:I, s:s, s:{}}", "generation", (json_int_t)vault_generation(v),
+	    "fingerprint", vault_fingerprint(v), "providers");
+	if (root == NULL) {
+		cs_err_set(&e, ENOMEM, "list: out of memory");
+		goto out;
+	}
+	provs = json_object_get(root, "providers");
+	for (pi = 0; pi < vault_nproviders(v); pi++) {
+		fields = json_array();
+		for (fi = 0; fi < vault_nfields(v, pi); fi++)
+			json_array_append_new(fields, json_string(vault_field(v, pi, fi)));
+		json_object_set_new(provs, vault_provider(v, pi), fields);
+	}
+	if ((text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) == NULL) {
+		cs_err_set(&e, ENOMEM, "list: out of memory");
+		goto out;
+	}
+	printf("%s\n", text);
+	free(text);
+	rc = EXIT_OK;
+out:
+	json_decref(root);
+	vault_close(v);
+	key_free(k);
+	return rc == EXIT_OK ? rc : cli_fail(&e);
+}
+
+int
+cmd_rm(struct cli *c, int argc, char **argv)
+{
+	struct cs_err e = { 0 };
+	struct key *k = NULL;
+	struct vault *v = NULL;
+	struct audit_event ev = { 0 };
+	int i, n, lockfd = -1, rc = EXIT_FAIL;
+
+	if ((i = opts("rm", argc, argv, &rc)) == -1)
+		return rc;
+	if ((n = name_args(argc, argv, i, 1, 2, &e)) == -2)
+		return cli_usage("rm", "needs PROVIDER and optionally FIELD");
+	if (n == -1)
+		return cli_fail(&e);
+	if (cli_open_write(c, &lockfd, &k, &v, &e) == -1)
+		goto out;
+	if (vault_remove(v, argv[i], argc - i == 2 ? argv[i + 1] : NULL, &e) == -1 ||
+	    cli_save(c, v, &e) == -1)
+		goto out;
+	vault_unlock(lockfd);
+	lockfd = -1;
+	ev.event = "secret_removed";
+	ev.provider = argv[i];
+	if (argc - i == 2) {
+		ev.keys = (const char *const *)&argv[i + 1];
+		ev.nkeys = 1;
+	}
+	ev.fingerprint = k->fpr;
+	if (cli_audit(c, &ev, &e) == -1)
+		goto out;
+	rc = EXIT_OK;
+out:
+	cli_close(lockfd, k, v);
+	return rc == EXIT_OK ? rc : cli_fail(&e);
+}
+
+int
+cmd_rotate(struct cli *c, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "new-key-stdin", no_argument, NULL, 'n' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct cs_err e = { 0 };
+	struct secret *text = NULL;
+	struct key *k = NULL, *nk = NULL;
+	struct vault *v = NULL;
+	struct audit_event ev = { 0 };
+	const char **provs = NULL;
+	const char *env = getenv(KEY_ENV);
+	char fpr[KEY_FPR_HEX + 1];
+	size_t pi, np;
+	int from_stdin = 0, ch, lockfd = -1, rc = EXIT_FAIL;
+
+	while ((ch = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+		if (ch == 'n')
+			from_stdin = 1;
+		else if (ch == 'h')
+			return cli_help("rotate");
+		else
+			return cli_usage("rotate", NULL);
+	}
+	if (optind != argc)
+		return cli_usage("rotate", "takes no operands (a new key comes on stdin)");
+	if (env != NULL && env[0] != '\0')
+		return cs_err_set(&e, EPERM, "rotate: the key comes from %s, which rotate "
+		    "cannot replace; unset it to rotate the key file %s", KEY_ENV,
+		    c->cfg->key_file), cli_fail(&e);
+	if (from_stdin && (secret_read_fd(STDIN_FILENO, KEY_B64_MAX, "new key on stdin",
+	    &text, &e) == -1 || key_parse((const char *)text->buf, text->len,
+	    "new key on stdin", &nk, &e) == -1))
+		goto out;
+	if (cli_open_write(c, &lockfd, &k, &v, &e) == -1)
+		goto out;
+	if (store_rotate(c->cfg->vault_path, c->cfg->key_file, v, nk, fpr, &e) == -1 ||
+	    state_advance(c->cfg->vault_path, vault_generation(v), 0, NULL, NULL, &e) == -1)
+		goto out;
+	vault_unlock(lockfd);
+	lockfd = -1;
+	printf("%s\n", fpr);
+	fflush(stdout);
+	np = vault_nproviders(v);
+	if ((provs = calloc(np + 1, sizeof *provs)) == NULL) {
+		cs_err_sys(&e, ENOMEM, "rotate");
+		goto out;
+	}
+	for (pi = 0; pi < np; pi++)
+		provs[pi] = vault_provider(v, pi);
+	ev.event = "key_rotated";
+	ev.fingerprint = fpr;
+	ev.providers = provs;
+	ev.nproviders = np;
+	if (cli_audit(c, &ev, &e) == -1) {
+		fprintf(stderr, "comfysecrets: the key was rotated, but the audit line "
+		    "could not be written\n");
+		goto out;
+	}
+	rc = EXIT_OK;
+out:
+	free(provs);
+	secret_free(text);
+	key_free(nk);
+	cli_close(lockfd, k, v);
+	return rc == EXIT_OK ? rc : cli_fail(&e);
+}
+
+int
+cmd_fingerprint(struct cli *c, int argc, char **argv)
+{
+	struct cs_err e = { 0 };
+	struct key *k = NULL;
+	int i, rc = EXIT_FAIL;
+
+	if ((i = opts("fingerprint", argc, argv, &rc)) == -1)
+		return rc;
+	if (i != argc)
+		return cli_usage("fingerprint", "takes no operands");
+	if (key_load(c->cfg->key_file, &k, NULL, &e) == -1)
+		return cli_fail(&e);
+	printf("%s\n", k->fpr);
+	key_free(k);
+	return EXIT_OK;
+}

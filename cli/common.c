@@ -1,0 +1,212 @@
+/* cli/common.c - what the subcommands share: opening the vault to read or to change it,
+ * auditing as this process, reading a value from stdin or a terminal, writing all of a
+ * buffer.
+ *
+ * Writers take the vault lock, open the vault with its key (finishing an interrupted
+ * rotation first), change it in memory and save it atomically; the state file then
+ * records the new generation. Readers need no lock: a save replaces the file by rename,
+ * so a reader sees the old vault or the new one. Every opener refuses a vault older
+ * than the generation the state file recorded (a restored copy would bring back values
+ * that were removed or rotated away). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "../crypto/store.h"
+#include "../policy/state.h"
+#include "cli.h"
+
+#define COMM_MAX	16	/* bytes of /proc/self/comm, as the kernel keeps it */
+
+static void
+self_comm(char comm[COMM_MAX + 1])
+{
+	ssize_t n = -1;
+	int fd;
+
+	if ((fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC)) != -1) {
+		n = read(fd, comm, COMM_MAX);
+		close(fd);
+	}
+	if (n <= 0) {
+		snprintf(comm, COMM_MAX + 1, "comfysecrets");
+		return;
+	}
+	comm[n] = '\0';
+	comm[strcspn(comm, "\n")] = '\0';
+}
+
+int
+cli_audit(struct cli *c, struct audit_event *ev, struct cs_err *e)
+{
+	struct audit *a = NULL;
+	char comm[COMM_MAX + 1], hash[AUDIT_HASH_HEX + 1];
+	uint64_t seq;
+	int rc = -1;
+
+	self_comm(comm);
+	ev->pid = getpid();
+	ev->uid = getuid();
+	ev->gid = getgid();
+	ev->comm = comm;
+	ev->via = "cli";
+	if (audit_open(c->cfg->audit_path, c->cfg->audit_flush, c->cfg->audit_timeout_ms,
+	    &a, e) == -1 || audit_append(a, ev, e) == -1)
+		goto out;
+	audit_last(a, &seq, hash);
+	rc = state_advance(c->cfg->vault_path, 0, seq, hash, c->cfg->audit_path, e);
+out:
+	audit_close(a);
+	return rc;
+}
+
+/* Writers save the vault, then advance the state file; so a reader reads the state
+ * first and the vault second, and a vault older than that state is a real rollback,
+ * not a save that landed in between. */
+int
+cli_open_read(struct cli *c, struct key **k, struct vault **v, struct cs_err *e)
+{
+	const char *path = c->cfg->vault_path;
+	struct cs_state st;
+
+	if (state_read(path, &st, e) == -1 || store_open(path, c->cfg->key_file, k, v, e) == -1)
+		return -1;
+	if (vault_generation(*v) < st.generation) {
+		cs_err_set(e, ESTALE, "%s: generation %llu is older than generation %llu "
+		    "recorded in %s%s: a rolled-back copy? (remove the state file to accept it)",
+		    path, (unsigned long long)vault_generation(*v),
+		    (unsigned long long)st.generation, path, STATE_SUFFIX);
+		vault_close(*v);
+		key_free(*k);
+		*v = NULL;
+		*k = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Lock, open, settle an interrupted rotation, sweep what killed writers left. On failure nothing is left held. */
+int
+cli_open_write(struct cli *c, int *lockfd, struct key **k, struct vault **v, struct cs_err *e)
+{
+	if (vault_lock(c->cfg->vault_path, lockfd, e) == -1)
+		return -1;
+	if (cli_open_read(c, k, v, e) == -1)
+		goto fail;
+	if (store_settle(c->cfg->key_file, *v, e) == -1 ||
+	    store_sweep(c->cfg->vault_path, c->cfg->key_file, e) == -1) {
+		vault_close(*v);
+		key_free(*k);
+		goto fail;
+	}
+	return 0;
+fail:
+	vault_unlock(*lockfd);
+	*lockfd = -1;
+	return -1;
+}
+
+int
+cli_save(struct cli *c, struct vault *v, struct cs_err *e)
+{
+	if (vault_save(v, c->cfg->vault_path, 0, e) == -1)
+		return -1;
+	return state_advance(c->cfg->vault_path, vault_generation(v), 0, NULL, NULL, e);
+}
+
+void
+cli_close(int lockfd, struct key *k, struct vault *v)
+{
+	vault_close(v);
+	key_free(k);
+	if (lockfd != -1)
+		vault_unlock(lockfd);
+}
+
+/* One line typed at the terminal, echo off, into guarded memory. */
+static int
+read_tty(const char *what, size_t max, struct secret **out, struct cs_err *e)
+{
+	struct termios old, quiet;
+	struct secret *s;
+	size_t len = 0;
+	ssize_t n;
+	char c;
+	int rc = -1;
+
+	if ((s = secret_new(max)) == NULL)
+		return cs_err_sys(e, ENOMEM, "%s", what);
+	if (tcgetattr(STDIN_FILENO, &old) == -1) {
+		secret_free(s);
+		return cs_err_sys(e, errno, "%s: terminal", what);
+	}
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+	fprintf(stderr, "Value for %s (not echoed): ", what);
+	fflush(stderr);
+	(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	for (;;) {
+		n = read(STDIN_FILENO, &c, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || c == '\n')
+			break;
+		if (len == max) {
+			cs_err_set(e, EFBIG, "%s: over the limit of %zu bytes", what, max);
+			goto out;
+		}
+		s->buf[len++] = (unsigned char)c;
+	}
+	if (n < 0) {
+		cs_err_sys(e, errno, "%s: terminal", what);
+		goto out;
+	}
+	s->len = len;
+	*out = s;
+	s = NULL;
+	rc = 0;
+out:
+	c = 0;
+	(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+	fputc('\n', stderr);
+	secret_free(s);
+	return rc;
+}
+
+int
+cli_read_value(const char *what, size_t max, int raw, struct secret **out, struct cs_err *e)
+{
+	struct secret *s;
+
+	if (isatty(STDIN_FILENO))
+		return read_tty(what, max, out, e);
+	/* One byte of slack for the trailing newline that is dropped. */
+	if (secret_read_fd(STDIN_FILENO, max + 1, what, &s, e) == -1)
+		return -1;
+	if (!raw && s->len > 0 && s->buf[s->len - 1] == '\n')
+		s->buf[--s->len] = 0;
+	*out = s;
+	return 0;
+}
+
+int
+cli_write_all(int fd, const void *p, size_t len, const char *what, struct cs_err *e)
+{
+	const unsigned char *b = p;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, b, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return cs_err_sys(e, errno, "%s", what);
+		}
+		b += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}

@@ -1,0 +1,190 @@
+/* cli/main.c - comfysecrets, the admin command: global options, the command table, main.
+ *
+ * Each subcommand lives in cmd_*.c and returns its exit status; main() only parses
+ * the global options, loads the configuration and dispatches. A value is never taken
+ * from argv: set, import and rotate --new-key-stdin read stdin or a file. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <sodium.h>
+
+#include "cli.h"
+
+#define CS_VERSION	"0.1.0"
+
+struct command {
+	const char	*name;
+	int		(*run)(struct cli *, int, char **);
+	const char	*usage;
+	const char	*help;
+};
+
+static const struct command commands[] = {
+	{ "init", cmd_init, "init",
+	  "Creates the key file (mode 0600, a new random key) and an empty vault. Refuses to\n"
+	  "overwrite either. With COMFYVN_SECRETS_KEY set, only the vault is created, under\n"
+	  "that key. Missing parent folders are created with mode 0700.\n" },
+	{ "set", cmd_set, "set [--raw] PROVIDER FIELD   (value on stdin)",
+	  "Stores the value read from stdin as PROVIDER/FIELD. One trailing newline is\n"
+	  "dropped unless --raw is given. On a terminal, the value is typed at a prompt\n"
+	  "without echo. The value never comes from the command line.\n"
+	  "  --raw    keep the bytes exactly as read\n" },
+	{ "get", cmd_get, "get PROVIDER FIELD",
+	  "Writes the value of PROVIDER/FIELD to stdout, nothing added. Audited as\n"
+	  "secret_read; when the audit line cannot be written (and fail_closed is on) the\n"
+	  "value is not shown.\n" },
+	{ "list", cmd_list, "list [--json]",
+	  "Lists providers and fields, never values.\n"
+	  "  --json   one JSON object: generation, fingerprint, providers\n" },
+	{ "rm", cmd_rm, "rm PROVIDER [FIELD]",
+	  "Removes one field, or the whole provider when FIELD is not given.\n" },
+	{ "rotate", cmd_rotate, "rotate [--new-key-stdin]",
+	  "Re-encrypts every value under a new key and replaces the key file, crash-safe\n"
+	  "(the new key is written as KEYFILE.next first). Prints the new fingerprint.\n"
+	  "Audited as key_rotated.\n"
+	  "  --new-key-stdin   use the base64 key read from stdin instead of a random one\n" },
+	{ "fingerprint", cmd_fingerprint, "fingerprint",
+	  "Prints the active key's fingerprint (first 16 hex digits of its SHA-256).\n" },
+	{ "audit", cmd_audit, "audit [--limit N] [--verify] [--follow]",
+	  "Prints the latest audit lines (JSON, one per line).\n"
+	  "  --limit N   how many lines (default 20)\n"
+	  "  --verify    check the hash chain; names the first bad line\n"
+	  "  --follow    keep printing new lines as they are appended\n" },
+	{ "import", cmd_import, "import FILE",
+	  "Imports values from FILE: .json ({\"provider\": {\"field\": \"value\"}}) or .env\n"
+	  "(COMFYVN_SECRET_<PROVIDER>_<FIELD>=value lines; # comments, blank lines and an\n"
+	  "'export ' prefix are allowed; one pair of surrounding quotes is removed).\n"
+	  "Every entry is checked before anything is written; all or nothing.\n" },
+};
+
+static void
+usage_all(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: comfysecrets [--config FILE] [--vault FILE] [--key-file FILE] "
+	    "COMMAND [ARGS]\n\ncommands:\n");
+	for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(f, "  %s\n", commands[i].usage);
+	fprintf(f, "\n'comfysecrets COMMAND --help' describes one command.\n"
+	    "Exit status: 0 ok, 1 failure, 2 usage error.\n");
+}
+
+static const struct command *
+find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+int
+cli_fail(const struct cs_err *e)
+{
+	fprintf(stderr, "comfysecrets: %s\n", e->msg[0] ? e->msg : "failed");
+	return EXIT_FAIL;
+}
+
+int
+cli_usage(const char *cmd, const char *why)
+{
+	const struct command *c = find(cmd);
+
+	if (why != NULL)
+		fprintf(stderr, "comfysecrets %s: %s\n", cmd, why);
+	if (c != NULL)
+		fprintf(stderr, "usage: comfysecrets %s\n", c->usage);
+	return EXIT_USAGE;
+}
+
+int
+cli_help(const char *cmd)
+{
+	const struct command *c = find(cmd);
+
+	if (c == NULL)
+		return EXIT_USAGE;
+	printf("usage: comfysecrets [--config FILE] [--vault FILE] [--key-file FILE] %s\n\n%s",
+	    c->usage, c->help);
+	return EXIT_OK;
+}
+
+/* No core file may hold a key or a value; nothing we create is for others to read. */
+static void
+harden(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	(void)setrlimit(RLIMIT_CORE, &rl);
+	umask(077);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config",	required_argument,	NULL, 'c' },
+		{ "vault",	required_argument,	NULL, 'v' },
+		{ "key-file",	required_argument,	NULL, 'k' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "version",	no_argument,		NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *config = NULL, *vault = NULL, *key_file = NULL;
+	const struct command *cmd;
+	struct cs_err e = { 0 };
+	struct cli c = { 0 };
+	int ch, rc;
+
+	harden();
+	/* "+": stop at the command, so its own options are left for it. */
+	while ((ch = getopt_long(argc, argv, "+c:v:k:hV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': config = optarg; break;
+		case 'v': vault = optarg; break;
+		case 'k': key_file = optarg; break;
+		case 'h': usage_all(stdout); return EXIT_OK;
+		case 'V': printf("comfysecrets %s\n", CS_VERSION); return EXIT_OK;
+		default: usage_all(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "comfysecrets: no command given\n");
+		usage_all(stderr);
+		return EXIT_USAGE;
+	}
+	if ((cmd = find(argv[optind])) == NULL) {
+		fprintf(stderr, "comfysecrets: unknown command '%.64s'\n", argv[optind]);
+		usage_all(stderr);
+		return EXIT_USAGE;
+	}
+	if (sodium_init() < 0) {
+		fprintf(stderr, "comfysecrets: libsodium could not be initialised\n");
+		return EXIT_FAIL;
+	}
+	if (cfg_load(config, &c.cfg, &e) == -1 ||
+	    (vault != NULL && cfg_set_path(&c.cfg->vault_path, vault, &e) == -1) ||
+	    (key_file != NULL && cfg_set_path(&c.cfg->key_file, key_file, &e) == -1)) {
+		/* --help must work even with a broken configuration. */
+		if (argc - optind == 2 && strcmp(argv[optind + 1], "--help") == 0)
+			return cli_help(cmd->name);
+		cfg_free(c.cfg);
+		return cli_fail(&e);
+	}
+	argv += optind;
+	argc -= optind;
+	optind = 0;		/* GNU getopt: start afresh for the command's options */
+	rc = cmd->run(&c, argc, argv);
+	cfg_free(c.cfg);
+	return rc;
+}

@@ -1,0 +1,25 @@
+/* crypto/err.h - the error record every module fills and only main() prints.
+ *
+ * Modules return 0 or -1 and describe the failure in a caller-owned struct cs_err:
+ * an errno-style code and one line naming the file or request, then the reason.
+ * The first error set wins, so a low-level reason is not overwritten on the way up.
+ * A message never holds a secret, a part of one, or its length. */
+#ifndef CS_ERR_H
+#define CS_ERR_H
+
+#define CS_ERR_MSG_MAX	256	/* bytes, including the NUL */
+
+struct cs_err {
+	int	code;			/* errno value: ENOENT, EBADMSG, EACCES ... */
+	char	msg[CS_ERR_MSG_MAX];	/* "vault.json: field openai/api_key: authentication failed" */
+};
+
+/* Sets e (unless already set, or e is NULL) and returns -1. */
+int	cs_err_set(struct cs_err *e, int code, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+/* Like cs_err_set, appending ": strerror(code)". */
+int	cs_err_sys(struct cs_err *e, int code, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	cs_err_clear(struct cs_err *e);
+
+#endif

@@ -1,0 +1,289 @@
+/* crypto/file.c - careful reads and atomic replacement of key and vault files; see file.h.
+ *
+ * The threat is a file swapped under us: a symbolic link planted where the vault or key
+ * is expected (O_NOFOLLOW), a FIFO that would block open forever (O_NONBLOCK), a huge
+ * file meant to exhaust memory (the size is checked before reading), and a crash in the
+ * middle of a write (the new content only takes the name once it is on disk).
+ * Nothing here knows what the bytes mean. */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "file.h"
+
+#define TMP_TRIES	16	/* attempts at an unused temporary name */
+#define TMP_RAND_BYTES	8	/* random bytes in a temporary name, as hex */
+
+static int
+writeall(int fd, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The folder of path in a malloc'd string: "." when path has no slash. */
+static char *
+dirof(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *d;
+
+	if (slash == NULL)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	if ((d = malloc((size_t)(slash - path) + 1)) == NULL)
+		return NULL;
+	memcpy(d, path, (size_t)(slash - path));
+	d[slash - path] = '\0';
+	return d;
+}
+
+int
+file_open_regular(const char *path, const char *what, int *fd, struct stat *st,
+    struct cs_err *e)
+{
+	int f;
+
+	if ((f = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)) == -1) {
+		if (errno == ELOOP)
+			return cs_err_set(e, ELOOP, "%s: the %s is a symbolic link; refusing "
+			    "to follow it", path, what);
+		return cs_err_sys(e, errno, "%s: cannot open the %s", path, what);
+	}
+	if (fstat(f, st) == -1) {
+		cs_err_sys(e, errno, "%s: cannot stat the %s", path, what);
+		close(f);
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(f);
+		return cs_err_set(e, EINVAL, "%s: the %s is not a regular file", path, what);
+	}
+	*fd = f;
+	return 0;
+}
+
+int
+file_read(const char *path, const char *what, size_t max, char **buf, size_t *len,
+    struct cs_err *e)
+{
+	struct stat st;
+	char *b = NULL, *nb;
+	size_t cap, n = 0;
+	ssize_t r;
+	int fd, rc = -1;
+
+	*buf = NULL;
+	*len = 0;
+	if (file_open_regular(path, what, &fd, &st, e) == -1)
+		return -1;
+	if (st.st_size < 0 || (unsigned long long)st.st_size > max) {
+		cs_err_set(e, EFBIG, "%s: the %s is larger than %zu bytes; refusing to read it",
+		    path, what, max);
+		goto out;
+	}
+	/* One byte more than the size, so that EOF is seen without a second buffer; a
+	 * file that grows while we read is followed up to max. */
+	cap = (size_t)st.st_size + 1;
+	if ((b = malloc(cap + 1)) == NULL) {
+		cs_err_sys(e, ENOMEM, "%s", path);
+		goto out;
+	}
+	for (;;) {
+		if (n == cap) {
+			if (cap > max) {
+				cs_err_set(e, EFBIG, "%s: the %s is larger than %zu bytes; "
+				    "refusing to read it", path, what, max);
+				goto out;
+			}
+			cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+			if ((nb = realloc(b, cap + 1)) == NULL) {
+				cs_err_sys(e, ENOMEM, "%s", path);
+				goto out;
+			}
+			b = nb;
+		}
+		r = read(fd, b + n, cap - n);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1) {
+			cs_err_sys(e, errno, "%s: cannot read the %s", path, what);
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	b[n] = '\0';
+	*buf = b;
+	*len = n;
+	b = NULL;
+	rc = 0;
+out:
+	free(b);
+	close(fd);
+	return rc;
+}
+
+int
+file_sync_dir(const char *path, struct cs_err *e)
+{
+	char *dir;
+	int fd, rc = -1;
+
+	if ((dir = dirof(path)) == NULL)
+		return cs_err_sys(e, ENOMEM, "%s", path);
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		cs_err_sys(e, errno, "%s: cannot open the folder", dir);
+		goto out;
+	}
+	/* Some file systems cannot fsync a folder (EINVAL); they have nothing to flush. */
+	if (fsync(fd) == -1 && errno != EINVAL) {
+		cs_err_sys(e, errno, "%s: cannot fsync the folder", dir);
+		close(fd);
+		goto out;
+	}
+	close(fd);
+	rc = 0;
+out:
+	free(dir);
+	return rc;
+}
+
+int
+file_rename(const char *from, const char *to, struct cs_err *e)
+{
+	if (rename(from, to) == -1)
+		return cs_err_sys(e, errno, "%s: cannot rename it to %s", from, to);
+	return file_sync_dir(to, e);
+}
+
+int
+file_write_atomic(const char *path, const void *buf, size_t len, int excl, int *renamed,
+    struct cs_err *e)
+{
+	unsigned char rnd[TMP_RAND_BYTES];
+	char hex[TMP_RAND_BYTES * 2 + 1], *tmp;
+	size_t tlen = strlen(path) + sizeof ".tmp-" + sizeof hex;
+	int fd = -1, tries, have_tmp = 0, rc = -1;
+
+	if (renamed != NULL)
+		*renamed = 0;
+	if ((tmp = malloc(tlen)) == NULL)
+		return cs_err_sys(e, ENOMEM, "%s", path);
+	/* Like mkstemp, with O_NOFOLLOW and O_CLOEXEC, and a name that says what it is. */
+	for (tries = 0; tries < TMP_TRIES; tries++) {
+		randombytes_buf(rnd, sizeof rnd);
+		sodium_bin2hex(hex, sizeof hex, rnd, sizeof rnd);
+		snprintf(tmp, tlen, "%s.tmp-%s", path, hex);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd != -1 || errno != EEXIST)
+			break;
+	}
+	if (fd == -1) {
+		cs_err_sys(e, errno, "%s: cannot create a temporary file", tmp);
+		goto out;
+	}
+	have_tmp = 1;
+	if (fchmod(fd, 0600) == -1 || writeall(fd, buf, len) == -1 || fsync(fd) == -1) {
+		cs_err_sys(e, errno, "%s: cannot write", tmp);
+		goto out;
+	}
+	if (close(fd) == -1) {
+		fd = -1;
+		cs_err_sys(e, errno, "%s: cannot write", tmp);
+		goto out;
+	}
+	fd = -1;
+	if (excl) {
+		/* link() never replaces: the name is ours only if nobody else has it. */
+		if (link(tmp, path) == -1) {
+			if (errno == EEXIST)
+				cs_err_set(e, EEXIST, "%s: already exists; refusing to overwrite it",
+				    path);
+			else
+				cs_err_sys(e, errno, "%s: cannot create", path);
+			goto out;
+		}
+		if (renamed != NULL)
+			*renamed = 1;
+		(void)unlink(tmp);
+		have_tmp = 0;
+	} else {
+		if (rename(tmp, path) == -1) {
+			cs_err_sys(e, errno, "%s: cannot replace", path);
+			goto out;
+		}
+		have_tmp = 0;
+		if (renamed != NULL)
+			*renamed = 1;
+	}
+	rc = file_sync_dir(path, e);
+out:
+	if (fd != -1)
+		close(fd);
+	if (have_tmp)
+		(void)unlink(tmp);
+	sodium_memzero(rnd, sizeof rnd);
+	free(tmp);
+	return rc;
+}
+
+int
+file_sweep_tmp(const char *path, struct cs_err *e)
+{
+	char dir[PATH_MAX], prefix[NAME_MAX + 8];
+	const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+	struct dirent *d;
+	size_t plen;
+	DIR *dp;
+	int dfd, rc = 0;
+
+	if (slash == NULL)
+		snprintf(dir, sizeof dir, ".");
+	else if (slash == path)
+		snprintf(dir, sizeof dir, "/");
+	else if ((size_t)(slash - path) >= sizeof dir)
+		return cs_err_set(e, ENAMETOOLONG, "%s: path too long", path);
+	else
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+	if (snprintf(prefix, sizeof prefix, "%s.tmp-", base) >= (int)sizeof prefix)
+		return cs_err_set(e, ENAMETOOLONG, "%s: name too long", path);
+	plen = strlen(prefix);
+	if ((dp = opendir(dir)) == NULL)
+		return cs_err_sys(e, errno, "%s: cannot list its folder", path);
+	dfd = dirfd(dp);
+	while ((d = readdir(dp)) != NULL) {
+		if (strncmp(d->d_name, prefix, plen) != 0 ||
+		    strlen(d->d_name + plen) != TMP_RAND_BYTES * 2 ||
+		    strspn(d->d_name + plen, "0123456789abcdef") != TMP_RAND_BYTES * 2)
+			continue;
+		if (unlinkat(dfd, d->d_name, 0) == -1 && errno != ENOENT) {
+			rc = cs_err_sys(e, errno, "%s/%s: cannot remove a stale temporary file",
+			    dir, d->d_name);
+			break;
+		}
+	}
+	closedir(dp);
+	return rc;
+}

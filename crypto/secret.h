@@ -1,0 +1,30 @@
+/* crypto/secret.h - a plaintext value in guarded memory.
+ *
+ * The bytes live in sodium_malloc() memory (guard pages, mlock'd, never in a core dump
+ * once the process is undumpable) and are wiped by secret_free(). Nothing else in
+ * comfysecrets holds plaintext outside a struct secret, except briefly on one stack frame. */
+#ifndef CS_SECRET_H
+#define CS_SECRET_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+struct secret {
+	size_t		 len;	/* bytes of plaintext */
+	unsigned char	*buf;	/* sodium_malloc'd, at least 1 byte even when len == 0 */
+};
+
+/* A new zero-filled secret of len bytes; NULL (errno ENOMEM) on failure. */
+struct secret	*secret_new(size_t len);
+/* A new secret holding a copy of len bytes at p. */
+struct secret	*secret_dup(const void *p, size_t len);
+/* Wipes and frees; NULL is fine. */
+void		 secret_free(struct secret *s);
+/* Reads fd to EOF into a new secret; more than max bytes is an error (EFBIG) naming what. */
+int		 secret_read_fd(int fd, size_t max, const char *what, struct secret **out,
+		    struct cs_err *e);
+/* Constant-time equality of two secrets (lengths compared first; a length is not secret). */
+int		 secret_equal(const struct secret *a, const struct secret *b);
+
+#endif

@@ -1,0 +1,91 @@
+/* crypto/vault.h - the vault file: open, verify, reveal one field, change, save, rekey.
+ *
+ * A vault is one JSON document whose values are encrypted field by field
+ * (XChaCha20-Poly1305, associated data "provider/field") and whose whole content is
+ * covered by a keyed BLAKE2b MAC, checked before anything is served. A struct vault
+ * holds ciphertext only, plus the subkeys derived from the master key (in sodium_malloc
+ * memory); a field is decrypted only by vault_reveal(). Providers and fields are kept
+ * sorted by name, so indexes are stable for a given vault value.
+ *
+ * Not thread-safe for writers; any number of threads may call the const functions. */
+#ifndef CS_VAULT_H
+#define CS_VAULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "key.h"
+#include "secret.h"
+
+#define VAULT_FORMAT		"comfysecrets-vault"
+#define VAULT_VERSION		1
+#define VAULT_CIPHER		"xchacha20poly1305-ietf"
+#define VAULT_NAME_MAX		64		/* bytes of a provider or field name */
+#define VAULT_VALUE_MAX_BYTES	(64u * 1024)	/* default limit of one value */
+#define VAULT_VALUE_HARD_MAX	(16u << 20)	/* no config may raise it above this */
+#define VAULT_FILE_MAX_BYTES	(512u << 20)	/* a bigger file is refused unread */
+
+struct vault;
+
+/* 1 if name is a valid provider or field name: [a-z0-9][a-z0-9._-]{0,63}, no "..". */
+int	vault_name_ok(const char *name);
+/* Like vault_name_ok, filling e with a message naming what ("provider", "field") and why. */
+int	vault_name_check(const char *name, const char *what, struct cs_err *e);
+
+/* An empty vault (generation 0) for key k. Caller frees with vault_close(). */
+int	vault_new(const struct key *k, struct vault **out, struct cs_err *e);
+/* Reads path (O_NOFOLLOW), checks format, names and MAC with key k. Errors name path and
+ * the reason: a wrong key is EKEYREJECTED ("key fingerprint ... does not match"), a
+ * failed MAC or tampering EBADMSG, bad JSON or format EINVAL. */
+int	vault_open(const char *path, const struct key *k, struct vault **out, struct cs_err *e);
+/* The same from bytes in memory; name is used in messages (fuzzing, tests). */
+int	vault_parse(const char *buf, size_t len, const char *name, const struct key *k,
+	    struct vault **out, struct cs_err *e);
+/* The key fingerprint written in a vault file, without verifying anything (to pick a key). */
+int	vault_peek_fingerprint(const char *path, char fpr[KEY_FPR_HEX + 1], struct cs_err *e);
+void	vault_close(struct vault *v);		/* NULL is fine; wipes the subkeys */
+
+uint64_t	 vault_generation(const struct vault *v);
+const char	*vault_fingerprint(const struct vault *v);	/* of the key it is under */
+
+/* Enumeration: providers and fields in name order. Never decrypts. */
+size_t		 vault_nproviders(const struct vault *v);
+const char	*vault_provider(const struct vault *v, size_t pi);
+size_t		 vault_nfields(const struct vault *v, size_t pi);
+const char	*vault_field(const struct vault *v, size_t pi, size_t fi);
+size_t		 vault_value_len(const struct vault *v, size_t pi, size_t fi);	/* plaintext */
+/* Index lookup by name; -1 (and e set, ENOENT) when absent. With field NULL, looks up
+ * the provider only (fi untouched); pi and fi may be NULL. */
+int		 vault_find(const struct vault *v, const char *provider, const char *field,
+		    size_t *pi, size_t *fi, struct cs_err *e);
+
+/* Decrypts one field into a new secret (caller frees with secret_free()). */
+int	vault_reveal(const struct vault *v, const char *provider, const char *field,
+	    struct secret **out, struct cs_err *e);
+int	vault_reveal_at(const struct vault *v, size_t pi, size_t fi, struct secret **out,
+	    struct cs_err *e);
+
+/* Changes, in memory only until vault_save(). Names are checked; a value longer than
+ * max_len (0: VAULT_VALUE_MAX_BYTES) is refused (EFBIG) naming provider and field. */
+int	vault_put(struct vault *v, const char *provider, const char *field,
+	    const struct secret *value, size_t max_len, struct cs_err *e);
+/* Removes a field, or the whole provider when field is NULL; ENOENT when absent.
+ * Removing a provider's last field removes the provider: no provider is ever empty. */
+int	vault_remove(struct vault *v, const char *provider, const char *field, struct cs_err *e);
+/* Re-encrypts every value under key nk (the vault then belongs to nk). */
+int	vault_rekey(struct vault *v, const struct key *nk, struct cs_err *e);
+
+/* Bumps the generation and writes the vault atomically: a temporary file in the same
+ * folder, fsync, rename (or, with excl, link: refuses to replace an existing file), fsync
+ * of the folder. A crash at any instant leaves the old file or the new one. The caller
+ * holds the lock (vault_lock) when other writers may exist. The temporary file is
+ * "<path>.tmp-<16 hex digits>". On failure the generation is as before, unless the new
+ * file already took the name (only the folder's fsync failed). */
+int	vault_save(struct vault *v, const char *path, int excl, struct cs_err *e);
+
+/* Exclusive flock on "<path>.lock" (created 0600 if missing); returns the fd in *fd. */
+int	vault_lock(const char *path, int *fd, struct cs_err *e);
+void	vault_unlock(int fd);
+
+#endif

@@ -1,0 +1,1053 @@
+/* policy/audit.c - append-only, hash-chained log of reads, writes and rotations; see audit.h.
+ *
+ * Each line carries the SHA-256 of the previous one, so an edited or deleted line breaks
+ * the chain where it happened; audit_verify() reports that line. Lines are JSON objects
+ * with a fixed key order: seq, prev, event, timestamp, then the event's fields.
+ *
+ * Between processes, the flock on the log orders the appends: under it, the writer finds
+ * the tail (cached while the file size is what our last append left), builds the next
+ * line and writes it with one write(). A write that fails halfway is cut off again
+ * (ftruncate to the old size, still under the lock), so a full disk does not leave a torn
+ * line that would block every later append.
+ *
+ * Bounded time: every blocking call (open, flock, write, fdatasync) runs in one worker
+ * thread per handle, and the caller waits for it on a condition variable with a deadline.
+ * A caller that gives up returns ETIMEDOUT and marks the handle wedged: later appends fail
+ * at once until the stuck call returns. The stuck line may still land later; the log then
+ * records an operation that was refused, which is the safe direction. audit_close() waits
+ * at most the timeout for the worker; past it, the worker is detached and frees the
+ * handle itself if the stuck call ever returns (if it never does, the handle and its file
+ * descriptors stay with it).
+ *
+ * A log that is not a regular file (a FIFO to a collector, /dev/full in tests) cannot be
+ * read back: its chain is kept in memory, starting at seq 1 for each handle, and it is
+ * never flushed with fdatasync.
+ *
+ * It does not rotate logs (reopening is the daemon's business) and never sees values:
+ * struct audit_event has no place for one. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "audit.h"
+
+#define HEAD_MAX	128		/* bytes of {"seq":N,"prev":"<64 hex>", */
+#define READ_CHUNK	(64u * 1024)	/* bytes read at a time when scanning backwards */
+#define ZERO_HASH	"0000000000000000000000000000000000000000000000000000000000000000"
+
+enum job_kind { JOB_OPEN, JOB_APPEND };
+
+/* One piece of blocking work handed to the worker. If the caller gives up on it
+ * (abandoned), the worker frees it. */
+struct job {
+	enum job_kind	 kind;
+	char		*body;		/* the event as a JSON object, without seq and prev */
+	size_t		 bodylen;
+	int		 done;		/* protected by a->mu */
+	int		 abandoned;	/* protected by a->mu */
+	struct cs_err	 err;
+	uint64_t	 seq;
+	char		 hash[AUDIT_HASH_HEX + 1];
+};
+
+struct audit {
+	char		*path;
+	enum audit_flush flush;
+	unsigned	 timeout_ms;
+
+	/* Used by the worker only (and by destroy() once the worker is gone). */
+	int		 wfd, rfd;	/* append-only writer; reader for the tail, or -1 */
+	int		 regular;
+	int		 cached;	/* cseq and chash are the line ending at cend */
+	uint64_t	 cseq;
+	char		 chash[AUDIT_HASH_HEX + 1];
+	off_t		 cend;
+
+	pthread_t	 worker;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 wake;		/* to the worker: a job, a stop */
+	pthread_cond_t	 done;		/* from the worker: a job done, the worker gone */
+	/* protected by mu: */
+	struct job	*job;		/* the job in the slot; NULL: free */
+	int		 taken;		/* the worker is running it */
+	int		 wedged;	/* a caller gave up on the job in the slot */
+	int		 stopping, exited, orphaned;
+	int		 dirty;		/* async: written, not yet flushed */
+	struct timespec	 flush_due;
+	int		 flush_err;	/* errno of a failed background fdatasync */
+	uint64_t	 last_seq;
+	char		 last_hash[AUDIT_HASH_HEX + 1];
+};
+
+static void
+hash_hex(const char *p, size_t len, char hex[AUDIT_HASH_HEX + 1])
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+
+	crypto_hash_sha256(h, (const unsigned char *)p, len);
+	sodium_bin2hex(hex, AUDIT_HASH_HEX + 1, h, sizeof h);
+}
+
+static void
+deadline(struct timespec *ts, unsigned ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+static int
+passed(const struct timespec *ts)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > ts->tv_sec ||
+	    (now.tv_sec == ts->tv_sec && now.tv_nsec >= ts->tv_nsec);
+}
+
+/* Copies s, replacing each byte that is not part of valid UTF-8 with '?': jansson
+ * refuses invalid strings, and a process name or a host may hold anything. */
+static char *
+clean_utf8(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, o = 0, n, k;
+	unsigned cp, min;
+	char *out;
+
+	if ((out = malloc(strlen(s) + 1)) == NULL)
+		return NULL;
+	while (p[i] != '\0') {
+		if (p[i] < 0x80) {
+			out[o++] = (char)p[i++];
+			continue;
+		}
+		if ((p[i] & 0xe0) == 0xc0)
+			n = 2, cp = p[i] & 0x1f, min = 0x80;
+		else if ((p[i] & 0xf0) == 0xe0)
+			n = 3, cp = p[i] & 0x0f, min = 0x800;
+		else if ((p[i] & 0xf8) == 0xf0)
+			n = 4, cp = p[i] & 0x07, min = 0x10000;
+		else
+			n = 0, cp = 0, min = 0;
+		for (k = 1; n != 0 && k < n; k++) {
+			if ((p[i + k] & 0xc0) != 0x80) {
+				n = 0;
+				break;
+			}
+			cp = (cp << 6) | (p[i + k] & 0x3f);
+		}
+		if (n == 0 || cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+			out[o++] = '?';
+			i++;
+		} else {
+			memcpy(out + o, p + i, n);
+			o += n;
+			i += n;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static int
+put_string(json_t *o, const char *key, const char *s)
+{
+	json_t *v;
+	char *c;
+
+	if ((v = json_string(s)) == NULL) {
+		if ((c = clean_utf8(s)) == NULL)
+			return -1;
+		v = json_string(c);
+		free(c);
+	}
+	return json_object_set_new(o, key, v);
+}
+
+static int
+put_names(json_t *o, const char *key, const char *const *names, size_t n)
+{
+	json_t *arr, *v;
+	size_t i;
+	char *c;
+
+	if ((arr = json_array()) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if ((v = json_string(names[i] != NULL ? names[i] : "")) == NULL &&
+		    (c = clean_utf8(names[i])) != NULL) {
+			v = json_string(c);
+			free(c);
+		}
+		if (json_array_append_new(arr, v) == -1) {
+			json_decref(arr);
+			return -1;
+		}
+	}
+	return json_object_set_new(o, key, arr);
+}
+
+/* RFC 3339 UTC with milliseconds: 2026-11-23T08:37:17.123Z */
+static void
+timestamp(char out[32])
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000L);
+}
+
+/* The event, in the log's key order, as one compact JSON object: everything but seq
+ * and prev, which only the worker knows under the lock. */
+static char *
+encode(const struct audit_event *ev)
+{
+	json_t *o;
+	char ts[32], *body = NULL;
+	int rc = 0;
+
+	if ((o = json_object()) == NULL)
+		return NULL;
+	timestamp(ts);
+	rc |= put_string(o, "event", ev->event);
+	rc |= put_string(o, "timestamp", ts);
+	if (ev->provider != NULL)
+		rc |= put_string(o, "provider", ev->provider);
+	if (ev->keys != NULL && ev->nkeys > 0)
+		rc |= put_names(o, "keys", ev->keys, ev->nkeys);
+	if (ev->overrides != NULL && ev->noverrides > 0)
+		rc |= put_names(o, "overrides", ev->overrides, ev->noverrides);
+	if (ev->providers != NULL && ev->nproviders > 0)
+		rc |= put_names(o, "providers", ev->providers, ev->nproviders);
+	if (ev->fingerprint != NULL)
+		rc |= put_string(o, "fingerprint", ev->fingerprint);
+	if (ev->host != NULL)
+		rc |= put_string(o, "host", ev->host);
+	if (ev->port != 0)
+		rc |= json_object_set_new(o, "port", json_integer(ev->port));
+	if (ev->reason != NULL)
+		rc |= put_string(o, "reason", ev->reason);
+	if (ev->via != NULL)
+		rc |= put_string(o, "via", ev->via);
+	if (ev->detail != NULL)
+		rc |= put_string(o, "detail", ev->detail);
+	if (ev->pid >= 0) {
+		rc |= json_object_set_new(o, "pid", json_integer(ev->pid));
+		rc |= json_object_set_new(o, "uid", json_integer(ev->uid));
+		rc |= json_object_set_new(o, "gid", json_integer(ev->gid));
+	}
+	if (ev->comm != NULL)
+		rc |= put_string(o, "comm", ev->comm);
+	if (rc == 0)
+		body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	return body;
+}
+
+static int
+read_at(int fd, char *buf, size_t len, off_t off)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		n = pread(fd, buf + got, len - got, off + (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = EIO;	/* truncated under us: someone is not taking the lock */
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/* seq of a line of the log, or 0 when it is not a chained audit line. */
+static uint64_t
+line_seq(const char *p, size_t len)
+{
+	json_t *root, *v;
+	uint64_t seq = 0;
+
+	if ((root = json_loadb(p, len, 0, NULL)) == NULL)
+		return 0;
+	v = json_object_get(root, "seq");
+	if (json_is_integer(v) && json_integer_value(v) > 0)
+		seq = (uint64_t)json_integer_value(v);
+	json_decref(root);
+	return seq;
+}
+
+/* The chain's tail from the file's last line (under the lock). */
+static int
+read_tail(struct audit *a, off_t size, struct cs_err *e)
+{
+	char *buf, *nl;
+	size_t n, start = 0;
+	int rc = -1;
+
+	if (size == 0) {
+		a->cseq = 0;
+		memcpy(a->chash, ZERO_HASH, sizeof a->chash);
+		return 0;
+	}
+	n = (size_t)size < AUDIT_LINE_MAX + 1 ? (size_t)size : AUDIT_LINE_MAX + 1;
+	if ((buf = malloc(n)) == NULL)
+		return cs_err_sys(e, ENOMEM, "%s", a->path);
+	if (read_at(a->rfd, buf, n, size - (off_t)n) == -1) {
+		cs_err_sys(e, errno, "%s: reading the last line", a->path);
+		goto out;
+	}
+	if (buf[n - 1] != '\n') {
+		cs_err_set(e, EBADMSG, "%s: ends with an incomplete line (a torn write?); "
+		    "not appending to a broken chain", a->path);
+		goto out;
+	}
+	if ((nl = memrchr(buf, '\n', n - 1)) != NULL)
+		start = (size_t)(nl - buf) + 1;
+	else if (n != (size_t)size) {
+		cs_err_set(e, EBADMSG, "%s: last line is longer than %u bytes", a->path,
+		    AUDIT_LINE_MAX);
+		goto out;
+	}
+	if ((a->cseq = line_seq(buf + start, n - 1 - start)) == 0) {
+		cs_err_set(e, EBADMSG, "%s: last line is not an audit line with a seq; "
+		    "not appending to a broken chain", a->path);
+		goto out;
+	}
+	hash_hex(buf + start, n - 1 - start, a->chash);
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}
+
+static int
+write_all(int fd, const char *p, size_t len, size_t *done)
+{
+	ssize_t n;
+
+	*done = 0;
+	while (*done < len) {
+		n = write(fd, p + *done, len - *done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		*done += (size_t)n;	/* short only when the disk fills or a pipe breaks */
+	}
+	return 0;
+}
+
+static int
+lock_log(int fd, int op)
+{
+	while (flock(fd, op) == -1) {
+		if (errno != EINTR)
+			return -1;
+	}
+	return 0;
+}
+
+/* Builds the line after (cseq, chash) and writes it. Runs in the worker. */
+static int
+write_line(struct audit *a, struct job *j, off_t size)
+{
+	char head[HEAD_MAX], *line;
+	size_t len, done;
+	int hl, rc = -1, saved;
+
+	hl = snprintf(head, sizeof head, "{\"seq\":%llu,\"prev\":\"%s\",",
+	    (unsigned long long)(a->cseq + 1), a->chash);
+	len = (size_t)hl + j->bodylen;	/* body's '{' dropped, '\n' added */
+	if (len > AUDIT_LINE_MAX)
+		return cs_err_set(&j->err, EMSGSIZE, "%s: event does not fit in one audit "
+		    "line (%u bytes)", a->path, AUDIT_LINE_MAX);
+	if ((line = malloc(len)) == NULL)
+		return cs_err_sys(&j->err, ENOMEM, "%s", a->path);
+	memcpy(line, head, (size_t)hl);
+	memcpy(line + hl, j->body + 1, j->bodylen - 1);
+	line[len - 1] = '\n';
+	if (write_all(a->wfd, line, len, &done) == -1) {
+		saved = errno;
+		if (done > 0 && a->regular && ftruncate(a->wfd, size) == 0)
+			done = 0;	/* the torn piece is gone again */
+		if (done > 0 && a->regular)
+			a->cached = 0;	/* the next append finds the torn line and refuses */
+		cs_err_sys(&j->err, saved, "%s: audit write", a->path);
+		goto out;
+	}
+	j->seq = a->cseq + 1;
+	hash_hex(line, len - 1, j->hash);
+	a->cseq = j->seq;
+	memcpy(a->chash, j->hash, sizeof a->chash);
+	a->cend = size + (off_t)len;
+	a->cached = 1;
+	rc = 0;
+out:
+	free(line);
+	return rc;
+}
+
+static int
+do_append(struct audit *a, struct job *j)
+{
+	struct stat st;
+	int rc = -1;
+
+	if (!a->regular) {
+		if (!a->cached) {
+			a->cseq = 0;
+			memcpy(a->chash, ZERO_HASH, sizeof a->chash);
+			a->cached = 1;
+		}
+		return write_line(a, j, 0);
+	}
+	if (lock_log(a->wfd, LOCK_EX) == -1)
+		return cs_err_sys(&j->err, errno, "%s: lock", a->path);
+	if (fstat(a->wfd, &st) == -1) {
+		cs_err_sys(&j->err, errno, "%s", a->path);
+		goto out;
+	}
+	/* Another process appended (or someone truncated): find the tail again. */
+	if ((!a->cached || st.st_size != a->cend) && read_tail(a, st.st_size, &j->err) == -1) {
+		a->cached = 0;
+		goto out;
+	}
+	if (write_line(a, j, st.st_size) == -1)
+		goto out;
+	rc = 0;
+out:
+	lock_log(a->wfd, LOCK_UN);
+	if (rc == 0 && a->flush == AUDIT_FLUSH_SYNC && fdatasync(a->wfd) == -1)
+		rc = cs_err_sys(&j->err, errno, "%s: fdatasync", a->path);
+	return rc;
+}
+
+static int
+do_open(struct audit *a, struct job *j)
+{
+	struct stat st, rst;
+	int fl;
+
+	/* O_NONBLOCK: a FIFO with no reader fails with ENXIO instead of waiting for one. */
+	a->wfd = open(a->path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
+	    O_NOCTTY | O_NONBLOCK, 0600);
+	if (a->wfd == -1) {
+		if (errno == ELOOP && lstat(a->path, &st) == 0 && S_ISLNK(st.st_mode))
+			return cs_err_set(&j->err, ELOOP, "%s: is a symbolic link; the audit "
+			    "log is never opened through one", a->path);
+		if (errno == ENXIO)
+			return cs_err_set(&j->err, ENXIO, "%s: a FIFO or socket with no "
+			    "reader; the audit lines would go nowhere", a->path);
+		return cs_err_sys(&j->err, errno, "%s", a->path);
+	}
+	if (fstat(a->wfd, &st) == -1)
+		return cs_err_sys(&j->err, errno, "%s", a->path);
+	if ((fl = fcntl(a->wfd, F_GETFL)) == -1 ||
+	    fcntl(a->wfd, F_SETFL, fl & ~O_NONBLOCK) == -1)
+		return cs_err_sys(&j->err, errno, "%s", a->path);
+	a->regular = S_ISREG(st.st_mode);
+	if (!a->regular)
+		return 0;
+	a->rfd = open(a->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (a->rfd == -1)
+		return cs_err_sys(&j->err, errno, "%s: opening to read the chain's tail",
+		    a->path);
+	if (fstat(a->rfd, &rst) == -1)
+		return cs_err_sys(&j->err, errno, "%s", a->path);
+	if (rst.st_dev != st.st_dev || rst.st_ino != st.st_ino)
+		return cs_err_set(&j->err, EAGAIN, "%s: replaced while being opened", a->path);
+	return 0;
+}
+
+/* Frees a handle whose worker is gone (or is the caller). */
+static void
+destroy(struct audit *a)
+{
+	if (a->wfd != -1)
+		close(a->wfd);
+	if (a->rfd != -1)
+		close(a->rfd);
+	pthread_cond_destroy(&a->wake);
+	pthread_cond_destroy(&a->done);
+	pthread_mutex_destroy(&a->mu);
+	free(a->path);
+	free(a);
+}
+
+static void *
+worker(void *arg)
+{
+	struct audit *a = arg;
+	struct job *j;
+	int rc, orphan;
+
+	pthread_mutex_lock(&a->mu);
+	for (;;) {
+		if (a->job != NULL && !a->taken) {
+			j = a->job;
+			a->taken = 1;
+			if (j->kind == JOB_APPEND && a->flush_err != 0) {
+				/* Earlier lines may be lost: say so now, once. */
+				cs_err_set(&j->err, a->flush_err, "%s: background fdatasync "
+				    "failed: %s", a->path, strerror(a->flush_err));
+				a->flush_err = 0;
+				rc = -1;
+			} else {
+				pthread_mutex_unlock(&a->mu);
+				rc = j->kind == JOB_OPEN ? do_open(a, j) : do_append(a, j);
+				pthread_mutex_lock(&a->mu);
+			}
+			if (rc == 0 && j->kind == JOB_APPEND) {
+				a->last_seq = j->seq;
+				memcpy(a->last_hash, j->hash, sizeof a->last_hash);
+				if (a->flush == AUDIT_FLUSH_ASYNC && a->regular && !a->dirty) {
+					a->dirty = 1;
+					deadline(&a->flush_due, AUDIT_ASYNC_MS);
+				}
+			}
+			j->done = 1;
+			a->job = NULL;
+			a->taken = 0;
+			if (j->abandoned) {
+				free(j->body);
+				free(j);
+				a->wedged = 0;
+			}
+			pthread_cond_broadcast(&a->done);
+			continue;
+		}
+		if (a->dirty && (a->stopping || passed(&a->flush_due))) {
+			a->dirty = 0;
+			pthread_mutex_unlock(&a->mu);
+			rc = fdatasync(a->wfd) == -1 ? errno : 0;
+			pthread_mutex_lock(&a->mu);
+			if (rc != 0 && a->flush_err == 0)
+				a->flush_err = rc;
+			continue;
+		}
+		if (a->stopping)
+			break;
+		if (a->dirty)
+			pthread_cond_timedwait(&a->wake, &a->mu, &a->flush_due);
+		else
+			pthread_cond_wait(&a->wake, &a->mu);
+	}
+	a->exited = 1;
+	orphan = a->orphaned;
+	pthread_cond_broadcast(&a->done);
+	pthread_mutex_unlock(&a->mu);
+	if (orphan)
+		destroy(a);
+	return NULL;
+}
+
+static void
+free_job(struct job *j)
+{
+	if (j != NULL)
+		free(j->body);
+	free(j);
+}
+
+/* Hands j to the worker and waits at most the timeout. On success or failure j is
+ * freed here; when the wait times out, the worker frees it once it is done. */
+static int
+submit(struct audit *a, struct job *j, struct cs_err *e)
+{
+	struct timespec dl;
+	int rc = 0;
+
+	deadline(&dl, a->timeout_ms);
+	pthread_mutex_lock(&a->mu);
+	while (a->job != NULL && !a->wedged && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&a->done, &a->mu, &dl);
+	if (a->wedged) {
+		pthread_mutex_unlock(&a->mu);
+		free_job(j);
+		return cs_err_set(e, ETIMEDOUT, "%s: an earlier audit write is still stuck; "
+		    "not writing", a->path);
+	}
+	if (a->job != NULL) {
+		pthread_mutex_unlock(&a->mu);
+		free_job(j);
+		return cs_err_set(e, ETIMEDOUT, "%s: audit write did not finish within %u ms",
+		    a->path, a->timeout_ms);
+	}
+	a->job = j;
+	pthread_cond_signal(&a->wake);
+	rc = 0;
+	while (!j->done && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&a->done, &a->mu, &dl);
+	if (!j->done) {
+		j->abandoned = 1;
+		a->wedged = 1;
+		pthread_cond_broadcast(&a->done);	/* waiters for the slot fail at once */
+		pthread_mutex_unlock(&a->mu);
+		return cs_err_set(e, ETIMEDOUT, "%s: audit write did not finish within %u ms",
+		    a->path, a->timeout_ms);
+	}
+	pthread_mutex_unlock(&a->mu);
+	rc = j->err.msg[0] != '\0' ? cs_err_set(e, j->err.code, "%s", j->err.msg) : 0;
+	free_job(j);
+	return rc;
+}
+
+/* Stops the worker, waiting at most wait_ms; a worker still stuck then frees a itself. */
+static void
+shutdown_worker(struct audit *a, unsigned wait_ms)
+{
+	struct timespec dl;
+	pthread_t t;
+
+	pthread_mutex_lock(&a->mu);
+	a->stopping = 1;
+	pthread_cond_signal(&a->wake);
+	deadline(&dl, a->wedged ? 0 : wait_ms);
+	while (!a->exited) {
+		if (pthread_cond_timedwait(&a->done, &a->mu, &dl) == ETIMEDOUT)
+			break;
+	}
+	if (!a->exited) {
+		a->orphaned = 1;
+		t = a->worker;
+		pthread_mutex_unlock(&a->mu);
+		pthread_detach(t);
+		return;
+	}
+	pthread_mutex_unlock(&a->mu);
+	pthread_join(a->worker, NULL);
+	destroy(a);
+}
+
+int
+audit_open(const char *path, enum audit_flush flush, unsigned timeout_ms,
+    struct audit **out, struct cs_err *e)
+{
+	pthread_condattr_t ca;
+	sigset_t all, old;
+	struct audit *a;
+	struct job *j;
+	int rc;
+
+	*out = NULL;
+	if (sodium_init() < 0)
+		return cs_err_set(e, EIO, "%s: libsodium cannot be initialised", path);
+	if ((a = calloc(1, sizeof *a)) == NULL || (a->path = strdup(path)) == NULL ||
+	    (j = calloc(1, sizeof *j)) == NULL) {
+		if (a != NULL)
+			free(a->path);
+		free(a);
+		return cs_err_sys(e, ENOMEM, "%s", path);
+	}
+	a->flush = flush;
+	a->timeout_ms = timeout_ms != 0 ? timeout_ms : CFG_AUDIT_TIMEOUT_MS;
+	a->wfd = a->rfd = -1;
+	memcpy(a->last_hash, ZERO_HASH, sizeof a->last_hash);
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&a->wake, &ca);
+	pthread_cond_init(&a->done, &ca);
+	pthread_condattr_destroy(&ca);
+	/* The worker takes no signals: a broken pipe is EPIPE, never SIGPIPE's default. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&a->worker, NULL, worker, a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		destroy(a);
+		free(j);
+		return cs_err_sys(e, rc, "%s: audit writer thread", path);
+	}
+	j->kind = JOB_OPEN;
+	if (submit(a, j, e) == -1) {
+		shutdown_worker(a, a->timeout_ms);
+		return -1;
+	}
+	*out = a;
+	return 0;
+}
+
+int
+audit_append(struct audit *a, const struct audit_event *ev, struct cs_err *e)
+{
+	struct job *j;
+	char *body;
+	size_t len;
+
+	if (ev == NULL || ev->event == NULL || ev->event[0] == '\0')
+		return cs_err_set(e, EINVAL, "%s: an audit event needs a name", a->path);
+	if ((body = encode(ev)) == NULL)
+		return cs_err_sys(e, ENOMEM, "%s: encoding event %s", a->path, ev->event);
+	len = strlen(body);
+	if (len + HEAD_MAX > AUDIT_LINE_MAX) {
+		free(body);
+		return cs_err_set(e, EMSGSIZE, "%s: event %.40s does not fit in one audit line "
+		    "(%u bytes)", a->path, ev->event, AUDIT_LINE_MAX);
+	}
+	if ((j = calloc(1, sizeof *j)) == NULL) {
+		free(body);
+		return cs_err_sys(e, ENOMEM, "%s", a->path);
+	}
+	j->kind = JOB_APPEND;
+	j->body = body;
+	j->bodylen = len;
+	return submit(a, j, e);
+}
+
+void
+audit_last(const struct audit *a, uint64_t *seq, char hash[AUDIT_HASH_HEX + 1])
+{
+	/* The lock is the handle's own, not part of its value: const is kept. */
+	struct audit *m = (struct audit *)a;
+
+	pthread_mutex_lock(&m->mu);
+	*seq = a->last_seq;
+	memcpy(hash, a->last_hash, AUDIT_HASH_HEX + 1);
+	pthread_mutex_unlock(&m->mu);
+}
+
+void
+audit_close(struct audit *a)
+{
+	if (a == NULL)
+		return;
+	shutdown_worker(a, a->timeout_ms);
+}
+
+/* Opens a log to read it back: no symlink, regular files only. */
+static int
+open_read(const char *path, struct stat *st, struct cs_err *e)
+{
+	struct stat lst;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd == -1) {
+		if (errno == ELOOP && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
+			return cs_err_set(e, ELOOP, "%s: is a symbolic link; the audit log is "
+			    "never opened through one", path);
+		return cs_err_sys(e, errno, "%s", path);
+	}
+	if (fstat(fd, st) == -1) {
+		cs_err_sys(e, errno, "%s", path);
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return cs_err_set(e, EINVAL, "%s: not a regular file; a FIFO or device log "
+		    "cannot be read back", path);
+	}
+	return fd;
+}
+
+void
+audit_lines_free(char **lines, size_t n)
+{
+	size_t i;
+
+	if (lines == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(lines[i]);
+	free(lines);
+}
+
+/* Where the last limit lines of fd (size bytes) start, scanning back in chunks. */
+static int
+tail_start(int fd, off_t size, size_t limit, off_t *start)
+{
+	char *buf;
+	off_t pos = size;
+	size_t n, i, found = 0;
+	char last;
+
+	*start = 0;
+	if (size == 0)
+		return 0;
+	if (read_at(fd, &last, 1, size - 1) == -1)
+		return -1;
+	if (last == '\n')
+		pos = size - 1;	/* the last line's own newline ends it; no line after it */
+	if ((buf = malloc(READ_CHUNK)) == NULL)
+		return -1;
+	while (pos > 0) {
+		n = pos < (off_t)READ_CHUNK ? (size_t)pos : READ_CHUNK;
+		pos -= (off_t)n;
+		if (read_at(fd, buf, n, pos) == -1) {
+			free(buf);
+			return -1;
+		}
+		for (i = n; i > 0; i--) {
+			if (buf[i - 1] == '\n' && ++found == limit) {
+				*start = pos + (off_t)i;
+				free(buf);
+				return 0;
+			}
+		}
+	}
+	free(buf);
+	return 0;
+}
+
+int
+audit_tail(const char *path, size_t limit, char ***lines, size_t *n, struct cs_err *e)
+{
+	struct stat st;
+	off_t start;
+	char *buf = NULL, *p, *end, *nl, **v = NULL;
+	size_t len, cap = 0, cnt = 0;
+	int fd, rc = -1;
+
+	*lines = NULL;
+	*n = 0;
+	if ((fd = open_read(path, &st, e)) == -1)
+		return -1;
+	if (limit == 0 || st.st_size == 0) {
+		start = st.st_size;
+	} else if (tail_start(fd, st.st_size, limit, &start) == -1) {
+		cs_err_sys(e, errno, "%s: read", path);
+		goto out;
+	}
+	len = (size_t)(st.st_size - start);
+	if ((buf = malloc(len + 1)) == NULL) {
+		cs_err_sys(e, ENOMEM, "%s", path);
+		goto out;
+	}
+	if (read_at(fd, buf, len, start) == -1) {
+		cs_err_sys(e, errno, "%s: read", path);
+		goto out;
+	}
+	for (p = buf, end = buf + len; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		if (cnt + 1 >= cap) {
+			char **nv;
+			cap = cap == 0 ? 64 : cap * 2;
+			if ((nv = realloc(v, cap * sizeof *v)) == NULL) {
+				cs_err_sys(e, ENOMEM, "%s", path);
+				goto out;
+			}
+			v = nv;
+		}
+		if ((v[cnt] = strndup(p, (size_t)(nl - p))) == NULL) {
+			cs_err_sys(e, ENOMEM, "%s", path);
+			goto out;
+		}
+		cnt++;
+	}
+	if (v == NULL && (v = calloc(1, sizeof *v)) == NULL) {
+		cs_err_sys(e, ENOMEM, "%s", path);
+		goto out;
+	}
+	v[cnt] = NULL;
+	*lines = v;
+	*n = cnt;
+	v = NULL;
+	rc = 0;
+out:
+	audit_lines_free(v, cnt);
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+/* A line-at-a-time reader over a file, holding at most AUDIT_LINE_MAX bytes per line. */
+struct lines {
+	int	 fd;
+	char	*buf;
+	size_t	 start, end;	/* unread bytes are buf[start..end) */
+	int	 eof;
+};
+
+#define LINES_BUF	(2 * AUDIT_LINE_MAX)
+
+/* 1: a line (*p, *len, newline not included; *nl says whether it had one),
+ * 0: end of file, -1: read error (errno), -2: a line longer than AUDIT_LINE_MAX. */
+static int
+next_line(struct lines *r, const char **p, size_t *len, int *nl)
+{
+	char *q;
+	ssize_t n;
+
+	for (;;) {
+		q = memchr(r->buf + r->start, '\n', r->end - r->start);
+		if (q != NULL) {
+			*p = r->buf + r->start;
+			*len = (size_t)(q - *p);
+			*nl = 1;
+			r->start += *len + 1;
+			return *len + 1 > AUDIT_LINE_MAX ? -2 : 1;
+		}
+		if (r->end - r->start >= AUDIT_LINE_MAX)
+			return -2;
+		if (r->eof) {
+			if (r->end == r->start)
+				return 0;
+			*p = r->buf + r->start;
+			*len = r->end - r->start;
+			*nl = 0;
+			r->start = r->end;
+			return 1;
+		}
+		memmove(r->buf, r->buf + r->start, r->end - r->start);
+		r->end -= r->start;
+		r->start = 0;
+		n = read(r->fd, r->buf + r->end, LINES_BUF - r->end);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			r->eof = 1;
+		r->end += (size_t)n;
+	}
+}
+
+/* One line against the chain so far: (ln - 1 lines read, ending at seq, prev). */
+static int
+check_line(const char *path, uint64_t ln, const char *p, size_t len, uint64_t seq,
+    const char *prev, struct cs_err *e)
+{
+	json_error_t jerr;
+	json_t *root, *v;
+	json_int_t s;
+	int rc = -1;
+
+	if ((root = json_loadb(p, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL)
+		return cs_err_set(e, EBADMSG, "%s: line %llu: not JSON: %s", path,
+		    (unsigned long long)ln, jerr.text);
+	if (!json_is_object(root)) {
+		cs_err_set(e, EBADMSG, "%s: line %llu: not a JSON object", path,
+		    (unsigned long long)ln);
+		goto out;
+	}
+	v = json_object_get(root, "seq");
+	if (!json_is_integer(v) || (s = json_integer_value(v)) < 1) {
+		cs_err_set(e, EBADMSG, "%s: line %llu: no seq", path, (unsigned long long)ln);
+		goto out;
+	}
+	if ((uint64_t)s != seq + 1) {
+		cs_err_set(e, EBADMSG, "%s: line %llu: seq %lld, expected %llu", path,
+		    (unsigned long long)ln, (long long)s, (unsigned long long)(seq + 1));
+		goto out;
+	}
+	v = json_object_get(root, "prev");
+	if (!json_is_string(v)) {
+		cs_err_set(e, EBADMSG, "%s: line %llu: no prev", path, (unsigned long long)ln);
+		goto out;
+	}
+	if (strcmp(json_string_value(v), prev) != 0) {
+		if (ln == 1)
+			cs_err_set(e, EBADMSG, "%s: line 1: prev is not 64 zeros (the log does "
+			    "not start at the head of a chain)", path);
+		else
+			cs_err_set(e, EBADMSG, "%s: line %llu: prev does not match the hash of "
+			    "line %llu (edited, removed or reordered line)", path,
+			    (unsigned long long)ln, (unsigned long long)(ln - 1));
+		goto out;
+	}
+	if (!json_is_string(json_object_get(root, "event"))) {
+		cs_err_set(e, EBADMSG, "%s: line %llu: no event", path, (unsigned long long)ln);
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}
+
+int
+audit_verify(const char *path, uint64_t expect_seq, const char *expect_hash,
+    struct audit_verify_result *r, struct cs_err *e)
+{
+	struct audit_verify_result res;
+	struct lines rd = { .fd = -1 };
+	struct stat st;
+	const char *p;
+	size_t len;
+	int nl, got, rc = -1;
+
+	memset(&res, 0, sizeof res);
+	memcpy(res.last_hash, ZERO_HASH, sizeof res.last_hash);
+	if ((rd.fd = open_read(path, &st, e)) == -1)
+		goto out;
+	if ((rd.buf = malloc(LINES_BUF)) == NULL) {
+		cs_err_sys(e, ENOMEM, "%s", path);
+		goto out;
+	}
+	while ((got = next_line(&rd, &p, &len, &nl)) == 1) {
+		res.lines++;
+		if (check_line(path, res.lines, p, len, res.last_seq, res.last_hash, e) == -1)
+			goto bad;
+		if (!nl) {
+			cs_err_set(e, EBADMSG, "%s: line %llu: no newline at the end (a torn "
+			    "write?)", path, (unsigned long long)res.lines);
+			goto bad;
+		}
+		res.last_seq++;
+		hash_hex(p, len, res.last_hash);
+		if (expect_seq != 0 && res.last_seq == expect_seq && expect_hash != NULL &&
+		    expect_hash[0] != '\0' && strcmp(res.last_hash, expect_hash) != 0) {
+			cs_err_set(e, EBADMSG, "%s: line %llu: seq %llu is not the line the "
+			    "state file recorded (edited or replaced)", path,
+			    (unsigned long long)res.lines, (unsigned long long)res.last_seq);
+			goto bad;
+		}
+	}
+	if (got == -1) {
+		cs_err_sys(e, errno, "%s: read", path);
+		goto out;
+	}
+	if (got == -2) {
+		res.lines++;
+		cs_err_set(e, EBADMSG, "%s: line %llu: longer than %u bytes", path,
+		    (unsigned long long)res.lines, AUDIT_LINE_MAX);
+		goto bad;
+	}
+	if (expect_seq != 0 && res.last_seq < expect_seq) {
+		res.bad_line = res.lines + 1;
+		cs_err_set(e, EBADMSG, "%s: ends at seq %llu but the state file says %llu: "
+		    "lines were cut from the end", path, (unsigned long long)res.last_seq,
+		    (unsigned long long)expect_seq);
+		goto out;
+	}
+	rc = 0;
+	goto out;
+bad:
+	res.bad_line = res.lines;
+out:
+	if (rd.fd != -1)
+		close(rd.fd);
+	free(rd.buf);
+	if (r != NULL)
+		*r = res;
+	return rc;
+}

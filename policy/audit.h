@@ -1,0 +1,84 @@
+/* policy/audit.h - the append-only, hash-chained audit log.
+ *
+ * One JSON object per line: "seq" (1, 2, ...), "prev" (SHA-256 hex of the previous line's
+ * bytes, without its newline; 64 zeros for the first line), "event", "timestamp"
+ * (RFC 3339 UTC, e.g. 2026-11-23T08:37:17.123Z), then the fields that apply. An edited,
+ * removed, inserted or reordered line breaks the chain where it happened; audit_verify()
+ * names that line. Values never appear: an event carries names only.
+ *
+ * Appends are safe between processes: each takes an exclusive flock on the log, reads
+ * the chain's tail (cached while the file has not grown under it), and writes the line
+ * with one write(). A write error is an error. No append takes longer than the timeout
+ * (cfg audit_timeout_ms): a write that hangs (a FIFO nobody reads, a stuck network
+ * filesystem) fails with ETIMEDOUT. */
+#ifndef CS_AUDIT_H
+#define CS_AUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../crypto/err.h"
+#include "config.h"
+
+#define AUDIT_LINE_MAX		(64u * 1024)	/* bytes of one line, including the newline */
+#define AUDIT_HASH_HEX		64		/* hex digits of a SHA-256 */
+#define AUDIT_ASYNC_MS		100		/* async flush period */
+
+/* One event. Pointers may be NULL and counts 0 where a field does not apply;
+ * pid < 0 means "no caller ids". */
+struct audit_event {
+	const char		*event;		/* "secret_read", "key_rotated", "sandbox_blocked", ... */
+	const char		*provider;
+	const char *const	*keys;		/* field names */
+	size_t			 nkeys;
+	const char *const	*overrides;	/* field names served from the environment */
+	size_t			 noverrides;
+	const char *const	*providers;	/* for key_rotated */
+	size_t			 nproviders;
+	const char		*fingerprint;
+	const char		*host;
+	int			 port;		/* 0: absent */
+	const char		*reason;
+	const char		*via;		/* "cli", "fs", "control" */
+	const char		*detail;	/* free text for daemon events (reload refused ...) */
+	pid_t			 pid;
+	uid_t			 uid;
+	gid_t			 gid;
+	const char		*comm;
+};
+
+struct audit;
+
+/* Opens (creating 0600, O_APPEND, O_NOFOLLOW) the log at path; timeout_ms 0 means
+ * CFG_AUDIT_TIMEOUT_MS. A FIFO with no reader is ENXIO, a symlink ELOOP. */
+int	audit_open(const char *path, enum audit_flush flush, unsigned timeout_ms,
+	    struct audit **out, struct cs_err *e);
+/* Appends one line; on success the line is on disk per the flush mode. */
+int	audit_append(struct audit *a, const struct audit_event *ev, struct cs_err *e);
+/* The chain's tail after the last append by this handle (for the daemon's state file);
+ * 0 and 64 zeros before its first. */
+void	audit_last(const struct audit *a, uint64_t *seq, char hash[AUDIT_HASH_HEX + 1]);
+/* Flushes, stops the background flusher, closes. NULL is fine. Waits at most the timeout:
+ * a write still stuck then is left to its thread, which frees the handle if it returns. */
+void	audit_close(struct audit *a);
+
+/* Reads the last limit lines of the log at path into a NULL-terminated array of strings
+ * (without newlines). Caller frees with audit_lines_free(). */
+int	audit_tail(const char *path, size_t limit, char ***lines, size_t *n, struct cs_err *e);
+void	audit_lines_free(char **lines, size_t n);
+
+struct audit_verify_result {
+	uint64_t	lines;			/* lines read */
+	uint64_t	bad_line;		/* 1-based line number of the first break; 0: none */
+	uint64_t	last_seq;
+	char		last_hash[AUDIT_HASH_HEX + 1];
+};
+/* Verifies the whole chain. Returns 0 when intact; -1 with e naming the file, the first
+ * bad line and why ("line 7: prev does not match line 6"). When expect_seq is non-zero,
+ * the log must also hold a line with that seq whose hash is expect_hash (a state file's
+ * record; the log may go on after it), so lines cut from the end are detected. */
+int	audit_verify(const char *path, uint64_t expect_seq, const char *expect_hash,
+	    struct audit_verify_result *r, struct cs_err *e);
+
+#endif

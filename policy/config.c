@@ -1,0 +1,773 @@
+/* policy/config.c - the INI configuration: defaults, then the file, then the environment;
+ * see config.h.
+ *
+ * inih does the tokenising; this file feeds it lines through its own reader so that it
+ * knows the true line number, the true section (inih truncates long section names) and
+ * whether a line was too long for inih's buffer (inih would silently split it into two
+ * "lines"). Every key is checked against one table; an unknown section or key, a bad
+ * value, a duplicate key or a continuation line is an error naming file, line and key.
+ * The first error in file order wins.
+ *
+ * It does not parse allowlist patterns (policy/allow does) and does not read the vault
+ * or the key: it only says where they are. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "../crypto/vault.h"
+#include "config.h"
+
+#define CFG_FILE_MAX_BYTES	(1u << 20)	/* a bigger config file is refused unread */
+#define TIMEOUT_MAX_MS		600000u		/* ten minutes: longer is a mistake */
+#define SECTION_MAX		128		/* bytes of a section name we keep */
+#define SHOWN_MAX		48		/* bytes of a name echoed in a message */
+#define PROVIDER_PREFIX		"provider."
+#define PW_BUF_BYTES		16384		/* for getpwnam_r, grown on ERANGE */
+
+enum sec { SEC_NONE, SEC_VAULT, SEC_AUDIT, SEC_FEATURES, SEC_SANDBOX, SEC_PROVIDER, SEC_BAD };
+
+struct loader;
+typedef const char *(*parse_fn)(struct loader *, const char *value, void *slot);
+
+struct keydef {
+	enum sec	 sec;
+	const char	*key;
+	parse_fn	 parse;
+	size_t		 off;	/* of the slot in struct cfg */
+};
+
+/* State of one parse; inih hands it to reader() and handler() as the user pointer. */
+struct loader {
+	struct cfg	*c;
+	const char	*path;
+	const char	*buf;		/* the whole file */
+	size_t		 len, pos;
+	int		 lineno;	/* of the line reader() returned last */
+	const char	*raw;		/* that line, as in the file */
+	size_t		 rawlen;
+	enum sec	 sec;
+	char		 secname[SECTION_MAX];
+	size_t		 prov;		/* index in c->providers when sec == SEC_PROVIDER */
+	int		 seen[16];	/* line of each keydef already set; 0: not yet */
+	int		 err_line;	/* line of the first error found here; 0: none */
+	struct cs_err	 err;
+};
+
+static const char *parse_path(struct loader *, const char *, void *);
+static const char *parse_size(struct loader *, const char *, void *);
+static const char *parse_bool(struct loader *, const char *, void *);
+static const char *parse_flush(struct loader *, const char *, void *);
+static const char *parse_timeout(struct loader *, const char *, void *);
+static const char *parse_allow(struct loader *, const char *, void *);
+
+static const struct keydef keys[] = {
+	{ SEC_VAULT, "path", parse_path, offsetof(struct cfg, vault_path) },
+	{ SEC_VAULT, "key_file", parse_path, offsetof(struct cfg, key_file) },
+	{ SEC_VAULT, "max_value_size", parse_size, offsetof(struct cfg, max_value_size) },
+	{ SEC_AUDIT, "path", parse_path, offsetof(struct cfg, audit_path) },
+	{ SEC_AUDIT, "fail_closed", parse_bool, offsetof(struct cfg, audit_fail_closed) },
+	{ SEC_AUDIT, "flush", parse_flush, offsetof(struct cfg, audit_flush) },
+	{ SEC_AUDIT, "timeout_ms", parse_timeout, offsetof(struct cfg, audit_timeout_ms) },
+	{ SEC_FEATURES, "enable_security_api", parse_bool,
+	    offsetof(struct cfg, enable_security_api) },
+	{ SEC_FEATURES, "enable_security_sandbox_guard", parse_bool,
+	    offsetof(struct cfg, enable_security_sandbox_guard) },
+	{ SEC_SANDBOX, "network_allow", parse_allow, 0 },
+};
+_Static_assert(sizeof keys / sizeof keys[0] <= 16, "struct loader: seen[] is too small");
+
+/* Copies at most SHOWN_MAX bytes of s into out, escaping what is not printable. */
+static const char *
+show(const char *s, char *out, size_t n)
+{
+	size_t i, o = 0;
+
+	for (i = 0; s[i] != '\0' && o + 5 < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (i == SHOWN_MAX) {
+			o += (size_t)snprintf(out + o, n - o, "...");
+			break;
+		}
+		if (isprint(ch) && ch != '\\')
+			out[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(out + o, n - o, "\\x%02x", ch);
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* [a-z0-9][a-z0-9._-]{0,63}, no "..": the vault's rule for provider names, kept here so
+ * config does not need the vault code. */
+static int
+name_ok(const char *s)
+{
+	size_t i;
+
+	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+		return 0;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (i == VAULT_NAME_MAX)
+			return 0;
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		    s[i] == '.' || s[i] == '_' || s[i] == '-'))
+			return 0;
+	}
+	return strstr(s, "..") == NULL;
+}
+
+static int
+set_string(char **slot, const char *value)
+{
+	char *s;
+
+	if ((s = strdup(value)) == NULL)
+		return -1;
+	free(*slot);
+	*slot = s;
+	return 0;
+}
+
+static int
+add_allow(struct cfg *c, const char *p, size_t len, enum allow_source src)
+{
+	struct cfg_allow *na;
+	char *s;
+
+	if ((s = strndup(p, len)) == NULL)
+		return -1;
+	if ((na = realloc(c->allow, (c->nallow + 1) * sizeof *na)) == NULL) {
+		free(s);
+		return -1;
+	}
+	c->allow = na;
+	c->allow[c->nallow].pattern = s;
+	c->allow[c->nallow].source = src;
+	c->nallow++;
+	return 0;
+}
+
+/* Splits a comma-separated list; each entry trimmed, empty ones ignored. */
+static int
+split_allow(struct cfg *c, const char *list, enum allow_source src)
+{
+	const char *p = list, *end, *a, *b;
+
+	for (;;) {
+		end = strchr(p, ',');
+		if (end == NULL)
+			end = p + strlen(p);
+		for (a = p; a < end && isspace((unsigned char)*a); a++)
+			;
+		for (b = end; b > a && isspace((unsigned char)b[-1]); b--)
+			;
+		if (b > a && add_allow(c, a, (size_t)(b - a), src) == -1)
+			return -1;
+		if (*end == '\0')
+			return 0;
+		p = end + 1;
+	}
+}
+
+static const char *
+parse_path(struct loader *l, const char *value, void *slot)
+{
+	(void)l;
+	if (value[0] == '\0')
+		return "expected a path";
+	if (set_string(slot, value) == -1)
+		return "out of memory";
+	return NULL;
+}
+
+/* Digits only, no sign, no suffix: the whole value must be the number. */
+static int
+parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static const char *
+parse_size(struct loader *l, const char *value, void *slot)
+{
+	unsigned long v;
+
+	(void)l;
+	if (parse_ulong(value, 1, VAULT_VALUE_HARD_MAX, &v) == -1)
+		return "expected a number of bytes from 1 to 16777216";
+	*(size_t *)slot = v;
+	return NULL;
+}
+
+static const char *
+parse_bool(struct loader *l, const char *value, void *slot)
+{
+	(void)l;
+	if (strcasecmp(value, "true") == 0 || strcasecmp(value, "yes") == 0 ||
+	    strcmp(value, "1") == 0)
+		*(int *)slot = 1;
+	else if (strcasecmp(value, "false") == 0 || strcasecmp(value, "no") == 0 ||
+	    strcmp(value, "0") == 0)
+		*(int *)slot = 0;
+	else
+		return "expected true or false (yes/no, 1/0)";
+	return NULL;
+}
+
+static const char *
+parse_flush(struct loader *l, const char *value, void *slot)
+{
+	(void)l;
+	if (strcasecmp(value, "sync") == 0)
+		*(enum audit_flush *)slot = AUDIT_FLUSH_SYNC;
+	else if (strcasecmp(value, "async") == 0)
+		*(enum audit_flush *)slot = AUDIT_FLUSH_ASYNC;
+	else if (strcasecmp(value, "none") == 0)
+		*(enum audit_flush *)slot = AUDIT_FLUSH_NONE;
+	else
+		return "expected sync, async or none";
+	return NULL;
+}
+
+static const char *
+parse_timeout(struct loader *l, const char *value, void *slot)
+{
+	unsigned long v;
+
+	(void)l;
+	if (parse_ulong(value, 1, TIMEOUT_MAX_MS, &v) == -1)
+		return "expected milliseconds from 1 to 600000";
+	*(unsigned *)slot = (unsigned)v;
+	return NULL;
+}
+
+static const char *
+parse_allow(struct loader *l, const char *value, void *slot)
+{
+	(void)slot;
+	if (split_allow(l->c, value, ALLOW_FROM_CONFIG) == -1)
+		return "out of memory";
+	return NULL;
+}
+
+/* A user name, or a number as chown(1) takes it. */
+static const char *
+parse_owner(const char *value, uid_t *out)
+{
+	struct passwd pw, *res = NULL;
+	unsigned long v;
+	size_t n = PW_BUF_BYTES;
+	char *buf;
+	int rc;
+
+	if (isdigit((unsigned char)value[0])) {
+		if (parse_ulong(value, 0, (uid_t)-1 - 1, &v) == -1)
+			return "expected a user name or a number below 4294967295";
+		*out = (uid_t)v;
+		return NULL;
+	}
+	for (;;) {
+		if ((buf = malloc(n)) == NULL)
+			return "out of memory";
+		rc = getpwnam_r(value, &pw, buf, n, &res);
+		if (rc != ERANGE || n >= 1024 * 1024)
+			break;
+		free(buf);
+		n *= 4;
+	}
+	if (res != NULL)
+		*out = pw.pw_uid;
+	free(buf);
+	return res != NULL ? NULL : "no such user";
+}
+
+static const char *
+parse_group(const char *value, gid_t *out)
+{
+	struct group gr, *res = NULL;
+	unsigned long v;
+	size_t n = PW_BUF_BYTES;
+	char *buf;
+	int rc;
+
+	if (isdigit((unsigned char)value[0])) {
+		if (parse_ulong(value, 0, (gid_t)-1 - 1, &v) == -1)
+			return "expected a group name or a number below 4294967295";
+		*out = (gid_t)v;
+		return NULL;
+	}
+	for (;;) {
+		if ((buf = malloc(n)) == NULL)
+			return "out of memory";
+		rc = getgrnam_r(value, &gr, buf, n, &res);
+		if (rc != ERANGE || n >= 1024 * 1024)
+			break;
+		free(buf);
+		n *= 4;
+	}
+	if (res != NULL)
+		*out = gr.gr_gid;
+	free(buf);
+	return res != NULL ? NULL : "no such group";
+}
+
+/* Octal permission bits only: 440, 0440; no setuid, setgid or sticky bit. */
+static const char *
+parse_mode(const char *value, mode_t *out)
+{
+	const char *p;
+	unsigned v = 0;
+
+	for (p = value; *p != '\0'; p++) {
+		if (*p < '0' || *p > '7' || p - value >= 4)
+			return "expected an octal mode from 0000 to 0777";
+		v = v * 8 + (unsigned)(*p - '0');
+	}
+	if (p == value || v > 0777)
+		return "expected an octal mode from 0000 to 0777";
+	*out = (mode_t)v;
+	return NULL;
+}
+
+static int
+fail(struct loader *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Records the first error of the file (the loader sees lines in order). */
+static int
+fail(struct loader *l, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (l->err_line != 0)
+		return 0;
+	l->err_line = l->lineno;
+	l->err.code = EINVAL;
+	n = snprintf(l->err.msg, sizeof l->err.msg, "%s:%d: ", l->path, l->lineno);
+	if (n < 0 || (size_t)n >= sizeof l->err.msg)
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(l->err.msg + n, sizeof l->err.msg - (size_t)n, fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+static int
+find_provider(const struct cfg *c, const char *name, size_t *idx)
+{
+	size_t i;
+
+	for (i = 0; i < c->nproviders; i++) {
+		if (strcmp(c->providers[i].name, name) == 0) {
+			*idx = i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int
+add_provider(struct cfg *c, const char *name, size_t *idx)
+{
+	struct cfg_provider *np;
+	char *s;
+
+	if (find_provider(c, name, idx) == 0)
+		return 0;
+	if ((s = strdup(name)) == NULL)
+		return -1;
+	if ((np = realloc(c->providers, (c->nproviders + 1) * sizeof *np)) == NULL) {
+		free(s);
+		return -1;
+	}
+	c->providers = np;
+	memset(&np[c->nproviders], 0, sizeof *np);
+	np[c->nproviders].name = s;
+	*idx = c->nproviders++;
+	return 0;
+}
+
+/* A "[...]" line, seen by reader() before inih: the section as written, in full. */
+static void
+section(struct loader *l, const char *p, size_t len)
+{
+	char shown[SHOWN_MAX * 4 + 8];
+	const char *end;
+	size_t n;
+
+	if ((end = memchr(p, ']', len)) == NULL)
+		return;		/* inih reports the line; keys below stay where they were */
+	n = (size_t)(end - p - 1);
+	if (n >= sizeof l->secname)
+		n = sizeof l->secname - 1;
+	memcpy(l->secname, p + 1, n);
+	l->secname[n] = '\0';
+	if (strlen(l->secname) != n) {
+		l->sec = SEC_BAD;
+		fail(l, "NUL byte in a section name");
+	} else if (strcmp(l->secname, "vault") == 0) {
+		l->sec = SEC_VAULT;
+	} else if (strcmp(l->secname, "audit") == 0) {
+		l->sec = SEC_AUDIT;
+	} else if (strcmp(l->secname, "features") == 0) {
+		l->sec = SEC_FEATURES;
+	} else if (strcmp(l->secname, "sandbox") == 0) {
+		l->sec = SEC_SANDBOX;
+	} else if (strncmp(l->secname, PROVIDER_PREFIX, sizeof PROVIDER_PREFIX - 1) == 0) {
+		l->sec = SEC_PROVIDER;
+		if (!name_ok(l->secname + sizeof PROVIDER_PREFIX - 1)) {
+			l->sec = SEC_BAD;
+			fail(l, "[%s]: bad provider name (expected [a-z0-9][a-z0-9._-]{0,63}, "
+			    "no \"..\")", show(l->secname, shown, sizeof shown));
+		} else if (add_provider(l->c, l->secname + sizeof PROVIDER_PREFIX - 1,
+		    &l->prov) == -1) {
+			l->sec = SEC_BAD;
+			fail(l, "out of memory");
+		}
+	} else {
+		l->sec = SEC_BAD;
+		fail(l, "unknown section [%s]", show(l->secname, shown, sizeof shown));
+	}
+}
+
+/* inih's fgets: one line of the file per call, so l->lineno is inih's line number. */
+static char *
+reader(char *str, int num, void *stream)
+{
+	struct loader *l = stream;
+	const char *p, *nl;
+	size_t len, i = 0;
+
+	if (l->pos >= l->len)
+		return NULL;
+	p = l->buf + l->pos;
+	nl = memchr(p, '\n', l->len - l->pos);
+	len = nl != NULL ? (size_t)(nl - p) + 1 : l->len - l->pos;
+	l->pos += len;
+	l->lineno++;
+	l->raw = p;
+	l->rawlen = len;
+	if (num < 2 || len > (size_t)num - 1 || memchr(p, '\0', len) != NULL) {
+		/* inih would cut it in two and parse the rest as a line of its own. */
+		fail(l, "line too long or malformed (at most %d bytes, no NUL)", num - 2);
+		l->rawlen = 0;
+		str[0] = '\n';
+		str[1] = '\0';
+		return str;
+	}
+	memcpy(str, p, len);
+	str[len] = '\0';
+	if (l->lineno == 1 && len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+		i = 3;	/* inih skips a UTF-8 BOM */
+	while (i < len && isspace((unsigned char)p[i]))
+		i++;
+	if (i < len && p[i] == '[')
+		section(l, p + i, len - i);
+	return str;
+}
+
+static int
+provider_key(struct loader *l, const char *name, const char *value)
+{
+	struct cfg_provider *pv = &l->c->providers[l->prov];
+	char sn[SHOWN_MAX * 4 + 8], kn[SHOWN_MAX * 4 + 8];
+	const char *why;
+	int *has;
+
+	if (strcmp(name, "owner") == 0) {
+		has = &pv->has_owner;
+		why = *has ? NULL : parse_owner(value, &pv->owner);
+	} else if (strcmp(name, "group") == 0) {
+		has = &pv->has_group;
+		why = *has ? NULL : parse_group(value, &pv->group);
+	} else if (strcmp(name, "mode") == 0) {
+		has = &pv->has_mode;
+		why = *has ? NULL : parse_mode(value, &pv->mode);
+	} else {
+		return fail(l, "[%s] %s: unknown key", show(l->secname, sn, sizeof sn),
+		    show(name, kn, sizeof kn));
+	}
+	if (*has)
+		return fail(l, "[%s] %s: duplicate key", show(l->secname, sn, sizeof sn), name);
+	if (why != NULL)
+		return fail(l, "[%s] %s: %s", show(l->secname, sn, sizeof sn), name, why);
+	*has = 1;
+	return 1;
+}
+
+/* Is the raw line "name = ..." itself, or the continuation of the key above it? */
+static int
+continuation(const struct loader *l, const char *name)
+{
+	size_t i = 0, n = strlen(name);
+
+	if (l->lineno == 1 && l->rawlen >= 3 && memcmp(l->raw, "\xEF\xBB\xBF", 3) == 0)
+		i = 3;
+	while (i < l->rawlen && isspace((unsigned char)l->raw[i]))
+		i++;
+	if (l->rawlen - i < n || memcmp(l->raw + i, name, n) != 0)
+		return 1;
+	i += n;
+	while (i < l->rawlen && isspace((unsigned char)l->raw[i]))
+		i++;
+	return i == l->rawlen || (l->raw[i] != '=' && l->raw[i] != ':');
+}
+
+static int
+handler(void *user, const char *sec, const char *name, const char *value)
+{
+	struct loader *l = user;
+	char sn[SHOWN_MAX * 4 + 8], kn[SHOWN_MAX * 4 + 8];
+	const char *why;
+	size_t i;
+
+	(void)sec;	/* inih's copy may be truncated; reader() kept the real one */
+	if (l->sec == SEC_BAD)
+		return 0;	/* reported on the section's line */
+	if (continuation(l, name))
+		return fail(l, "[%s] %s: continuation lines are not supported",
+		    show(l->secname, sn, sizeof sn), show(name, kn, sizeof kn));
+	if (l->sec == SEC_NONE)
+		return fail(l, "%s: key outside any section", show(name, kn, sizeof kn));
+	if (l->sec == SEC_PROVIDER)
+		return provider_key(l, name, value);
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if (keys[i].sec == l->sec && strcmp(keys[i].key, name) == 0)
+			break;
+	if (i == sizeof keys / sizeof keys[0])
+		return fail(l, "[%s] %s: unknown key", l->secname, show(name, kn, sizeof kn));
+	if (l->seen[i] != 0)
+		return fail(l, "[%s] %s: duplicate key (first set on line %d)", l->secname,
+		    name, l->seen[i]);
+	l->seen[i] = l->lineno;
+	if ((why = keys[i].parse(l, value, (char *)l->c + keys[i].off)) != NULL)
+		return fail(l, "[%s] %s: %s", l->secname, name, why);
+	return 1;
+}
+
+static int
+read_file(int fd, const char *path, char **out, size_t *len, struct cs_err *e)
+{
+	char *buf;
+	size_t n = 0;
+	ssize_t r;
+
+	if ((buf = malloc(CFG_FILE_MAX_BYTES + 1)) == NULL)
+		return cs_err_sys(e, ENOMEM, "%s", path);
+	while (n <= CFG_FILE_MAX_BYTES) {
+		r = read(fd, buf + n, CFG_FILE_MAX_BYTES + 1 - n);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			free(buf);
+			return cs_err_sys(e, errno, "%s: read", path);
+		}
+		n += (size_t)r;
+	}
+	if (n > CFG_FILE_MAX_BYTES) {
+		free(buf);
+		return cs_err_set(e, EFBIG, "%s: larger than %u bytes; not a config file", path,
+		    CFG_FILE_MAX_BYTES);
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static int
+parse_file(struct cfg *c, const char *path, const char *buf, size_t len, struct cs_err *e)
+{
+	struct loader l;
+	int rc;
+
+	memset(&l, 0, sizeof l);
+	l.c = c;
+	l.path = path;
+	l.buf = buf;
+	l.len = len;
+	l.sec = SEC_NONE;
+	rc = ini_parse_stream(reader, &l, handler, &l);
+	if (rc == -2)
+		return cs_err_sys(e, ENOMEM, "%s", path);
+	if (rc > 0 && (l.err_line == 0 || rc < l.err_line))
+		return cs_err_set(e, EINVAL, "%s:%d: malformed line (expected [section] or "
+		    "key = value)", path, rc);
+	if (l.err_line != 0)
+		return cs_err_set(e, l.err.code, "%s", l.err.msg);
+	if (rc != 0)
+		return cs_err_set(e, EINVAL, "%s: cannot be parsed", path);
+	return 0;
+}
+
+static struct cfg *
+new_defaults(void)
+{
+	struct cfg *c;
+
+	if ((c = calloc(1, sizeof *c)) == NULL)
+		return NULL;
+	c->max_value_size = VAULT_VALUE_MAX_BYTES;
+	c->audit_fail_closed = 1;
+	c->audit_flush = AUDIT_FLUSH_ASYNC;
+	c->audit_timeout_ms = CFG_AUDIT_TIMEOUT_MS;
+	c->enable_security_api = 0;
+	c->enable_security_sandbox_guard = 1;
+	if (set_string(&c->vault_path, CFG_DEFAULT_VAULT) == -1 ||
+	    set_string(&c->key_file, CFG_DEFAULT_KEY_FILE) == -1 ||
+	    set_string(&c->audit_path, CFG_DEFAULT_AUDIT) == -1) {
+		cfg_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* The seed's names, as its shell used them: set but empty is the same as unset. */
+static int
+apply_env(struct cfg *c, struct cs_err *e)
+{
+	const char *v;
+
+	if ((v = getenv(CFG_ENV_AUDIT)) != NULL && v[0] != '\0' &&
+	    set_string(&c->audit_path, v) == -1)
+		return cs_err_sys(e, ENOMEM, "%s", CFG_ENV_AUDIT);
+	if ((v = getenv(CFG_ENV_ALLOW)) != NULL && split_allow(c, v, ALLOW_FROM_ENV) == -1)
+		return cs_err_sys(e, ENOMEM, "%s", CFG_ENV_ALLOW);
+	return 0;
+}
+
+int
+cfg_defaults(struct cfg **out, struct cs_err *e)
+{
+	struct cfg *c;
+
+	*out = NULL;
+	if ((c = new_defaults()) == NULL)
+		return cs_err_sys(e, ENOMEM, "config defaults");
+	if (apply_env(c, e) == -1) {
+		cfg_free(c);
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+int
+cfg_load(const char *path, struct cfg **out, struct cs_err *e)
+{
+	struct cfg *c = NULL;
+	struct stat st;
+	const char *env, *from = "";
+	char *buf = NULL;
+	size_t len = 0;
+	int fd = -1, explicit = path != NULL, rc = -1;
+
+	*out = NULL;
+	if (path == NULL && (env = getenv(CFG_ENV_PATH)) != NULL && env[0] != '\0') {
+		path = env;
+		explicit = 1;
+		from = " (from " CFG_ENV_PATH ")";
+	}
+	if (path == NULL)
+		path = CFG_DEFAULT_PATH;
+	if ((c = new_defaults()) == NULL)
+		return cs_err_sys(e, ENOMEM, "config defaults");
+	/* O_NONBLOCK: a FIFO put there must not hang the loader; it is refused below. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1) {
+		if (errno == ENOENT && !explicit)
+			goto env;	/* the default file is optional */
+		cs_err_sys(e, errno, "%s%s", path, from);
+		goto out;
+	}
+	if (fstat(fd, &st) == -1) {
+		cs_err_sys(e, errno, "%s", path);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		cs_err_set(e, EINVAL, "%s%s: not a regular file", path, from);
+		goto out;
+	}
+	if (read_file(fd, path, &buf, &len, e) == -1 || parse_file(c, path, buf, len, e) == -1)
+		goto out;
+	if (set_string(&c->path, path) == -1) {
+		cs_err_sys(e, ENOMEM, "%s", path);
+		goto out;
+	}
+env:
+	if (apply_env(c, e) == -1)
+		goto out;
+	*out = c;
+	c = NULL;
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	free(buf);
+	cfg_free(c);
+	return rc;
+}
+
+int
+cfg_set_path(char **slot, const char *value, struct cs_err *e)
+{
+	if (value == NULL || value[0] == '\0')
+		return cs_err_set(e, EINVAL, "an empty path is not a path");
+	if (set_string(slot, value) == -1)
+		return cs_err_sys(e, ENOMEM, "%s", value);
+	return 0;
+}
+
+const struct cfg_provider *
+cfg_provider(const struct cfg *c, const char *name)
+{
+	size_t i;
+
+	if (find_provider(c, name, &i) == -1)
+		return NULL;
+	return &c->providers[i];
+}
+
+void
+cfg_free(struct cfg *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	free(c->path);
+	free(c->vault_path);
+	free(c->key_file);
+	free(c->audit_path);
+	for (i = 0; i < c->nallow; i++)
+		free(c->allow[i].pattern);
+	free(c->allow);
+	for (i = 0; i < c->nproviders; i++)
+		free(c->providers[i].name);
+	free(c->providers);
+	free(c);
+}

@@ -1,0 +1,75 @@
+/* policy/config.h - the INI configuration: defaults, then the file, then the environment.
+ *
+ * One file (inih), /etc/comfysecrets/comfysecrets.ini unless a path is given or
+ * COMFYSECRETS_CONFIG names one. Every key is optional. The default file may be missing
+ * (the defaults apply); a file that was named explicitly must exist. An unknown section
+ * or key, or a bad value, is an error naming file, line and key. After the file, the
+ * seed's environment names override it: COMFYVN_SECURITY_LOG_FILE replaces the audit
+ * path, SANDBOX_NETWORK_ALLOW adds to the allowlist. */
+#ifndef CS_CONFIG_H
+#define CS_CONFIG_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "../crypto/err.h"
+
+#define CFG_DEFAULT_PATH	"/etc/comfysecrets/comfysecrets.ini"
+#define CFG_DEFAULT_VAULT	"/var/lib/comfysecrets/vault.json"
+#define CFG_DEFAULT_KEY_FILE	"/etc/comfysecrets/key"
+#define CFG_DEFAULT_AUDIT	"/var/log/comfysecrets/audit.log"
+#define CFG_ENV_PATH		"COMFYSECRETS_CONFIG"
+#define CFG_ENV_AUDIT		"COMFYVN_SECURITY_LOG_FILE"
+#define CFG_ENV_ALLOW		"SANDBOX_NETWORK_ALLOW"
+#define CFG_AUDIT_TIMEOUT_MS	2000	/* default bound on one audit write */
+
+enum audit_flush {
+	AUDIT_FLUSH_SYNC,	/* fdatasync before the operation returns */
+	AUDIT_FLUSH_ASYNC,	/* fdatasync in the background, at least every 100 ms */
+	AUDIT_FLUSH_NONE	/* leave it to the kernel */
+};
+
+/* Where an allowlist entry came from, for "defaults" answers. */
+enum allow_source { ALLOW_FROM_CONFIG, ALLOW_FROM_ENV };
+
+struct cfg_allow {
+	char			*pattern;	/* as written, trimmed */
+	enum allow_source	 source;
+};
+
+struct cfg_provider {
+	char	*name;		/* the provider, from [provider.NAME] */
+	int	 has_owner, has_group, has_mode;
+	uid_t	 owner;		/* names are resolved at load time */
+	gid_t	 group;
+	mode_t	 mode;		/* of the field files; directories add x where r is set */
+};
+
+struct cfg {
+	char			*path;		/* the file read, or NULL when none was */
+	char			*vault_path;
+	char			*key_file;
+	size_t			 max_value_size;	/* bytes */
+	char			*audit_path;
+	int			 audit_fail_closed;
+	enum audit_flush	 audit_flush;
+	unsigned		 audit_timeout_ms;
+	int			 enable_security_api;
+	int			 enable_security_sandbox_guard;
+	struct cfg_allow	*allow;		/* config's network_allow, then SANDBOX_NETWORK_ALLOW */
+	size_t			 nallow;
+	struct cfg_provider	*providers;
+	size_t			 nproviders;
+};
+
+/* Loads path (NULL: $COMFYSECRETS_CONFIG, else CFG_DEFAULT_PATH) over the defaults, then
+ * applies the environment. Caller frees with cfg_free(). */
+int	cfg_load(const char *path, struct cfg **out, struct cs_err *e);
+/* The defaults and the environment only, no file. */
+int	cfg_defaults(struct cfg **out, struct cs_err *e);
+/* Replaces a string setting (vault_path, key_file, audit_path) from a command line. */
+int	cfg_set_path(char **slot, const char *value, struct cs_err *e);
+const struct cfg_provider *cfg_provider(const struct cfg *c, const char *name);
+void	cfg_free(struct cfg *c);		/* NULL is fine */
+
+#endif

@@ -1,0 +1,80 @@
+/* policy/envname.c - split COMFYVN_SECRET_<PROVIDER>_<FIELD>; see envname.h.
+ *
+ * The name is data from the environment or a file: it may be huge, hold control
+ * characters or try "../". Only [A-Z0-9._-] survive lowercasing into a vault name;
+ * anything else is refused, and the message shows at most a short, escaped prefix. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "envname.h"
+
+#define SHOWN_MAX	48	/* bytes of a hostile name echoed in a message */
+
+static void
+show(const char *s, size_t len, char *out, size_t n)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < len && o + 5 < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (i == SHOWN_MAX) {
+			o += (size_t)snprintf(out + o, n - o, "...");
+			break;
+		}
+		if (isprint(c) && c != '\\')
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, n - o, "\\x%02x", c);
+	}
+	out[o] = '\0';
+}
+
+int
+envname_is_override(const char *name, size_t len)
+{
+	size_t plen = sizeof ENVNAME_PREFIX - 1;
+
+	return len > plen && memcmp(name, ENVNAME_PREFIX, plen) == 0;
+}
+
+static int
+lower(const char *s, size_t len, char out[VAULT_NAME_MAX + 1])
+{
+	size_t i;
+
+	if (len == 0 || len > VAULT_NAME_MAX || memchr(s, '\0', len) != NULL)
+		return -1;
+	for (i = 0; i < len; i++)
+		out[i] = (char)tolower((unsigned char)s[i]);
+	out[len] = '\0';
+	return vault_name_ok(out) ? 0 : -1;
+}
+
+int
+envname_split(const char *name, size_t len, char provider[VAULT_NAME_MAX + 1],
+    char field[VAULT_NAME_MAX + 1], struct cs_err *e)
+{
+	size_t plen = sizeof ENVNAME_PREFIX - 1;
+	const char *rest, *us;
+	size_t rlen;
+	char shown[SHOWN_MAX * 4 + 8];
+
+	if (!envname_is_override(name, len)) {
+		show(name, len, shown, sizeof shown);
+		return cs_err_set(e, EINVAL, "%s: not a %s<PROVIDER>_<FIELD> name", shown,
+		    ENVNAME_PREFIX);
+	}
+	rest = name + plen;
+	rlen = len - plen;
+	us = memchr(rest, '_', rlen);
+	if (us == NULL || us == rest || (size_t)(us - rest) + 1 >= rlen ||
+	    lower(rest, (size_t)(us - rest), provider) == -1 ||
+	    lower(us + 1, rlen - (size_t)(us - rest) - 1, field) == -1) {
+		show(name, len, shown, sizeof shown);
+		return cs_err_set(e, EINVAL, "%s: provider and field must each match "
+		    "[A-Za-z0-9][A-Za-z0-9._-]{0,63} (no \"..\")", shown);
+	}
+	return 0;
+}

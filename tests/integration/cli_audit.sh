@@ -1,0 +1,56 @@
+#!/bin/sh
+# The audit log as a user checks it: `audit --verify` passes on a fresh log and fails,
+# naming the line, after an edit, a deletion, a reordering and a cut tail; no value
+# ever appears in the log or in an error.
+. tests/lib.sh
+cs_init
+SEED='sk-canary-77aa01-never-in-a-log'
+printf '%s' "$SEED" | csc set runpod api_key
+for i in 1 2 3 4 5; do csc get runpod api_key >/dev/null; done
+csc rotate >/dev/null
+csc get runpod api_key >/dev/null
+
+check "audit --verify passes on a fresh log" csc audit --verify
+check "audit --limit 3 prints 3 lines" sh -c "[ \$($CS --config $CSD/cs.ini audit --limit 3 | wc -l) -eq 3 ]"
+check "rotate is audited as key_rotated with the new fingerprint" \
+	sh -c "grep '\"event\":\"key_rotated\"' $CSD/audit.log | grep -q \"\$($CS --config $CSD/cs.ini fingerprint)\""
+check "key_rotated names the providers" sh -c "grep '\"event\":\"key_rotated\"' $CSD/audit.log | grep -q '\"providers\":\[\"runpod\"\]'"
+check "every line has seq, prev, event and an RFC 3339 UTC timestamp" \
+	sh -c "! grep -v '^{\"seq\":[0-9]*,\"prev\":\"[0-9a-f]\{64\}\",\"event\":\"[a-z_]*\",\"timestamp\":\"[0-9-]*T[0-9:.]*Z\"' $CSD/audit.log"
+
+cp "$CSD/audit.log" "$T/good.log"
+n=$(wc -l <"$T/good.log")
+
+sed '4s/"runpod"/"runpoe"/' "$T/good.log" >"$CSD/audit.log"
+csc audit --verify >/dev/null 2>"$T/err"
+check "an edited line fails verify with status 1" [ $? -eq 1 ]
+check "the edit is reported at the line after it (line 5)" grep -q "line 5" "$T/err"
+
+sed '3d' "$T/good.log" >"$CSD/audit.log"
+csc audit --verify >/dev/null 2>"$T/err"
+check "a deleted line fails verify naming line 3" grep -q "line 3" "$T/err"
+
+{ sed -n '1,2p' "$T/good.log"; sed -n '4p' "$T/good.log"; sed -n '3p' "$T/good.log"; sed -n "5,\$p" "$T/good.log"; } >"$CSD/audit.log"
+csc audit --verify >/dev/null 2>"$T/err"
+check "reordered lines fail verify naming line 3" grep -q "line 3" "$T/err"
+
+head -n $((n - 2)) "$T/good.log" >"$CSD/audit.log"
+csc audit --verify >/dev/null 2>"$T/err"
+rc=$?
+check "lines cut from the end fail verify (the state file remembers the tail)" [ "$rc" -eq 1 ]
+check "the cut is explained" grep -qi "cut\|state" "$T/err"
+
+cp "$T/good.log" "$CSD/audit.log"
+check "the restored log verifies again" csc audit --verify
+
+check "no value in the audit log" sh -c "! grep -a -q '$SEED' $CSD/audit.log"
+csc get runpod nothere 2>"$T/err1"; csc --key-file /nonexistent get runpod api_key 2>"$T/err2"
+check "no value in error messages" sh -c "! grep -a -q '$SEED' $T/err1 $T/err2"
+
+mv "$CSD/audit.log" "$T/moved.log"; mkdir "$CSD/audit.log"
+csc get runpod api_key >"$T/out" 2>"$T/err"
+rc=$?
+check "get refuses when the audit line cannot be written (fail closed)" [ "$rc" -eq 1 ]
+check "and shows no value" sh -c "[ ! -s $T/out ]"
+check "the refusal names the audit log" grep -q "audit.log" "$T/err"
+done_testing

@@ -1,0 +1,76 @@
+#!/bin/sh
+# Crash safety: SIGKILL `set` and `rotate` at random moments, many times. After each
+# kill the vault must open with the key on disk and hold the old value or the new one,
+# never an error. The kill count is printed for the record.
+. tests/lib.sh
+cs_init
+KILLS=${CRASH_KILLS:-110}	# per command: runs go on until this many were killed
+MAXRUNS=$((KILLS * 4))		# a bound, should the machine be too fast to catch
+
+# A vault big enough that a save takes a few milliseconds, so kills land inside it.
+i=0
+{
+	printf '{"bulk": {'
+	while [ $i -lt 1500 ]; do
+		[ $i -gt 0 ] && printf ','
+		printf '"f%04d": "value-%04d-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"' $i $i
+		i=$((i + 1))
+	done
+	printf '}}'
+} >"$T/bulk.json"
+csc import "$T/bulk.json" >/dev/null
+printf 'v0' | csc set app token
+
+KILL="$TOP/$BUILD/tests/tools/crashkill"
+
+# How long one set and one rotate take here (the fastest of three, plus a quarter), so
+# the kills are spread over a whole run: from before it opens the vault to its exit.
+span() {
+	best=
+	for _ in 1 2 3; do
+		d=$("$KILL" time "$@" </dev/null) || return 1
+		if [ -z "$best" ] || [ "$d" -lt "$best" ]; then best=$d; fi
+	done
+	echo $((best + best / 4))
+}
+set_us=$(span "$CS" --config "$CSD/cs.ini" set --raw app probe)
+rot_us=$(span "$CS" --config "$CSD/cs.ini" rotate)
+echo "# one set takes ~${set_us} us, one rotate ~${rot_us} us"
+
+bad=0 kills=0 olds=0 news=0 n=1
+last=v0
+while [ "$kills" -lt "$KILLS" ] && [ $n -le "$MAXRUNS" ]; do
+	new="v$n"
+	# the value goes in on stdin, never argv
+	r=$("$KILL" "$set_us" "$CS" --config "$CSD/cs.ini" set app token <<EOF2
+$new
+EOF2
+)
+	case $r in killed*) kills=$((kills + 1)) ;; esac
+	got=$(csc get app token 2>"$T/err") || { bad=$((bad + 1)); echo "# after kill $n: get failed: $(cat "$T/err")"; }
+	if [ "$got" = "$new" ]; then news=$((news + 1)); last=$new
+	elif [ "$got" = "$last" ]; then olds=$((olds + 1))
+	else bad=$((bad + 1)); echo "# after kill $n: got neither old nor new value"; fi
+	n=$((n + 1))
+done
+echo "# set: $((n - 1)) runs, $kills killed, $olds left the old value, $news the new one"
+check "set was killed at least $KILLS times" [ "$kills" -ge "$KILLS" ]
+check "set killed $kills times: the vault always opens with the old or the new value" [ "$bad" -eq 0 ]
+set_kills=$kills
+
+bad=0 kills=0 n=1
+while [ "$kills" -lt "$KILLS" ] && [ $n -le "$MAXRUNS" ]; do
+	r=$("$KILL" "$rot_us" "$CS" --config "$CSD/cs.ini" rotate 2>/dev/null)
+	case $r in killed*) kills=$((kills + 1)) ;; esac
+	got=$(csc get app token 2>"$T/err") || { bad=$((bad + 1)); echo "# after rotate kill $n: $(cat "$T/err")"; }
+	[ "$got" = "$last" ] || { bad=$((bad + 1)); echo "# after rotate kill $n: wrong value"; }
+	n=$((n + 1))
+done
+echo "# rotate: $((n - 1)) runs, $kills killed"
+check "rotate was killed at least $KILLS times" [ "$kills" -ge "$KILLS" ]
+check "rotate killed $kills times: every value still opens with a key on disk" [ "$bad" -eq 0 ]
+check "after all the kills the 1500 bulk values are intact" sh -c "[ \$($CS --config $CSD/cs.ini list | grep -c '^bulk/') -eq 1500 ]"
+check "after all the kills a write still works (no lock left behind)" sh -c "printf after | $CS --config $CSD/cs.ini set app token"
+check "no temporary file is left beside the vault" sh -c "[ -z \"\$(ls -A $CSD | grep -v -e '^vault.json\$' -e '^vault.json.lock\$' -e '^vault.json.state' -e '^key\$' -e '^key.next\$' -e '^audit.log\$' -e '^cs.ini\$')\" ] || { ls -A $CSD; false; }"
+echo "# total kills: $((set_kills + kills))"
+done_testing

@@ -1,0 +1,113 @@
+# tests/lib.sh - helpers for integration scripts. Source it, then call
+#   ok NAME / notok NAME [why] / check NAME cmd... / skip NAME reason
+# and finish with `done_testing`. Every check prints one line that tests/run counts.
+# CS and CSFS are the binaries under test; T is a private temporary folder that is
+# removed (and any mount under it unmounted) when the script exits, pass or fail.
+set -u
+: "${BUILD:=build}"
+CS="$(pwd)/$BUILD/comfysecrets"
+CSFS="$(pwd)/$BUILD/comfysecretsfs"
+TOP=$(pwd)
+T=$(mktemp -d /tmp/cs-it.XXXXXX)
+_failed=0
+_cleanup_hooks=""
+
+at_exit() { _cleanup_hooks="$_cleanup_hooks
+$*"; }
+_cleanup() {
+	eval "$_cleanup_hooks" 2>/dev/null
+	for m in $(awk -v t="$T" 'index($2, t) == 1 { print $2 }' /proc/mounts | sort -r); do
+		umount -l "$m" 2>/dev/null || fusermount3 -uz "$m" 2>/dev/null
+	done
+	rm -rf "$T"
+}
+trap _cleanup EXIT
+
+ok()    { echo "ok - $1"; }
+notok() { echo "not ok - $1${2:+: $2}"; _failed=1; }
+skip()  { echo "SKIPPED - $1: $2"; }
+# check NAME cmd...: passes when cmd exits 0.
+check() {
+	_n=$1; shift
+	if "$@" >"$T/.check.out" 2>&1; then ok "$_n"; else notok "$_n" "$(tail -n 3 "$T/.check.out" | tr '\n' ' ')"; fi
+}
+# check_fails NAME cmd...: passes when cmd exits non-zero.
+check_fails() {
+	_n=$1; shift
+	if "$@" >"$T/.check.out" 2>&1; then notok "$_n" "expected failure, got success"; else ok "$_n"; fi
+}
+done_testing() { exit "$_failed"; }
+
+# fuse_usable: 0 when /dev/fuse exists and can be opened, else prints the reason.
+fuse_usable() {
+	if [ ! -c /dev/fuse ]; then echo "/dev/fuse is missing"; return 1; fi
+	if ! ( : <>/dev/fuse ) 2>/dev/null; then echo "/dev/fuse cannot be opened"; return 1; fi
+	if ! command -v fusermount3 >/dev/null 2>&1 && [ "$(id -u)" -ne 0 ]; then
+		echo "fusermount3 is missing"; return 1; fi
+	return 0
+}
+
+# cs_init [DIR]: a config, key, vault and audit log under DIR (default $T/v), created
+# with the CLI; csc runs the CLI with that config. Values go in on stdin (printf is a
+# shell builtin, so a value never reaches a process's argv).
+cs_init() {
+	CSD=${1:-$T/v}
+	mkdir -p "$CSD"
+	cat >"$CSD/cs.ini" <<EOF2
+[vault]
+path = $CSD/vault.json
+key_file = $CSD/key
+[audit]
+path = $CSD/audit.log
+flush = none
+EOF2
+	"$CS" --config "$CSD/cs.ini" init >/dev/null
+}
+csc() { "$CS" --config "$CSD/cs.ini" "$@"; }
+
+# --- comfysecretsfs (tests/integration/fs_*.sh) ---
+# fs_require NAME: when /dev/fuse cannot be used here, prints SKIPPED with the reason and
+# ends the script (status 0: a skip is not a pass, tests/run counts it apart).
+fs_require() {
+	if ! _why=$(fuse_usable); then skip "$1" "$_why"; exit 0; fi
+}
+# is_mounted DIR: 0 when DIR is a mount point, read from /proc/mounts (DIR is not touched).
+is_mounted() { awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts; }
+# now_ms: wall clock in milliseconds.
+now_ms() { date +%s%3N; }
+# wait_ms MS CMD...: runs CMD every 20 ms until it succeeds (0) or MS have passed (1).
+wait_ms() {
+	_end=$(( $(now_ms) + $1 )); shift
+	while ! "$@" >/dev/null 2>&1; do
+		[ "$(now_ms)" -lt "$_end" ] || return 1
+		sleep 0.02
+	done
+}
+# wait_until SECONDS CMD...: the same in whole seconds.
+wait_until() { _s=$1; shift; wait_ms $((_s * 1000)) "$@"; }
+# csfs_start MNT [ARG...]: runs `comfysecretsfs -f -o config=$CSD/cs.ini ARG... VAULT MNT`
+# on the cs_init vault in the background, stderr appended to $T/csfs.err, and waits (5 s
+# at most) for the mount. CSFS_PID is the daemon; it is killed at exit, pass or fail.
+# Returns 1, showing the daemon's last words, when nothing got mounted.
+csfs_start() {
+	_mnt=$1; shift
+	mkdir -p "$_mnt"
+	"$CSFS" -f -o "config=$CSD/cs.ini" "$@" "$CSD/vault.json" "$_mnt" 2>>"$T/csfs.err" &
+	CSFS_PID=$!
+	at_exit "kill $CSFS_PID"
+	if ! wait_until 5 is_mounted "$_mnt"; then
+		tail -n 5 "$T/csfs.err" >&2
+		return 1
+	fi
+}
+# csfs_stop MNT [SIGNAL]: SIGTERM (or SIGNAL) to the daemon, SIGKILL 5 s later if it is
+# still there; 0 when it exited 0 and MNT is no longer mounted.
+csfs_stop() {
+	kill -"${2:-TERM}" "$CSFS_PID" 2>/dev/null
+	( sleep 5; kill -KILL "$CSFS_PID" 2>/dev/null ) &
+	_dog=$!
+	wait "$CSFS_PID"
+	_rc=$?
+	kill "$_dog" 2>/dev/null
+	! is_mounted "$1" && [ "$_rc" -eq 0 ]
+}

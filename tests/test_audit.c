@@ -1,0 +1,1111 @@
+/* tests/test_audit.c - the hash-chained audit log: lines, chain, verification of every
+ * kind of tampering, appends from two processes, flush modes, full disks, FIFOs that
+ * never drain, tails and symlinks. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "../policy/audit.h"
+
+#define ZEROS	"0000000000000000000000000000000000000000000000000000000000000000"
+#define MAX_LINES	512
+#define FIRST	"{\"seq\":1,\"prev\":\"" ZEROS "\",\"event\":\"secret_read\",\"timestamp\":\""
+
+static char dir[64], logf[128];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	if (sodium_init() < 0)
+		return -1;
+	snprintf(dir, sizeof dir, "/tmp/cs-audit.XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(logf, sizeof logf, "%s/audit.log", dir);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	return system(cmd);
+}
+
+static int
+each(void **state)
+{
+	(void)state;
+	unlink(logf);
+	return 0;
+}
+
+static long
+ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static void
+hex_of(const char *p, size_t len, char out[AUDIT_HASH_HEX + 1])
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+
+	crypto_hash_sha256(h, (const unsigned char *)p, len);
+	sodium_bin2hex(out, AUDIT_HASH_HEX + 1, h, sizeof h);
+}
+
+/* The log's lines, newlines dropped; returns the count. */
+static size_t
+read_lines(const char *path, char *lines[MAX_LINES])
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0, n = 0;
+	ssize_t len;
+
+	assert_non_null(f);
+	while ((len = getline(&line, &cap, f)) > 0 && n < MAX_LINES) {
+		if (line[len - 1] == '\n')
+			line[len - 1] = '\0';
+		lines[n++] = strdup(line);
+	}
+	free(line);
+	fclose(f);
+	return n;
+}
+
+static void
+write_lines(const char *path, char *lines[], size_t n)
+{
+	FILE *f = fopen(path, "w");
+	size_t i;
+
+	assert_non_null(f);
+	for (i = 0; i < n; i++)
+		fprintf(f, "%s\n", lines[i]);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void
+free_lines(char *lines[], size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(lines[i]);
+}
+
+static void
+append_n(const char *path, enum audit_flush flush, int n)
+{
+	static const char *keys[] = { "api_key" };
+	struct audit *a = NULL;
+	struct audit_event ev = { 0 };
+	struct cs_err e = { 0 };
+	char prov[32];
+	int i;
+
+	assert_int_equal(audit_open(path, flush, 2000, &a, &e), 0);
+	for (i = 0; i < n; i++) {
+		snprintf(prov, sizeof prov, "p%d", i + 1);
+		ev.event = "secret_read";
+		ev.provider = prov;
+		ev.keys = keys;
+		ev.nkeys = 1;
+		ev.pid = -1;
+		if (audit_append(a, &ev, &e) != 0)
+			fail_msg("append %d: %s", i + 1, e.msg);
+	}
+	audit_close(a);
+}
+
+static void
+expect_bad(const char *path, uint64_t seq, const char *hash, uint64_t bad_line,
+    const char *words)
+{
+	struct audit_verify_result r;
+	struct cs_err e = { 0 };
+
+	assert_int_equal(audit_verify(path, seq, hash, &r, &e), -1);
+	assert_int_equal(e.code, EBADMSG);
+	if (strstr(e.msg, words) == NULL)
+		fail_msg("message \"%s\" lacks \"%s\"", e.msg, words);
+	assert_non_null(strstr(e.msg, path));
+	assert_int_equal(r.bad_line, bad_line);
+}
+
+static void
+test_append_writes_chained_lines(void **state)
+{
+	char *lines[MAX_LINES], h[AUDIT_HASH_HEX + 1], want[128];
+	size_t n, i;
+
+	(void)state;
+	append_n(logf, AUDIT_FLUSH_NONE, 3);
+	n = read_lines(logf, lines);
+	assert_int_equal(n, 3);
+	assert_int_equal(strncmp(lines[0], FIRST, sizeof FIRST - 1), 0);
+	for (i = 1; i < n; i++) {
+		hex_of(lines[i - 1], strlen(lines[i - 1]), h);
+		snprintf(want, sizeof want, "{\"seq\":%zu,\"prev\":\"%s\",", i + 1, h);
+		assert_int_equal(strncmp(lines[i], want, strlen(want)), 0);
+	}
+	assert_non_null(strstr(lines[2], "\"provider\":\"p3\",\"keys\":[\"api_key\"]}"));
+	free_lines(lines, n);
+}
+
+static void
+test_fields_come_in_the_documented_order(void **state)
+{
+	static const char *order[] = { "\"seq\":", "\"prev\":", "\"event\":", "\"timestamp\":",
+	    "\"provider\":", "\"keys\":", "\"overrides\":", "\"providers\":",
+	    "\"fingerprint\":",
+	    "\"host\":", "\"port\":", "\"reason\":", "\"via\":", "\"detail\":", "\"pid\":",
+	    "\"uid\":", "\"gid\":", "\"comm\":" };
+	static const char *keys[] = { "api_key", "endpoint" }, *ovr[] = { "api_key" };
+	static const char *provs[] = { "openai", "runpod" };
+	struct audit *a = NULL;
+	struct audit_event ev = { 0 };
+	struct cs_err e = { 0 };
+	char *lines[MAX_LINES], *p, *prev = NULL, ts[32];
+	size_t i, n;
+
+	(void)state;
+	ev.event = "secret_read";
+	ev.provider = "runpod";
+	ev.keys = keys;
+	ev.nkeys = 2;
+	ev.overrides = ovr;
+	ev.noverrides = 1;
+	ev.providers = provs;
+	ev.nproviders = 2;
+	ev.fingerprint = "0123456789abcdef";
+	ev.host = "api.example.com";
+	ev.port = 443;
+	ev.reason = "not in the allowlist";
+	ev.via = "fs";
+	ev.detail = "line one\nline two";
+	ev.pid = 42;
+	ev.uid = 1000;
+	ev.gid = 1001;
+	ev.comm = "cat";
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_NONE, 2000, &a, &e), 0);
+	assert_int_equal(audit_append(a, &ev, &e), 0);
+	audit_close(a);
+	n = read_lines(logf, lines);
+	assert_int_equal(n, 1);
+	for (i = 0; i < sizeof order / sizeof order[0]; i++) {
+		p = strstr(lines[0], order[i]);
+		if (p == NULL || p < prev)
+			fail_msg("%s missing or out of order in %s", order[i], lines[0]);
+		prev = p;
+	}
+	assert_non_null(strstr(lines[0], "\"keys\":[\"api_key\",\"endpoint\"]"));
+	assert_non_null(strstr(lines[0], "\"port\":443,"));
+	assert_non_null(strstr(lines[0],
+	    "\"pid\":42,\"uid\":1000,\"gid\":1001,\"comm\":\"cat\"}"));
+	assert_non_null(strstr(lines[0], "line one\\nline two"));	/* escaped, one line */
+	/* RFC 3339 UTC with milliseconds */
+	p = strstr(lines[0], "\"timestamp\":\"") + 13;
+	memcpy(ts, p, 24);
+	ts[24] = '\0';
+	assert_int_equal(strlen(ts), 24);
+	assert_true(ts[4] == '-' && ts[10] == 'T' && ts[19] == '.' && ts[23] == 'Z');
+	assert_int_equal(p[24], '"');
+	free_lines(lines, n);
+}
+
+static void
+test_absent_fields_are_left_out(void **state)
+{
+	struct audit *a = NULL;
+	struct audit_event ev = { 0 };
+	struct cs_err e = { 0 };
+	char *lines[MAX_LINES];
+	size_t n;
+
+	(void)state;
+	ev.event = "reload_refused";
+	ev.pid = -1;
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_NONE, 2000, &a, &e), 0);
+	assert_int_equal(audit_append(a, &ev, &e), 0);
+	audit_close(a);
+	n = read_lines(logf, lines);
+	assert_int_equal(n, 1);
+	assert_null(strstr(lines[0], "pid"));
+	assert_null(strstr(lines[0], "port"));
+	assert_null(strstr(lines[0], "keys"));
+	assert_int_equal(lines[0][strlen(lines[0]) - 2], '"');	/* ends with the timestamp */
+	free_lines(lines, n);
+}
+
+static void
+test_bad_bytes_in_names_still_make_a_valid_line(void **state)
+{
+	struct audit *a = NULL;
+	struct audit_event ev = { 0 };
+	struct audit_verify_result r;
+	struct cs_err e = { 0 };
+	char *lines[MAX_LINES];
+	size_t n;
+
+	(void)state;
+	ev.event = "secret_read";
+	ev.comm = "ba\xff\xfe" "d\xc3";
+	ev.host = "h\xc3\xa9llo";
+	ev.pid = 1;
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_NONE, 2000, &a, &e), 0);
+	assert_int_equal(audit_append(a, &ev, &e), 0);
+	audit_close(a);
+	n = read_lines(logf, lines);
+	assert_int_equal(n, 1);
+	assert_non_null(strstr(lines[0], "\"comm\":\"ba??d?\""));
+	assert_non_null(strstr(lines[0], "\"host\":\"h\xc3\xa9llo\""));
+	assert_int_equal(audit_verify(logf, 0, NULL, &r, &e), 0);
+	free_lines(lines, n);
+}
+
+static void
+test_an_event_needs_a_name_and_must_fit_a_line(void **state)
+{
+	struct audit *a = NULL;
+	struct audit_event ev = { 0 };
+	struct cs_err e = { 0 };
+	char *big;
+
+	(void)state;
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_NONE, 2000, &a, &e), 0);
+	assert_int_equal(audit_append(a, &ev, &e), -1);
+	assert_int_equal(e.code, EINVAL);
+	cs_err_clear(&e);
+	big = malloc(AUDIT_LINE_MAX);
+	memset(big, 'x', AUDIT_LINE_MAX - 1);
+	big[AUDIT_LINE_MAX - 1] = '\0';
+	ev.event = "daemon";
+	ev.detail = big;
+	ev.pid = -1;
+	assert_int_equal(audit_append(a, &ev, &e), -1);
+	assert_int_equal(e.code, EMSGSIZE);
+	assert_non_null(strstr(e.msg, "does not fit"));
+	free(big);
+	audit_close(a);
+}
+
+static void
+test_verify_passes_a_fresh_log(void **state)
+{
+	struct audit *a = NULL;
+	struct audit_event ev = { 0 };
+	struct audit_verify_result r;
+	struct cs_err e = { 0 };
+	char h[AUDIT_HASH_HEX + 1];
+	uint64_t seq;
+	int i;
+
+	(void)state;
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_NONE, 2000, &a, &e), 0);
+	audit_last(a, &seq, h);
+	assert_int_equal(seq, 0);
+	assert_string_equal(h, ZEROS);
+	ev.event = "key_rotated";
+	ev.pid = -1;
+	for (i = 0; i < 10; i++)
+		assert_int_equal(audit_append(a, &ev, &e), 0);
+	audit_last(a, &seq, h);
+	audit_close(a);
+	assert_int_equal(seq, 10);
+	assert_int_equal(audit_verify(logf, 10, h, &r, &e), 0);
+	assert_int_equal(r.lines, 10);
+	assert_int_equal(r.bad_line, 0);
+	assert_int_equal(r.last_seq, 10);
+	assert_string_equal(r.last_hash, h);
+	/* the log may go on after the state file's point */
+	append_n(logf, AUDIT_FLUSH_NONE, 2);
+	assert_int_equal(audit_verify(logf, 10, h, &r, &e), 0);
+	assert_int_equal(r.last_seq, 12);
+}
+
+static void
+test_an_empty_log_verifies_unless_the_state_says_otherwise(void **state)
+{
+	struct audit_verify_result r;
+	struct cs_err e = { 0 };
+	int fd;
+
+	(void)state;
+	fd = open(logf, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(audit_verify(logf, 0, NULL, &r, &e), 0);
+	assert_int_equal(r.lines, 0);
+	expect_bad(logf, 3, NULL, 1, "ends at seq 0 but the state file says 3: lines were cut");
+}
+
+static void
+test_a_missing_log_is_an_error(void **state)
+{
+	struct audit_verify_result r;
+	struct cs_err e = { 0 };
+	char **lines;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(audit_verify(logf, 0, NULL, &r, &e), -1);
+	assert_int_equal(e.code, ENOENT);
+	assert_non_null(strstr(e.msg, logf));
+	cs_err_clear(&e);
+	assert_int_equal(audit_tail(logf, 5, &lines, &n, &e), -1);
+	assert_int_equal(e.code, ENOENT);
+}
+
+static void
+test_verify_names_the_line_after_an_edit(void **state)
+{
+	char *lines[MAX_LINES], *p;
+	size_t n;
+
+	(void)state;
+	append_n(logf, AUDIT_FLUSH_NONE, 8);
+	n = read_lines(logf, lines);
+	p = strstr(lines[5], "\"p6\"");
+	assert_non_null(p);
+	p[2] = '9';	/* provider p6 -> p9 on line 6 */
+	write_lines(logf, lines, n);
+	expect_bad(logf, 0, NULL, 7, "line 7: prev does not match the hash of line 6 "
+	    "(edited, removed or reordered line)");
+	free_lines(lines, n);
+}
+
+static void
+test_verify_names_the_line_after_a_deletion(void **state)
+{
+	char *lines[MAX_LINES];
+	size_t n;
+
+	(void)state;
+	append_n(logf, AUDIT_FLUSH_NONE, 6);
+	n = read_lines(logf, lines);
+	free(lines[2]);
+	memmove(&lines[2], &lines[3], (n - 3) * sizeof lines[0]);
+	write_lines(logf, lines, n - 1);
+	expect_bad(logf, 0, NULL, 3, "line 3: seq 4, expected 3");
+	free_lines(lines, n - 1);
+}
+
+static void
+test_verify_names_a_deleted_first_line(void **state)
+{
+	char *lines[MAX_LINES];
+	size_t n;
+
+	(void)state;
+	append_n(logf, AUDIT_FLUSH_NONE, 3);
+	n = read_lines(logf, lines);
+	write_lines(logf, lines + 1, n - 1);
+	expect_bad(logf, 0, NULL, 1, "line 1: seq 2, expected 1");
+	free_lines(lines, n);
+}
+
+static void
+test_verify_names_an_inserted_line(void **state)
+{
+	char *lines[MAX_LINES], *copy[MAX_LINES];
+	size_t n;
+
+	(void)state;
+	append_n(logf, AUDIT_FLUSH_NONE, 5);
+	n = read_lines(logf, lines);
+	copy[0] = lines[0];
+	copy[1] = lines[1];
+	copy[2] = lines[1];	/* a replayed line */
+	memcpy(&copy[3], &lines[2], (n - 2) * sizeof lines[0]);
+	write_lines(logf, copy, n + 1);
+	expect_bad(logf, 0, NULL, 3, "line 3: seq 2, expected 3");
+	free_lines(lines, n);
+}
+
+static void
+test_verify_names_a_forged_line_that_renumbers(void **state)
+{
+	char *lines[MAX_LINES], forged[512];
+	size_t n;
+
+	(void)state;
+	append_n(logf, AUDIT_FLUSH_NONE, 3);
+	n = read_lines(logf, lines);
+	/* a line with the right seq but made up: the next line's prev gives it away */
+	snprintf(forged, sizeof forged, "{\"seq\":3,\"prev\":\"%.64s\",\"event\":\"x\"}",
+	    strstr(lines[2], "\"prev\":\"") + 8);
+	free(lines[2]);
+	lines[2] = strdup(forged);
+	write_lines(logf, lines, n);
+	append_n(logf, AUDIT_FLUSH_NONE, 1);	/* chained to the forged line: fine */
+	free_lines(lines, n);
+	n = read_lines(logf, lines);
+	assert_int_equal(n, 4);
+	free(lines[1]);
+	lines[1] = strdup("{\"seq\":2,\"prev\":\"" ZEROS "\",\"event\":\"x\"}");
+	write_lines(logf, lines, n);
+	expect_bad(logf, 0, NULL, 2, "line 2: prev does not match the hash of line 1");
+	free_lines(lines, n);
+}
+
+static void
+test_verify_names_a_reordering(void **state)
+{
+	char *lines[MAX_LINES], *t;
+	size_t n;
+
+	(void)state;
+	append_n(logf, AUDIT_FLUSH_NONE, 6);
+	n = read_lines(logf, lines);
+	t = lines[3];
+	lines[3] = lines[4];
+	lines[4] = t;
+	write_lines(logf, lines, n);
+	expect_bad(logf, 0, NULL, 4, "line 4: seq 5, expected 4");
+	free_lines(lines, n);
+}
+
+static void
+test_verify_detects_a_cut_tail_with_the_state_point(void **state)
+{
+	struct audit *a = NULL;
+	struct audit_event ev = { 0 };
+	struct audit_verify_result r;
+	struct cs_err e = { 0 };
+	char *lines[MAX_LINES], h[AUDIT_HASH_HEX + 1];
+	uint64_t seq;
+	size_t n;
+	int i;
+
+	(void)state;
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_NONE, 2000, &a, &e), 0);
+	ev.event = "secret_read";
+	ev.pid = -1;
+	for (i = 0; i < 12; i++)
+		assert_int_equal(audit_append(a, &ev, &e), 0);
+	audit_last(a, &seq, h);
+	audit_close(a);
+	n = read_lines(logf, lines);
+	write_lines(logf, lines, 10);
+	/* the chain itself is intact: only the state point shows the cut */
+	assert_int_equal(audit_verify(logf, 0, NULL, &r, &e), 0);
+	expect_bad(logf, seq, h, 11, "ends at seq 10 but the state file says 12: "
+	    "lines were cut from the end");
+	/* the recorded line edited in place */
+	lines[11][strlen(lines[11]) - 3] = 'X';
+	write_lines(logf, lines, n);
+	expect_bad(logf, seq, h, 12, "line 12: seq 12 is not the line the state file recorded");
+	free_lines(lines, n);
+}
+
+static void
+test_verify_names_a_line_that_is_not_json(void **state)
+{
+	char *lines[MAX_LINES];
+	size_t n;
+
+	(void)state;
+	append_n(logf, AUDIT_FLUSH_NONE, 3);
+	n = read_lines(logf, lines);
+	free(lines[1]);
+	lines[1] = strdup("secret_read openai api_key");
+	write_lines(logf, lines, n);
+	expect_bad(logf, 0, NULL, 2, "line 2: not JSON: ");
+	free(lines[1]);
+	lines[1] = strdup("[1,2]");
+	write_lines(logf, lines, n);
+	expect_bad(logf, 0, NULL, 2, "line 2: not a JSON object");
+	free(lines[1]);
+	lines[1] = strdup("{\"event\":\"x\"}");
+	write_lines(logf, lines, n);
+	expect_bad(logf, 0, NULL, 2, "line 2: no seq");
+	free_lines(lines, n);
+}
+
+static void
+test_verify_refuses_a_line_over_the_limit(void **state)
+{
+	char *lines[MAX_LINES], *big;
+	size_t n;
+
+	(void)state;
+	append_n(logf, AUDIT_FLUSH_NONE, 3);
+	n = read_lines(logf, lines);
+	big = malloc(AUDIT_LINE_MAX + 10);
+	memset(big, ' ', AUDIT_LINE_MAX + 9);
+	big[AUDIT_LINE_MAX + 9] = '\0';
+	free(lines[1]);
+	lines[1] = big;
+	write_lines(logf, lines, n);
+	expect_bad(logf, 0, NULL, 2, "line 2: longer than 65536 bytes");
+	free_lines(lines, n);
+}
+
+static void
+test_a_torn_last_line_fails_verify_and_blocks_appends(void **state)
+{
+	struct audit *a = NULL;
+	struct audit_event ev = { 0 };
+	struct cs_err e = { 0 };
+	int fd;
+
+	(void)state;
+	append_n(logf, AUDIT_FLUSH_NONE, 2);
+	fd = open(logf, O_WRONLY | O_APPEND);
+	assert_int_equal(write(fd, "{\"seq\":3,\"pr", 12), 12);
+	close(fd);
+	expect_bad(logf, 0, NULL, 3, "line 3: not JSON");
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_NONE, 2000, &a, &e), 0);
+	ev.event = "secret_read";
+	ev.pid = -1;
+	assert_int_equal(audit_append(a, &ev, &e), -1);
+	assert_int_equal(e.code, EBADMSG);
+	assert_non_null(strstr(e.msg, "incomplete line"));
+	audit_close(a);
+}
+
+static void
+test_a_log_that_is_not_chained_is_not_appended_to(void **state)
+{
+	struct audit *a = NULL;
+	struct audit_event ev = { 0 };
+	struct cs_err e = { 0 };
+	FILE *f;
+
+	(void)state;
+	/* the seed's own format: no seq, no prev */
+	f = fopen(logf, "w");
+	fputs("{\"event\": \"secret_read\", \"timestamp\": \"2025-11-25T10:00:00Z\"}\n", f);
+	fclose(f);
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_NONE, 2000, &a, &e), 0);
+	ev.event = "secret_read";
+	ev.pid = -1;
+	assert_int_equal(audit_append(a, &ev, &e), -1);
+	assert_int_equal(e.code, EBADMSG);
+	assert_non_null(strstr(e.msg, "not an audit line"));
+	audit_close(a);
+}
+
+static void
+test_handles_take_turns_on_one_chain(void **state)
+{
+	struct audit *a = NULL, *b = NULL;
+	struct audit_event ev = { 0 };
+	struct audit_verify_result r;
+	struct cs_err e = { 0 };
+	char h[AUDIT_HASH_HEX + 1];
+	uint64_t seq;
+
+	(void)state;
+	ev.event = "secret_read";
+	ev.pid = -1;
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_NONE, 2000, &a, &e), 0);
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_NONE, 2000, &b, &e), 0);
+	assert_int_equal(audit_append(a, &ev, &e), 0);
+	assert_int_equal(audit_append(b, &ev, &e), 0);
+	assert_int_equal(audit_append(b, &ev, &e), 0);
+	assert_int_equal(audit_append(a, &ev, &e), 0);	/* a's cache is stale: re-read */
+	audit_last(a, &seq, h);
+	assert_int_equal(seq, 4);
+	audit_close(a);
+	audit_close(b);
+	append_n(logf, AUDIT_FLUSH_NONE, 1);	/* a new handle continues the chain */
+	assert_int_equal(audit_verify(logf, seq, h, &r, &e), 0);
+	assert_int_equal(r.lines, 5);
+}
+
+static void
+test_two_processes_appending_keep_one_chain(void **state)
+{
+	struct audit_verify_result r;
+	struct cs_err e = { 0 };
+	pid_t pid[2];
+	int i, st;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		pid[i] = fork();
+		assert_true(pid[i] >= 0);
+		if (pid[i] == 0) {
+			struct audit *a = NULL;
+			struct audit_event ev = { 0 };
+			struct cs_err ce = { 0 };
+			enum audit_flush fl = i == 0 ? AUDIT_FLUSH_NONE : AUDIT_FLUSH_ASYNC;
+			int k, ok = audit_open(logf, fl, 5000, &a, &ce) == 0;
+
+			ev.event = "secret_read";
+			ev.provider = i == 0 ? "first" : "second";
+			ev.pid = getpid();
+			for (k = 0; ok && k < 200; k++)
+				ok = audit_append(a, &ev, &ce) == 0;
+			audit_close(a);
+			_exit(ok ? 0 : 1);
+		}
+	}
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(waitpid(pid[i], &st, 0), pid[i]);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	if (audit_verify(logf, 400, NULL, &r, &e) != 0)
+		fail_msg("%s", e.msg);
+	assert_int_equal(r.lines, 400);
+	assert_int_equal(r.last_seq, 400);
+}
+
+static void *
+append_100(void *arg)
+{
+	struct audit_event ev = { 0 };
+	struct cs_err e = { 0 };
+	int i;
+
+	ev.event = "secret_read";
+	ev.pid = -1;
+	for (i = 0; i < 100; i++)
+		if (audit_append(arg, &ev, &e) != 0)
+			return (void *)1;
+	return NULL;
+}
+
+static void
+test_threads_sharing_a_handle_keep_one_chain(void **state)
+{
+	struct audit *a = NULL;
+	struct audit_verify_result r;
+	struct cs_err e = { 0 };
+	pthread_t t[4];
+	void *res;
+	int i;
+
+	(void)state;
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_ASYNC, 5000, &a, &e), 0);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, append_100, a), 0);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(t[i], &res), 0);
+		assert_null(res);
+	}
+	audit_close(a);
+	assert_int_equal(audit_verify(logf, 400, NULL, &r, &e), 0);
+	assert_int_equal(r.lines, 400);
+}
+
+static void
+test_a_lock_held_forever_times_out_and_recovers(void **state)
+{
+	struct audit *a = NULL;
+	struct audit_event ev = { 0 };
+	struct audit_verify_result r;
+	struct cs_err e = { 0 };
+	struct timespec t0, ts = { 0, 20 * 1000000L };
+	int fd, i, rc = -1;
+
+	(void)state;
+	append_n(logf, AUDIT_FLUSH_NONE, 1);
+	/* another open file description holding the lock: a writer wedged elsewhere */
+	fd = open(logf, O_RDONLY);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_SYNC, 200, &a, &e), 0);
+	ev.event = "secret_read";
+	ev.pid = -1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(audit_append(a, &ev, &e), -1);
+	assert_int_equal(e.code, ETIMEDOUT);
+	assert_non_null(strstr(e.msg, "did not finish within 200 ms"));
+	assert_true(ms_since(&t0) < 2000);
+	flock(fd, LOCK_UN);
+	close(fd);
+	for (i = 0; i < 100 && rc != 0; i++) {
+		nanosleep(&ts, NULL);
+		cs_err_clear(&e);
+		rc = audit_append(a, &ev, &e);
+	}
+	assert_int_equal(rc, 0);
+	audit_close(a);
+	/* the line that timed out landed late: the log says more, never less */
+	assert_int_equal(audit_verify(logf, 3, NULL, &r, &e), 0);
+	assert_int_equal(r.lines, 3);
+}
+
+static void
+test_every_flush_mode_makes_a_verified_log(void **state)
+{
+	static const enum audit_flush modes[] = { AUDIT_FLUSH_SYNC, AUDIT_FLUSH_ASYNC,
+	    AUDIT_FLUSH_NONE };
+	struct audit_verify_result r;
+	struct cs_err e = { 0 };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		unlink(logf);
+		append_n(logf, modes[i], 20);
+		assert_int_equal(audit_verify(logf, 20, NULL, &r, &e), 0);
+		assert_int_equal(r.lines, 20);
+	}
+}
+
+static void
+test_async_flush_runs_while_idle(void **state)
+{
+	struct audit *a = NULL;
+	struct audit_event ev = { 0 };
+	struct cs_err e = { 0 };
+	struct timespec ts = { 0, 3 * AUDIT_ASYNC_MS * 1000000L };
+
+	(void)state;
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_ASYNC, 2000, &a, &e), 0);
+	ev.event = "secret_read";
+	ev.pid = -1;
+	assert_int_equal(audit_append(a, &ev, &e), 0);
+	nanosleep(&ts, NULL);	/* the background flush happens in here */
+	assert_int_equal(audit_append(a, &ev, &e), 0);
+	audit_close(a);
+	assert_int_equal(audit_verify(logf, 2, NULL, NULL, &e), 0);
+}
+
+static void
+test_a_full_disk_is_an_error(void **state)
+{
+	struct audit *a = NULL;
+	struct audit_event ev = { 0 };
+	struct cs_err e = { 0 };
+
+	(void)state;
+	if (access("/dev/full", W_OK) != 0)
+		skip();
+	assert_int_equal(audit_open("/dev/full", AUDIT_FLUSH_SYNC, 2000, &a, &e), 0);
+	ev.event = "secret_read";
+	ev.pid = -1;
+	assert_int_equal(audit_append(a, &ev, &e), -1);
+	assert_int_equal(e.code, ENOSPC);
+	assert_non_null(strstr(e.msg, "/dev/full"));
+	assert_non_null(strstr(e.msg, "No space left on device"));
+	audit_close(a);
+}
+
+static void
+test_a_symlinked_log_is_refused(void **state)
+{
+	struct audit *a = NULL;
+	struct cs_err e = { 0 };
+	struct audit_verify_result r;
+	char link[160], **lines;
+	size_t n;
+
+	(void)state;
+	append_n(logf, AUDIT_FLUSH_NONE, 1);
+	snprintf(link, sizeof link, "%s/link.log", dir);
+	unlink(link);
+	assert_int_equal(symlink(logf, link), 0);
+	assert_int_equal(audit_open(link, AUDIT_FLUSH_NONE, 2000, &a, &e), -1);
+	assert_null(a);
+	assert_int_equal(e.code, ELOOP);
+	assert_non_null(strstr(e.msg, "symbolic link"));
+	cs_err_clear(&e);
+	assert_int_equal(audit_verify(link, 0, NULL, &r, &e), -1);
+	assert_int_equal(e.code, ELOOP);
+	cs_err_clear(&e);
+	assert_int_equal(audit_tail(link, 1, &lines, &n, &e), -1);
+	assert_int_equal(e.code, ELOOP);
+	unlink(link);
+}
+
+static void
+test_tail_returns_the_last_lines(void **state)
+{
+	struct cs_err e = { 0 };
+	char **lines, *all[MAX_LINES];
+	size_t n, total, i;
+	int fd;
+
+	(void)state;
+	append_n(logf, AUDIT_FLUSH_NONE, 30);
+	total = read_lines(logf, all);
+	assert_int_equal(audit_tail(logf, 5, &lines, &n, &e), 0);
+	assert_int_equal(n, 5);
+	for (i = 0; i < 5; i++)
+		assert_string_equal(lines[i], all[25 + i]);
+	assert_null(lines[5]);
+	audit_lines_free(lines, n);
+	assert_int_equal(audit_tail(logf, 100, &lines, &n, &e), 0);
+	assert_int_equal(n, 30);
+	assert_string_equal(lines[0], all[0]);
+	audit_lines_free(lines, n);
+	assert_int_equal(audit_tail(logf, 0, &lines, &n, &e), 0);
+	assert_int_equal(n, 0);
+	assert_null(lines[0]);
+	audit_lines_free(lines, n);
+	/* a last line without its newline still counts */
+	fd = open(logf, O_WRONLY | O_APPEND);
+	assert_int_equal(write(fd, "partial", 7), 7);
+	close(fd);
+	assert_int_equal(audit_tail(logf, 2, &lines, &n, &e), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(lines[0], all[29]);
+	assert_string_equal(lines[1], "partial");
+	audit_lines_free(lines, n);
+	free_lines(all, total);
+}
+
+static void
+test_tail_reads_across_chunks(void **state)
+{
+	struct audit *a = NULL;
+	struct audit_event ev = { 0 };
+	struct cs_err e = { 0 };
+	char **lines, *big;
+	size_t n;
+	int i;
+
+	(void)state;
+	big = malloc(40000);
+	memset(big, 'd', 39999);
+	big[39999] = '\0';
+	ev.event = "daemon";
+	ev.detail = big;
+	ev.pid = -1;
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_NONE, 2000, &a, &e), 0);
+	for (i = 0; i < 6; i++)
+		assert_int_equal(audit_append(a, &ev, &e), 0);
+	audit_close(a);
+	free(big);
+	assert_int_equal(audit_tail(logf, 4, &lines, &n, &e), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(strncmp(lines[0], "{\"seq\":3,", 9), 0);
+	assert_int_equal(strncmp(lines[3], "{\"seq\":6,", 9), 0);
+	audit_lines_free(lines, n);
+}
+
+static void
+test_a_fifo_with_no_reader_does_not_hang_open(void **state)
+{
+	struct audit *a = NULL;
+	struct cs_err e = { 0 };
+	struct timespec t0;
+	char fifo[160];
+
+	(void)state;
+	snprintf(fifo, sizeof fifo, "%s/noreader.fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(audit_open(fifo, AUDIT_FLUSH_SYNC, 200, &a, &e), -1);
+	assert_null(a);
+	assert_int_equal(e.code, ENXIO);
+	assert_non_null(strstr(e.msg, "no reader"));
+	assert_true(ms_since(&t0) < 2000);
+	unlink(fifo);
+}
+
+/* A FIFO whose reader never reads, with its pipe already full. */
+static int
+stalled_fifo(const char *fifo, int *rfd)
+{
+	char junk[4096];
+	int wfd;
+
+	memset(junk, 'j', sizeof junk);
+	unlink(fifo);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	*rfd = open(fifo, O_RDONLY | O_NONBLOCK);
+	assert_true(*rfd >= 0);
+	fcntl(*rfd, F_SETPIPE_SZ, 4096);
+	wfd = open(fifo, O_WRONLY | O_NONBLOCK);
+	assert_true(wfd >= 0);
+	while (write(wfd, junk, sizeof junk) > 0 || errno == EINTR)
+		;
+	while (write(wfd, junk, 1) > 0)
+		;
+	assert_int_equal(errno, EAGAIN);
+	return wfd;
+}
+
+static void
+drain(int rfd)
+{
+	char buf[4096];
+
+	while (read(rfd, buf, sizeof buf) > 0)
+		;
+}
+
+static void
+test_a_write_that_hangs_times_out_and_the_handle_recovers(void **state)
+{
+	struct audit *a = NULL;
+	struct audit_event ev = { 0 };
+	struct cs_err e = { 0 };
+	struct timespec t0, ts = { 0, 20 * 1000000L };
+	char fifo[160];
+	long ms;
+	int rfd, wfd, i, rc = -1;
+
+	(void)state;
+	snprintf(fifo, sizeof fifo, "%s/stalled.fifo", dir);
+	wfd = stalled_fifo(fifo, &rfd);
+	assert_int_equal(audit_open(fifo, AUDIT_FLUSH_SYNC, 200, &a, &e), 0);
+	ev.event = "secret_read";
+	ev.pid = -1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(audit_append(a, &ev, &e), -1);
+	ms = ms_since(&t0);
+	assert_int_equal(e.code, ETIMEDOUT);
+	assert_non_null(strstr(e.msg, "did not finish within 200 ms"));
+	assert_non_null(strstr(e.msg, fifo));
+	assert_true(ms >= 150 && ms < 2000);
+	/* wedged: the next one fails at once */
+	cs_err_clear(&e);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(audit_append(a, &ev, &e), -1);
+	assert_int_equal(e.code, ETIMEDOUT);
+	assert_non_null(strstr(e.msg, "still stuck"));
+	assert_true(ms_since(&t0) < 150);
+	/* someone reads: the stuck line goes through and appends work again */
+	for (i = 0; i < 100 && rc != 0; i++) {
+		drain(rfd);
+		nanosleep(&ts, NULL);
+		cs_err_clear(&e);
+		rc = audit_append(a, &ev, &e);
+	}
+	assert_int_equal(rc, 0);
+	audit_close(a);
+	close(wfd);
+	close(rfd);
+	unlink(fifo);
+}
+
+static void
+test_close_does_not_hang_on_a_stuck_write(void **state)
+{
+	struct audit *a = NULL;
+	struct audit_event ev = { 0 };
+	struct cs_err e = { 0 };
+	struct timespec t0, ts = { 0, 100 * 1000000L };
+	char fifo[160];
+	int rfd, wfd;
+
+	(void)state;
+	snprintf(fifo, sizeof fifo, "%s/close.fifo", dir);
+	wfd = stalled_fifo(fifo, &rfd);
+	assert_int_equal(audit_open(fifo, AUDIT_FLUSH_NONE, 200, &a, &e), 0);
+	ev.event = "secret_read";
+	ev.pid = -1;
+	assert_int_equal(audit_append(a, &ev, &e), -1);
+	assert_int_equal(e.code, ETIMEDOUT);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	audit_close(a);
+	assert_true(ms_since(&t0) < 150);
+	/* let the detached writer finish and free the handle */
+	drain(rfd);
+	nanosleep(&ts, NULL);
+	drain(rfd);
+	close(wfd);
+	close(rfd);
+	nanosleep(&ts, NULL);
+	unlink(fifo);
+}
+
+static void
+test_a_fifo_with_a_reader_gets_a_chain_in_memory(void **state)
+{
+	struct audit *a = NULL;
+	struct audit_event ev = { 0 };
+	struct cs_err e = { 0 };
+	char fifo[160], buf[4096], h[AUDIT_HASH_HEX + 1], *nl;
+	uint64_t seq;
+	ssize_t n;
+	int rfd;
+
+	(void)state;
+	snprintf(fifo, sizeof fifo, "%s/reader.fifo", dir);
+	unlink(fifo);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	rfd = open(fifo, O_RDONLY | O_NONBLOCK);
+	assert_true(rfd >= 0);
+	assert_int_equal(audit_open(fifo, AUDIT_FLUSH_SYNC, 2000, &a, &e), 0);
+	ev.event = "secret_read";
+	ev.pid = -1;
+	assert_int_equal(audit_append(a, &ev, &e), 0);
+	assert_int_equal(audit_append(a, &ev, &e), 0);
+	audit_last(a, &seq, h);
+	assert_int_equal(seq, 2);
+	audit_close(a);
+	n = read(rfd, buf, sizeof buf - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_int_equal(strncmp(buf, FIRST, sizeof FIRST - 1), 0);
+	nl = strchr(buf, '\n');
+	assert_non_null(nl);
+	assert_int_equal(strncmp(nl + 1, "{\"seq\":2,", 9), 0);
+	close(rfd);
+	unlink(fifo);
+}
+
+#define T(f)	cmocka_unit_test_setup(f, each)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_append_writes_chained_lines),
+		T(test_fields_come_in_the_documented_order),
+		T(test_absent_fields_are_left_out),
+		T(test_bad_bytes_in_names_still_make_a_valid_line),
+		T(test_an_event_needs_a_name_and_must_fit_a_line),
+		T(test_verify_passes_a_fresh_log),
+		T(test_an_empty_log_verifies_unless_the_state_says_otherwise),
+		T(test_a_missing_log_is_an_error),
+		T(test_verify_names_the_line_after_an_edit),
+		T(test_verify_names_the_line_after_a_deletion),
+		T(test_verify_names_a_deleted_first_line),
+		T(test_verify_names_an_inserted_line),
+		T(test_verify_names_a_forged_line_that_renumbers),
+		T(test_verify_names_a_reordering),
+		T(test_verify_detects_a_cut_tail_with_the_state_point),
+		T(test_verify_names_a_line_that_is_not_json),
+		T(test_verify_refuses_a_line_over_the_limit),
+		T(test_a_torn_last_line_fails_verify_and_blocks_appends),
+		T(test_a_log_that_is_not_chained_is_not_appended_to),
+		T(test_handles_take_turns_on_one_chain),
+		T(test_two_processes_appending_keep_one_chain),
+		T(test_threads_sharing_a_handle_keep_one_chain),
+		T(test_every_flush_mode_makes_a_verified_log),
+		T(test_async_flush_runs_while_idle),
+		T(test_a_full_disk_is_an_error),
+		T(test_a_symlinked_log_is_refused),
+		T(test_tail_returns_the_last_lines),
+		T(test_tail_reads_across_chunks),
+		T(test_a_lock_held_forever_times_out_and_recovers),
+		T(test_a_fifo_with_no_reader_does_not_hang_open),
+		T(test_a_fifo_with_a_reader_gets_a_chain_in_memory),
+		T(test_a_write_that_hangs_times_out_and_the_handle_recovers),
+		T(test_close_does_not_hang_on_a_stuck_write),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,109 @@
+/* tests/test_envname.c - COMFYVN_SECRET_<PROVIDER>_<FIELD> names, as the seed writes them
+ * and as an attacker might. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../policy/envname.h"
+
+struct split_case {
+	const char	*name;
+	size_t		 len;		/* 0: strlen(name) */
+	const char	*provider;	/* NULL: must be refused */
+	const char	*field;
+};
+
+static const struct split_case cases[] = {
+	/* the seed's own example */
+	{ "COMFYVN_SECRET_RUNPOD_API_KEY", 0, "runpod", "api_key" },
+	{ "COMFYVN_SECRET_OPENAI_API_KEY", 0, "openai", "api_key" },
+	{ "COMFYVN_SECRET_RUNPOD_ENDPOINT", 0, "runpod", "endpoint" },
+	{ "COMFYVN_SECRET_A_B", 0, "a", "b" },
+	{ "COMFYVN_SECRET_AWS_SECRET_ACCESS_KEY", 0, "aws", "secret_access_key" },
+	{ "COMFYVN_SECRET_P1_FIELD.V2", 0, "p1", "field.v2" },
+	{ "COMFYVN_SECRET_p_f", 0, "p", "f" },
+	/* refused */
+	{ "COMFYVN_SECRET_", 0, NULL, NULL },
+	{ "COMFYVN_SECRET_RUNPOD", 0, NULL, NULL },
+	{ "COMFYVN_SECRET_RUNPOD_", 0, NULL, NULL },
+	{ "COMFYVN_SECRET__API_KEY", 0, NULL, NULL },
+	{ "COMFYVN_SECRET_RUNPOD_..", 0, NULL, NULL },
+	{ "COMFYVN_SECRET_RUNPOD_A..B", 0, NULL, NULL },
+	{ "COMFYVN_SECRET_RUNPOD_.HIDDEN", 0, NULL, NULL },
+	{ "COMFYVN_SECRET_RUNPOD_A/B", 0, NULL, NULL },
+	{ "COMFYVN_SECRET_RUNPOD_A B", 0, NULL, NULL },
+	{ "COMFYVN_SECRET_RUNPOD_A\nB", 0, NULL, NULL },
+	{ "COMFYVN_SECRET_RUNPOD_A\0B", 24, NULL, NULL },
+	{ "COMFYVN_SECRETS_KEY", 0, NULL, NULL },
+	{ "OTHER_VAR", 0, NULL, NULL },
+	{ "comfyvn_secret_runpod_api_key", 0, NULL, NULL },
+};
+
+static void
+test_seed_names_split_and_hostile_names_are_refused(void **state)
+{
+	char p[VAULT_NAME_MAX + 1], f[VAULT_NAME_MAX + 1];
+	size_t i, len;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct cs_err e = { 0 };
+		len = cases[i].len ? cases[i].len : strlen(cases[i].name);
+		int rc = envname_split(cases[i].name, len, p, f, &e);
+		if (cases[i].provider == NULL) {
+			if (rc != -1)
+				fail_msg("case %zu (%s) was accepted", i, cases[i].name);
+			assert_int_equal(e.code, EINVAL);
+			assert_true(e.msg[0] != '\0');
+		} else {
+			if (rc != 0)
+				fail_msg("case %zu (%s) refused: %s", i, cases[i].name, e.msg);
+			assert_string_equal(p, cases[i].provider);
+			assert_string_equal(f, cases[i].field);
+		}
+	}
+}
+
+static void
+test_huge_name_is_refused_with_a_short_escaped_message(void **state)
+{
+	static char big[100000];
+	struct cs_err e = { 0 };
+	char p[VAULT_NAME_MAX + 1], f[VAULT_NAME_MAX + 1];
+
+	(void)state;
+	memcpy(big, "COMFYVN_SECRET_X_", 17);
+	memset(big + 17, 'A', sizeof big - 17);
+	assert_int_equal(envname_split(big, sizeof big, p, f, &e), -1);
+	assert_non_null(strstr(e.msg, "..."));
+	assert_true(strlen(e.msg) < 200);
+}
+
+static void
+test_control_characters_are_escaped_in_messages(void **state)
+{
+	struct cs_err e = { 0 };
+	char p[VAULT_NAME_MAX + 1], f[VAULT_NAME_MAX + 1];
+	const char *n = "COMFYVN_SECRET_A_\x1b[31m";
+
+	(void)state;
+	assert_int_equal(envname_split(n, strlen(n), p, f, &e), -1);
+	assert_null(strchr(e.msg, '\x1b'));
+	assert_non_null(strstr(e.msg, "\\x1b"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_seed_names_split_and_hostile_names_are_refused),
+		cmocka_unit_test(test_huge_name_is_refused_with_a_short_escaped_message),
+		cmocka_unit_test(test_control_characters_are_escaped_in_messages),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

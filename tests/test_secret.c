@@ -1,0 +1,190 @@
+/* tests/test_secret.c - plaintext buffers: zeroed, copied, read within a limit, compared. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../crypto/secret.h"
+
+#define SEED_VALUE	"sk-seed-secret-value-0123456789"
+
+/* A pipe holding len bytes of p, closed for writing; returns the read end. */
+static int
+pipe_with(const void *p, size_t len)
+{
+	int fds[2];
+
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(write(fds[1], p, len), (ssize_t)len);
+	close(fds[1]);
+	return fds[0];
+}
+
+static void
+test_new_secret_is_zero_filled(void **state)
+{
+	struct secret *s;
+	size_t i;
+
+	(void)state;
+	assert_non_null(s = secret_new(100));
+	assert_int_equal(s->len, 100);
+	for (i = 0; i < s->len; i++)
+		assert_int_equal(s->buf[i], 0);
+	secret_free(s);
+}
+
+static void
+test_empty_secret_has_a_buffer(void **state)
+{
+	struct secret *s;
+
+	(void)state;
+	assert_non_null(s = secret_new(0));
+	assert_int_equal(s->len, 0);
+	assert_non_null(s->buf);
+	secret_free(s);
+	assert_non_null(s = secret_dup(NULL, 0));
+	assert_non_null(s->buf);
+	secret_free(s);
+}
+
+static void
+test_dup_copies_bytes_including_nul(void **state)
+{
+	static const unsigned char v[] = { 'a', 0, 'b', 0, 0xff };
+	struct secret *s;
+
+	(void)state;
+	assert_non_null(s = secret_dup(v, sizeof v));
+	assert_int_equal(s->len, sizeof v);
+	assert_memory_equal(s->buf, v, sizeof v);
+	secret_free(s);
+}
+
+static void
+test_free_accepts_null(void **state)
+{
+	(void)state;
+	secret_free(NULL);
+}
+
+static void
+test_read_fd_reads_to_eof(void **state)
+{
+	struct cs_err e = { 0 };
+	struct secret *s;
+	unsigned char big[10000];
+	size_t i;
+	int fd;
+
+	(void)state;
+	for (i = 0; i < sizeof big; i++)
+		big[i] = (unsigned char)(i * 7);
+	fd = pipe_with(big, sizeof big);
+	assert_int_equal(secret_read_fd(fd, sizeof big, "stdin", &s, &e), 0);
+	close(fd);
+	assert_int_equal(s->len, sizeof big);
+	assert_memory_equal(s->buf, big, sizeof big);
+	secret_free(s);
+}
+
+static void
+test_read_fd_of_nothing_is_empty(void **state)
+{
+	struct cs_err e = { 0 };
+	struct secret *s;
+	int fd;
+
+	(void)state;
+	fd = pipe_with("", 0);
+	assert_int_equal(secret_read_fd(fd, 10, "stdin", &s, &e), 0);
+	close(fd);
+	assert_int_equal(s->len, 0);
+	secret_free(s);
+}
+
+static void
+test_read_fd_over_the_limit_is_refused_naming_what(void **state)
+{
+	struct cs_err e = { 0 };
+	struct secret *s = NULL;
+	int fd;
+
+	(void)state;
+	fd = pipe_with(SEED_VALUE, strlen(SEED_VALUE));
+	assert_int_equal(secret_read_fd(fd, 10, "value on stdin", &s, &e), -1);
+	close(fd);
+	assert_null(s);
+	assert_int_equal(e.code, EFBIG);
+	assert_non_null(strstr(e.msg, "value on stdin"));
+	assert_non_null(strstr(e.msg, "limit of 10 bytes"));
+	assert_null(strstr(e.msg, "sk-seed"));
+	/* exactly at the limit is fine */
+	cs_err_clear(&e);
+	fd = pipe_with(SEED_VALUE, strlen(SEED_VALUE));
+	assert_int_equal(secret_read_fd(fd, strlen(SEED_VALUE), "v", &s, &e), 0);
+	close(fd);
+	assert_int_equal(s->len, strlen(SEED_VALUE));
+	secret_free(s);
+}
+
+static void
+test_read_fd_error_names_what(void **state)
+{
+	struct cs_err e = { 0 };
+	struct secret *s = NULL;
+
+	(void)state;
+	assert_int_equal(secret_read_fd(-1, 10, "value on stdin", &s, &e), -1);
+	assert_int_equal(e.code, EBADF);
+	assert_non_null(strstr(e.msg, "value on stdin"));
+}
+
+static void
+test_equal_compares_length_and_bytes(void **state)
+{
+	struct secret *a, *b, *c, *d;
+
+	(void)state;
+	a = secret_dup("abc", 3);
+	b = secret_dup("abc", 3);
+	c = secret_dup("abd", 3);
+	d = secret_dup("abcd", 4);
+	assert_true(secret_equal(a, b));
+	assert_false(secret_equal(a, c));
+	assert_false(secret_equal(a, d));
+	secret_free(a);
+	secret_free(b);
+	secret_free(c);
+	secret_free(d);
+	a = secret_new(0);
+	b = secret_new(0);
+	assert_true(secret_equal(a, b));
+	secret_free(a);
+	secret_free(b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_new_secret_is_zero_filled),
+		cmocka_unit_test(test_empty_secret_has_a_buffer),
+		cmocka_unit_test(test_dup_copies_bytes_including_nul),
+		cmocka_unit_test(test_free_accepts_null),
+		cmocka_unit_test(test_read_fd_reads_to_eof),
+		cmocka_unit_test(test_read_fd_of_nothing_is_empty),
+		cmocka_unit_test(test_read_fd_over_the_limit_is_refused_naming_what),
+		cmocka_unit_test(test_read_fd_error_names_what),
+		cmocka_unit_test(test_equal_compares_length_and_bytes),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
