@@ -45,7 +45,12 @@ ifneq ($(FS_SRC),)
 BINS	+= $(BUILD)/comfysecretsfs
 endif
 
-.PHONY: all check unit integration install uninstall clean demo deps
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ	:= $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_CC	?= clang
+FUZZ_SECONDS ?= 20
+
+.PHONY: all check unit integration install uninstall clean demo deps fuzz fuzz-smoke
 .PHONY: man check-system
 all: $(BINS)
 
@@ -76,6 +81,25 @@ check: $(BINS) $(TESTS) $(TOOLS)
 
 unit: $(TESTS)
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh tests/run --unit-only $(TESTS)
+
+# libFuzzer targets (clang, ASan + UBSan), one per parser; see tests/fuzz/.
+fuzz: $(FUZZ)
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all $(shell pkg-config --cflags $(PKGS)) -o $@ $< $(LIB_SRC) $(LDLIBS)
+
+# Each target for FUZZ_SECONDS, from its dictionary; a crash fails the run.
+fuzz-smoke: $(FUZZ)
+	@mkdir -p build/fuzz/logs
+	@for f in $(FUZZ); do n=$${f##*/fuzz_}; \
+	  d=tests/fuzz/$$n.dict; dict=; [ -f $$d ] && dict=-dict=$$d; \
+	  if $$f $$dict -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	      >build/fuzz/logs/$$n.log 2>&1; then \
+	    echo "fuzz-smoke: $$n: $$(sed -n 's/^stat::number_of_executed_units: *//p' build/fuzz/logs/$$n.log) execs in $(FUZZ_SECONDS) s, no crash"; \
+	  else echo "fuzz-smoke: $$n FAILED:"; tail -n 30 build/fuzz/logs/$$n.log; exit 1; fi; \
+	done
 
 deps:
 	sh scripts/install-deps

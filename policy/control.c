@@ -1,0 +1,544 @@
+/* policy/control.c - request bytes to answer bytes; see control.h.
+ *
+ * Any local user can write a request to the .control file, so every request is hostile
+ * until checked: bounded in size, parsed by jansson, every field looked up by name and
+ * type, unknown fields refused, and every text echoed back shortened and escaped. Each
+ * path ends in exactly one JSON object. Ops that reveal or change something (providers,
+ * audit, rotate) are gated on enable_security_api before their fields are even read;
+ * rotate also on uid 0. Values never pass through here: listing and rotation are the
+ * caller's callbacks, and the one secret a request may carry (rotate's new_key) is
+ * wiped from jansson's memory before the request is freed. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "allow.h"
+#include "control.h"
+
+#define SHOWN_MAX	48	/* bytes of a hostile text echoed in an error */
+#define SHOWN_BUF	(SHOWN_MAX * 4 + 8)
+#define ERROR_MAX	512	/* bytes of an error answer's text */
+#define PAIR_MAX	(ALLOW_NAME_MAX + 16)	/* bytes of a .sandbox path name */
+
+static const char ops_list[] = "check, defaults, providers, audit, rotate";
+
+static void
+show(const char *s, size_t len, char *out, size_t n)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < len && o + 5 < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (i == SHOWN_MAX) {
+			o += (size_t)snprintf(out + o, n - o, "...");
+			break;
+		}
+		if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"')
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, n - o, "\\x%02x", c);
+	}
+	out[o] = '\0';
+}
+
+/* A JSON string of s (null for NULL); bytes that are not valid UTF-8 (a path from
+ * another module's message) come out as \xNN instead of failing the answer. */
+static json_t *
+jstr(const char *s)
+{
+	json_t *j;
+	char *buf;
+	size_t i, o = 0, len;
+
+	if (s == NULL)
+		return json_null();
+	if ((j = json_string(s)) != NULL)
+		return j;
+	len = strlen(s);
+	if ((buf = malloc(len * 4 + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x80)
+			buf[o++] = (char)c;
+		else
+			o += (size_t)snprintf(buf + o, 5, "\\x%02x", c);
+	}
+	buf[o] = '\0';
+	j = json_string(buf);
+	free(buf);
+	return j;
+}
+
+static json_t *
+fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static json_t *
+fail(const char *fmt, ...)
+{
+	char msg[ERROR_MAX];
+	json_t *o;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if ((o = json_object()) != NULL && json_object_set_new(o, "error", jstr(msg)) == -1) {
+		json_decref(o);
+		o = NULL;
+	}
+	return o;
+}
+
+static const char *
+cfg_name(const struct cfg *c)
+{
+	return c->path != NULL ? c->path : "the built-in defaults (no config file was read)";
+}
+
+/* Refuses any member of req not in known (NULL-terminated; "op" is always known). */
+static json_t *
+only(const char *op, json_t *req, const char *const *known)
+{
+	const char *k;
+	json_t *v;
+	char shown[SHOWN_BUF];
+	size_t i;
+
+	json_object_foreach(req, k, v) {
+		if (strcmp(k, "op") == 0)
+			continue;
+		for (i = 0; known[i] != NULL; i++)
+			if (strcmp(k, known[i]) == 0)
+				break;
+		if (known[i] == NULL) {
+			show(k, strlen(k), shown, sizeof shown);
+			return fail("%s: unknown field \"%s\"", op, shown);
+		}
+	}
+	return NULL;
+}
+
+/* Writes the sandbox_blocked line for a denial. */
+static int
+audit_denial(const struct control_ctx *ctx, const char *host, int port, const char *reason,
+    struct cs_err *e)
+{
+	struct audit_event ev = { 0 };
+
+	if (ctx->audit == NULL)
+		return 0;
+	ev.event = "sandbox_blocked";
+	ev.host = host;
+	ev.port = port;
+	ev.reason = reason;
+	ev.via = ctx->via != NULL ? ctx->via : "control";
+	ev.pid = ctx->pid;
+	ev.uid = ctx->uid;
+	ev.gid = ctx->gid;
+	ev.comm = ctx->comm;
+	return audit_append(ctx->audit, &ev, e);
+}
+
+static json_t *
+check(const struct control_ctx *ctx, const char *host, int port, const char *const *allow,
+    size_t nallow, int network)
+{
+	struct allow_answer a;
+	struct cs_err e = { 0 };
+	json_t *o;
+
+	if (allow_decide(ctx->cfg, allow, nallow, network, host, port, &a, &e) == -1)
+		return fail("check: %s", e.msg);
+	if ((o = json_object()) == NULL)
+		return NULL;
+	json_object_set_new(o, "allowed", json_boolean(a.allowed));
+	if (a.matched != NULL) {
+		json_object_set_new(o, "matched", jstr(a.matched));
+		json_object_set_new(o, "source", json_string(a.source));
+	}
+	json_object_set_new(o, "reason", jstr(a.reason));
+	json_object_set_new(o, "host", jstr(host));
+	json_object_set_new(o, "port", json_integer(port));
+	if (!a.allowed && audit_denial(ctx, host, port, a.reason, &e) == -1) {
+		if (ctx->cfg->audit_fail_closed) {
+			json_decref(o);
+			return fail("check: sandbox_blocked could not be audited: %s", e.msg);
+		}
+		json_object_set_new(o, "audit_error", jstr(e.msg));
+	}
+	return o;
+}
+
+static json_t *
+op_check(const struct control_ctx *ctx, json_t *req)
+{
+	static const char *const known[] = { "host", "port", "allow", "network", NULL };
+	json_t *host, *port, *allow, *network, *ans, *v;
+	const char **list = NULL;
+	json_int_t p;
+	size_t n = 0, i;
+
+	if ((ans = only("check", req, known)) != NULL)
+		return ans;
+	host = json_object_get(req, "host");
+	port = json_object_get(req, "port");
+	allow = json_object_get(req, "allow");
+	network = json_object_get(req, "network");
+	if (host == NULL)
+		return fail("check: missing \"host\"");
+	if (!json_is_string(host))
+		return fail("check: \"host\" must be a string");
+	if (port == NULL)
+		return fail("check: missing \"port\"");
+	if (!json_is_integer(port))
+		return fail("check: \"port\" must be an integer");
+	p = json_integer_value(port);
+	if (p < 1 || p > 65535)
+		return fail("check: port %" JSON_INTEGER_FORMAT " is out of range 1-65535", p);
+	if (network != NULL && !json_is_null(network) && !json_is_boolean(network))
+		return fail("check: \"network\" must be true or false");
+	if (allow != NULL && !json_is_null(allow)) {
+		if (!json_is_array(allow))
+			return fail("check: \"allow\" must be an array of patterns");
+		n = json_array_size(allow);
+		json_array_foreach(allow, i, v)
+			if (!json_is_string(v))
+				return fail("check: allow[%zu] must be a string", i);
+		if (n > 0 && (list = calloc(n, sizeof *list)) == NULL)
+			return NULL;
+		json_array_foreach(allow, i, v)
+			list[i] = json_string_value(v);
+	}
+	ans = check(ctx, json_string_value(host), (int)p, list, n,
+	    network == NULL || json_is_null(network) || json_is_true(network));
+	free(list);
+	return ans;
+}
+
+static json_t *
+op_defaults(const struct control_ctx *ctx, json_t *req)
+{
+	static const char *const known[] = { NULL };
+	const struct cfg *c = ctx->cfg;
+	struct allow_pat p;
+	json_t *o, *list, *ent;
+	size_t i;
+
+	if ((o = only("defaults", req, known)) != NULL)
+		return o;
+	if ((list = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < c->nallow; i++) {
+		struct cs_err e = { 0 };
+		ent = json_object();
+		json_object_set_new(ent, "pattern", jstr(c->allow[i].pattern));
+		json_object_set_new(ent, "source",
+		    json_string(allow_source_name(c->allow[i].source)));
+		if (allow_parse(c->allow[i].pattern, &p, &e) == -1)
+			json_object_set_new(ent, "error", jstr(e.msg));
+		json_array_append_new(list, ent);
+	}
+	if ((o = json_object()) == NULL) {
+		json_decref(list);
+		return NULL;
+	}
+	json_object_set_new(o, "guard", json_boolean(c->enable_security_sandbox_guard));
+	json_object_set_new(o, "network_default", json_true());
+	json_object_set_new(o, "api_enabled", json_boolean(c->enable_security_api));
+	json_object_set_new(o, "config", c->path != NULL ? jstr(c->path) : json_null());
+	json_object_set_new(o, "network_allow", list);
+	return o;
+}
+
+/* The gate in front of providers, audit and rotate. */
+static json_t *
+api_gate(const struct control_ctx *ctx, const char *op)
+{
+	if (!ctx->cfg->enable_security_api)
+		return fail("%s: enable_security_api is off in %s", op, cfg_name(ctx->cfg));
+	return NULL;
+}
+
+/* A callback's answer must be an object; it becomes ours. */
+static json_t *
+plugin_answer(const char *op, int rc, json_t *out, const struct cs_err *e)
+{
+	if (rc == -1) {
+		json_decref(out);
+		return fail("%s: %s", op, e->msg[0] != '\0' ? e->msg : "failed");
+	}
+	if (!json_is_object(out)) {
+		json_decref(out);
+		return fail("%s: the answer was not a JSON object", op);
+	}
+	return out;
+}
+
+static json_t *
+op_providers(const struct control_ctx *ctx, json_t *req)
+{
+	static const char *const known[] = { NULL };
+	struct cs_err e = { 0 };
+	json_t *ans, *out = NULL;
+	int rc;
+
+	if ((ans = api_gate(ctx, "providers")) != NULL ||
+	    (ans = only("providers", req, known)) != NULL)
+		return ans;
+	if (ctx->providers == NULL)
+		return fail("providers: not available here");
+	rc = ctx->providers(ctx->arg, &out, &e);
+	ans = plugin_answer("providers", rc, out, &e);
+	if (json_is_object(ans) && json_object_get(ans, "error") == NULL &&
+	    json_object_get(ans, "audit_path") == NULL)
+		json_object_set_new(ans, "audit_path", jstr(ctx->cfg->audit_path));
+	return ans;
+}
+
+static json_t *
+op_audit(const struct control_ctx *ctx, json_t *req)
+{
+	static const char *const known[] = { "limit", NULL };
+	struct cs_err e = { 0 };
+	json_t *ans, *lim, *items, *it;
+	json_int_t limit = CONTROL_AUDIT_LIMIT;
+	char **lines = NULL;
+	size_t n = 0, i;
+
+	if ((ans = api_gate(ctx, "audit")) != NULL || (ans = only("audit", req, known)) != NULL)
+		return ans;
+	lim = json_object_get(req, "limit");
+	if (lim != NULL && !json_is_null(lim)) {
+		if (!json_is_integer(lim))
+			return fail("audit: \"limit\" must be an integer");
+		limit = json_integer_value(lim);
+		if (limit < 1 || limit > CONTROL_AUDIT_LIMIT_MAX)
+			return fail("audit: limit %" JSON_INTEGER_FORMAT " is out of range "
+			    "1-%u", limit, CONTROL_AUDIT_LIMIT_MAX);
+	}
+	if (ctx->cfg->audit_path == NULL)
+		return fail("audit: no audit log is configured");
+	if (audit_tail(ctx->cfg->audit_path, (size_t)limit, &lines, &n, &e) == -1) {
+		if (e.code != ENOENT)
+			return fail("audit: %s", e.msg);
+		lines = NULL;
+		n = 0;
+	}
+	if ((items = json_array()) == NULL) {
+		audit_lines_free(lines, n);
+		return NULL;
+	}
+	for (i = 0; i < n; i++) {
+		it = json_loads(lines[i], JSON_REJECT_DUPLICATES, NULL);
+		if (!json_is_object(it)) {
+			/* a damaged line is shown, not dropped: audit --verify will name it */
+			json_decref(it);
+			it = json_object();
+			json_object_set_new(it, "unparsed", jstr(lines[i]));
+		}
+		json_array_append_new(items, it);
+	}
+	audit_lines_free(lines, n);
+	if ((ans = json_object()) == NULL) {
+		json_decref(items);
+		return NULL;
+	}
+	json_object_set_new(ans, "items", items);
+	json_object_set_new(ans, "path", jstr(ctx->cfg->audit_path));
+	return ans;
+}
+
+static json_t *
+op_rotate(const struct control_ctx *ctx, json_t *req)
+{
+	static const char *const known[] = { "new_key", NULL };
+	struct cs_err e = { 0 };
+	json_t *ans, *nk, *out = NULL;
+	int rc;
+
+	if ((ans = api_gate(ctx, "rotate")) != NULL)
+		return ans;
+	if (ctx->uid != 0)
+		return fail("rotate: only root may rotate the key (the caller is uid %lu)",
+		    (unsigned long)ctx->uid);
+	if ((ans = only("rotate", req, known)) != NULL)
+		return ans;
+	nk = json_object_get(req, "new_key");
+	if (nk != NULL && !json_is_null(nk) && !json_is_string(nk))
+		return fail("rotate: \"new_key\" must be a string (base64)");
+	if (ctx->rotate == NULL)
+		return fail("rotate: not available here");
+	rc = ctx->rotate(ctx->arg, json_is_string(nk) ? json_string_value(nk) : NULL, &out, &e);
+	return plugin_answer("rotate", rc, out, &e);
+}
+
+static json_t *
+dispatch(const struct control_ctx *ctx, json_t *req)
+{
+	static const struct {
+		const char	*name;
+		json_t		*(*fn)(const struct control_ctx *, json_t *);
+	} ops[] = {
+		{ "check", op_check }, { "defaults", op_defaults },
+		{ "providers", op_providers }, { "audit", op_audit }, { "rotate", op_rotate },
+	};
+	json_t *op = json_object_get(req, "op");
+	char shown[SHOWN_BUF];
+	const char *name;
+	size_t i;
+
+	if (op == NULL)
+		return fail("request: missing \"op\" (one of %s)", ops_list);
+	if (!json_is_string(op))
+		return fail("request: \"op\" must be a string (one of %s)", ops_list);
+	name = json_string_value(op);
+	for (i = 0; i < sizeof ops / sizeof ops[0]; i++)
+		if (strcmp(name, ops[i].name) == 0)
+			return ops[i].fn(ctx, req);
+	show(name, json_string_length(op), shown, sizeof shown);
+	return fail("request: unknown op \"%s\" (one of %s)", shown, ops_list);
+}
+
+/* The new key is the one secret a request may hold: wipe jansson's copy in place. */
+static void
+wipe(json_t *req)
+{
+	json_t *nk = json_object_get(req, "new_key");
+	char *p;
+
+	if (json_is_string(nk)) {
+		/* jansson's own malloc'd copy, writable once const is cast off */
+		p = (char *)(uintptr_t)json_string_value(nk);
+		sodium_memzero(p, json_string_length(nk));
+	}
+}
+
+/* jansson's texts end in "near '<input>'", which could be part of a key: cut it. */
+static void
+parse_error(const json_error_t *jerr, char *out, size_t n)
+{
+	char *near;
+
+	snprintf(out, n, "%s", jerr->text);
+	if ((near = strstr(out, " near ")) != NULL)
+		*near = '\0';
+	else if ((near = strstr(out, " near")) != NULL)
+		*near = '\0';
+}
+
+/* json_dumpb, not json_dumps: the answer is ours to malloc, so the caller's free() is
+ * right even when the process gave jansson its own allocator. */
+static int
+finish(json_t *ans, char **answer, size_t *alen)
+{
+	static const char oom[] = "{\"error\":\"out of memory\"}\n";
+	char *s;
+	size_t n = 0;
+
+	if (ans != NULL && (n = json_dumpb(ans, NULL, 0, JSON_COMPACT)) > 0 &&
+	    (s = malloc(n + 2)) != NULL) {
+		if (json_dumpb(ans, s, n, JSON_COMPACT) == n) {
+			s[n] = '\n';
+			s[n + 1] = '\0';
+			json_decref(ans);
+			*answer = s;
+			*alen = n + 1;
+			return 0;
+		}
+		free(s);
+	}
+	json_decref(ans);
+	if ((*answer = strdup(oom)) == NULL)
+		return -1;
+	*alen = sizeof oom - 1;
+	return 0;
+}
+
+/* "host:port" or "[v6]:port" from a path name. */
+static json_t *
+split_pair(const char *pair, char host[PAIR_MAX], int *port)
+{
+	char shown[SHOWN_BUF];
+	const char *colon, *hend, *p;
+	size_t len = strlen(pair), hlen;
+	long v = 0;
+
+	show(pair, len, shown, sizeof shown);
+	if (len >= PAIR_MAX)
+		return fail("check: \"%s\": too long for host:port", shown);
+	if (pair[0] == '[') {
+		if ((hend = strstr(pair, "]:")) == NULL)
+			return fail("check: \"%s\": expected [IPv6]:PORT", shown);
+		hend++;
+		colon = hend;
+	} else {
+		if ((colon = strrchr(pair, ':')) == NULL)
+			return fail("check: \"%s\": expected HOST:PORT", shown);
+		hend = colon;
+		if (memchr(pair, ':', (size_t)(colon - pair)) != NULL)
+			return fail("check: \"%s\": an IPv6 address goes in brackets: "
+			    "[::1]:8000", shown);
+	}
+	hlen = (size_t)(hend - pair);
+	for (p = colon + 1; *p != '\0'; p++) {
+		if (!isdigit((unsigned char)*p) || p - colon > 5)
+			return fail("check: \"%s\": the port must be a number 1-65535", shown);
+		v = v * 10 + (*p - '0');
+	}
+	if (p == colon + 1 || v < 1 || v > 65535)
+		return fail("check: \"%s\": the port must be a number 1-65535", shown);
+	memcpy(host, pair, hlen);
+	host[hlen] = '\0';
+	*port = (int)v;
+	return NULL;
+}
+
+int
+control_handle(const struct control_ctx *ctx, const char *req, size_t len, char **answer,
+    size_t *alen)
+{
+	json_error_t jerr;
+	json_t *root = NULL, *ans;
+	char why[sizeof jerr.text];
+
+	*answer = NULL;
+	*alen = 0;
+	if (len > CONTROL_REQUEST_MAX)
+		ans = fail("request: %zu bytes, more than the %u allowed", len,
+		    CONTROL_REQUEST_MAX);
+	else if ((root = json_loadb(req != NULL ? req : "", len, JSON_REJECT_DUPLICATES,
+	    &jerr)) == NULL) {
+		parse_error(&jerr, why, sizeof why);
+		ans = fail("request: bad JSON at line %d, column %d: %s", jerr.line,
+		    jerr.column, why);
+	} else if (!json_is_object(root))
+		ans = fail("request: not a JSON object");
+	else
+		ans = dispatch(ctx, root);
+	if (json_is_object(root))
+		wipe(root);
+	json_decref(root);
+	return finish(ans, answer, alen);
+}
+
+int
+control_check_pair(const struct control_ctx *ctx, const char *pair, char **answer,
+    size_t *alen)
+{
+	char host[PAIR_MAX];
+	json_t *ans;
+	int port = 0;
+
+	*answer = NULL;
+	*alen = 0;
+	if ((ans = split_pair(pair, host, &port)) == NULL)
+		ans = check(ctx, host, port, NULL, 0, 1);
+	return finish(ans, answer, alen);
+}

@@ -1,0 +1,75 @@
+/* policy/control.h - the control protocol: one JSON request in, one JSON answer out.
+ *
+ * Shared by the daemon's .control file, its .sandbox/<host>:<port> paths and the CLI, so
+ * all three answer alike. A request is one JSON object (at most CONTROL_REQUEST_MAX bytes)
+ * with "op" and that op's fields; a field the op does not know is refused, so a typo
+ * ("netwrok") never turns into a default. Optional fields may also be null.
+ *
+ *	check     {host, port, allow?: [pattern...], network?: bool (true)}
+ *	          -> {allowed, matched?, source?, reason, host, port}
+ *	defaults  -> {guard, network_default, api_enabled, config,
+ *	              network_allow: [{pattern, source, error?}]}
+ *	providers -> the providers callback's object, plus audit_path  (enable_security_api)
+ *	audit     {limit?: 1-1000 (50)} -> {items: [line objects], path}  (enable_security_api)
+ *	rotate    {new_key?: base64} -> the rotate callback's object
+ *	          (enable_security_api, and only for uid 0)
+ *
+ * Anything else - bad JSON, not an object, an unknown op, a missing or ill-typed field, a
+ * refusal - is {"error": "..."}. Every answer is one line ending in a newline.
+ *
+ * A check that denies writes a sandbox_blocked line (host, port, reason, the caller's ids,
+ * via) to ctx->audit when it is not NULL. If that line cannot be written and the config
+ * says audit_fail_closed, the answer is an error rather than an unrecorded denial;
+ * otherwise the denial carries "audit_error".
+ *
+ * Secrets: a rotate request's new_key is wiped from jansson's copy of the request as
+ * soon as the request is done with, and never appears in an answer or an error; error
+ * texts from the JSON parser are cut before their "near '...'" excerpt. The request
+ * buffer itself belongs to the caller, who wipes it. */
+#ifndef CS_CONTROL_H
+#define CS_CONTROL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "../crypto/err.h"
+#include "audit.h"
+#include "config.h"
+
+#define CONTROL_REQUEST_MAX	(64u * 1024)	/* bytes of one request */
+#define CONTROL_AUDIT_LIMIT_MAX	1000		/* lines an audit request may ask for */
+#define CONTROL_AUDIT_LIMIT	50		/* lines when it does not say */
+
+struct control_ctx {
+	const struct cfg	*cfg;		/* required */
+	pid_t			 pid;		/* the caller; < 0: unknown (no ids audited) */
+	uid_t			 uid;		/* rotate needs 0 */
+	gid_t			 gid;
+	const char		*comm;		/* may be NULL */
+	const char		*via;		/* audit "via": "fs", "cli"; NULL: "control" */
+	struct audit		*audit;		/* denials go here; NULL: not recorded */
+	/* Plug-ins; NULL: "<op>: not available here". Each sets *out to a new JSON object
+	 * (the answer; control_handle takes the reference) and returns 0, or returns -1
+	 * with e set. They never put a value in *out, only names. */
+	int	(*providers)(void *arg, json_t **out, struct cs_err *e);
+	/* new_key_b64 is NULL for a fresh random key; it is wiped after the call. The
+	 * callback writes the key_rotated audit line itself. */
+	int	(*rotate)(void *arg, const char *new_key_b64, json_t **out, struct cs_err *e);
+	void			*arg;		/* passed to both */
+};
+
+/* Answers one request of len bytes (need not be NUL-terminated). *answer is a new
+ * NUL-terminated string of *alen bytes, ending in "\n"; the caller frees it with free().
+ * Returns 0 with an answer (which may be {"error": ...}), or -1 only when memory for an
+ * answer could not be had (*answer NULL). */
+int	control_handle(const struct control_ctx *ctx, const char *req, size_t len,
+	    char **answer, size_t *alen);
+/* The check answer for a path name "host:port" ("api.example.com:443", "[::1]:8000"),
+ * as if {"op":"check","host":...,"port":...} had been sent (network true, no job list),
+ * denial audited the same way. Same ownership and return as control_handle. */
+int	control_check_pair(const struct control_ctx *ctx, const char *pair, char **answer,
+	    size_t *alen);
+
+#endif
