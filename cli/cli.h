@@ -64,5 +64,7 @@ int	cmd_rotate(struct cli *c, int argc, char **argv);
 int	cmd_fingerprint(struct cli *c, int argc, char **argv);
 int	cmd_audit(struct cli *c, int argc, char **argv);
 int	cmd_import(struct cli *c, int argc, char **argv);
+int	cmd_check(struct cli *c, int argc, char **argv);
+int	cmd_defaults(struct cli *c, int argc, char **argv);
 
 #endif

@@ -81,10 +81,13 @@ parse_json(const char *file, const struct secret *text, struct items *it, struct
 {
 	json_error_t jerr;
 	json_t *root, *fields, *val;
+	json_malloc_t saved_malloc;
+	json_free_t saved_free;
 	const char *p, *f;
 	size_t plen, flen;
 	int rc = -1;
 
+	json_get_alloc_funcs(&saved_malloc, &saved_free);
 	json_set_alloc_funcs(sodium_malloc, sodium_free);
 	root = json_loadb((const char *)text->buf, text->len, JSON_REJECT_DUPLICATES |
 	    JSON_ALLOW_NUL, &jerr);
@@ -130,7 +133,7 @@ parse_json(const char *file, const struct secret *text, struct items *it, struct
 	rc = 0;
 out:
 	json_decref(root);
-	json_set_alloc_funcs(malloc, free);
+	json_set_alloc_funcs(saved_malloc, saved_free);
 	return rc;
 }
 

@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "cli.h"
@@ -61,6 +62,18 @@ static const struct command commands[] = {
 	  "(COMFYVN_SECRET_<PROVIDER>_<FIELD>=value lines; # comments, blank lines and an\n"
 	  "'export ' prefix are allowed; one pair of surrounding quotes is removed).\n"
 	  "Every entry is checked before anything is written; all or nothing.\n" },
+	{ "check", cmd_check, "check HOST PORT [--allow PATTERN]... [--no-network] [--json]",
+	  "Answers whether a sandboxed job may connect to HOST:PORT, with the seed's rule:\n"
+	  "with enable_security_sandbox_guard on, only when the job wants the network and\n"
+	  "HOST:PORT matches a pattern of the job (--allow), of the config's network_allow\n"
+	  "or of SANDBOX_NETWORK_ALLOW. Exit 0 allowed, 1 denied (audited as\n"
+	  "sandbox_blocked), 2 error (a pattern that does not parse is named).\n"
+	  "  --allow PATTERN   a pattern of the job's own list (repeatable)\n"
+	  "  --no-network      the job did not ask for the network\n"
+	  "  --json            print the control protocol's answer as JSON\n" },
+	{ "defaults", cmd_defaults, "defaults",
+	  "Prints the sandbox defaults as JSON: the guard flag and the effective allowlist,\n"
+	  "with where each entry came from (config or env).\n" },
 };
 
 static void
@@ -147,6 +160,7 @@ main(int argc, char **argv)
 	int ch, rc;
 
 	harden();
+	json_set_alloc_funcs(malloc, secret_wipe_free);
 	/* "+": stop at the command, so its own options are left for it. */
 	while ((ch = getopt_long(argc, argv, "+c:v:k:hV", longopts, NULL)) != -1) {
 		switch (ch) {

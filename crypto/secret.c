@@ -6,6 +6,7 @@
  * old one, never through realloc() on the ordinary heap. This module knows nothing of
  * providers or fields. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -142,4 +143,13 @@ secret_equal(const struct secret *a, const struct secret *b)
 	if (a->len == 0)
 		return 1;
 	return sodium_memcmp(a->buf, b->buf, a->len) == 0;
+}
+
+void
+secret_wipe_free(void *p)
+{
+	if (p == NULL)
+		return;
+	sodium_memzero(p, malloc_usable_size(p));
+	free(p);
 }

@@ -27,4 +27,10 @@ int		 secret_read_fd(int fd, size_t max, const char *what, struct secret **out,
 /* Constant-time equality of two secrets (lengths compared first; a length is not secret). */
 int		 secret_equal(const struct secret *a, const struct secret *b);
 
+/* free() that first wipes the whole block (malloc_usable_size). Both programs install it
+ * as jansson's free (json_set_alloc_funcs(malloc, secret_wipe_free)), so the parser's
+ * internal buffers, which may have held a value or a key from a request or an import,
+ * are wiped too. Blocks stay ordinary malloc blocks: free() on them is still right. */
+void		 secret_wipe_free(void *p);
+
 #endif
