@@ -559,7 +559,9 @@ handler(void *user, const char *sec, const char *name, const char *value)
 			break;
 	if (i == sizeof keys / sizeof keys[0])
 		return fail(l, "[%s] %s: unknown key", l->secname, show(name, kn, sizeof kn));
-	if (l->seen[i] != 0)
+	/* network_allow may be repeated and adds up: inih's lines are short (200 bytes),
+	 * and a real allowlist is longer than one line. */
+	if (l->seen[i] != 0 && keys[i].parse != parse_allow)
 		return fail(l, "[%s] %s: duplicate key (first set on line %d)", l->secname,
 		    name, l->seen[i]);
 	l->seen[i] = l->lineno;

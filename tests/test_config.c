@@ -329,8 +329,6 @@ test_duplicate_key_is_an_error(void **state)
 	/* the same section twice is fine, the same key in it twice is not */
 	expect_error("[audit]\nflush = sync\n[vault]\npath = /v\n[audit]\nflush = none\n",
 	    ":6: [audit] flush: duplicate key", NULL);
-	expect_error("[sandbox]\nnetwork_allow = a\nnetwork_allow = b\n",
-	    ":3: [sandbox] network_allow: duplicate key", NULL);
 	expect_error("[provider.x]\nmode = 0400\n[provider.x]\nmode = 0440\n",
 	    ":4: [provider.x] mode: duplicate key", NULL);
 }
@@ -410,6 +408,22 @@ test_env_log_file_overrides_the_audit_path(void **state)
 	setenv(CFG_ENV_AUDIT, "logs/security.log", 1);
 	assert_int_equal(cfg_defaults(&c, &e), 0);
 	assert_string_equal(c->audit_path, "logs/security.log");
+	cfg_free(c);
+}
+
+static void
+test_repeated_network_allow_lines_add_up(void **state)
+{
+	struct cfg *c = NULL;
+	struct cs_err e = { 0 };
+
+	(void)state;
+	write_ini("[sandbox]\nnetwork_allow = a.example:1, b.example:2\n"
+	    "network_allow = c.example:3\n");
+	assert_int_equal(cfg_load(ini, &c, &e), 0);
+	assert_int_equal(c->nallow, 3);
+	assert_string_equal(c->allow[2].pattern, "c.example:3");
+	assert_int_equal(c->allow[2].source, ALLOW_FROM_CONFIG);
 	cfg_free(c);
 }
 
@@ -542,6 +556,7 @@ main(void)
 		cmocka_unit_test_setup(test_unknown_section_is_an_error, each),
 		cmocka_unit_test_setup(test_unknown_key_is_an_error, each),
 		cmocka_unit_test_setup(test_duplicate_key_is_an_error, each),
+		cmocka_unit_test_setup(test_repeated_network_allow_lines_add_up, each),
 		cmocka_unit_test_setup(test_the_first_error_in_the_file_wins, each),
 		cmocka_unit_test_setup(test_a_too_long_line_is_an_error_not_a_split, each),
 		cmocka_unit_test_setup(test_a_continuation_line_is_an_error, each),
