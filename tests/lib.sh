@@ -92,6 +92,7 @@ wait_until() { _s=$1; shift; wait_ms $((_s * 1000)) "$@"; }
 csfs_start() {
 	_mnt=$1; shift
 	mkdir -p "$_mnt"
+	if is_mounted "$_mnt"; then echo "$_mnt is already mounted" >&2; return 1; fi
 	"$CSFS" -f -o "config=$CSD/cs.ini" "$@" "$CSD/vault.json" "$_mnt" 2>>"$T/csfs.err" &
 	CSFS_PID=$!
 	at_exit "kill $CSFS_PID"
@@ -109,5 +110,9 @@ csfs_stop() {
 	wait "$CSFS_PID"
 	_rc=$?
 	kill "$_dog" 2>/dev/null
-	! is_mounted "$1" && [ "$_rc" -eq 0 ]
+	if is_mounted "$1"; then
+		umount -l "$1" 2>/dev/null	# leave no dead mount for the next check
+		return 1
+	fi
+	[ "$_rc" -eq 0 ]
 }

@@ -1,0 +1,63 @@
+/* fs/lo.h - what the FUSE operations (ops.c), the reloader (reload.c) and main share:
+ * the daemon's state, as passthrough_ll's struct lo_data.
+ *
+ * The served tree is one pointer to an immutable snapshot. Readers take a reference
+ * under lo->lock and drop it when their request is done (a directory handle keeps its
+ * reference until releasedir); the reloader publishes a new snapshot under the same
+ * lock and drops its reference to the old one, which is freed when its last reader
+ * lets go. Nothing else in lo_data changes after the session starts. */
+#ifndef CS_FS_LO_H
+#define CS_FS_LO_H
+
+#define FUSE_USE_VERSION	314	/* libfuse 3.14 */
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "../crypto/err.h"
+#include "../policy/audit.h"
+#include "tree.h"
+
+#define LO_CACHE_SECONDS	1.0	/* entry and attribute timeout; reloads invalidate */
+#define LO_PURGE_MAX		256	/* closed files queued for a page-cache purge */
+
+struct lo_data {
+	pthread_mutex_t		 lock;
+	struct tree		*snap;		/* protected by lock */
+	struct audit		*audit;		/* thread-safe; NULL: no log (not fail_closed) */
+	int			 fail_closed;	/* a read that cannot be audited is refused */
+	int			 check_access;	/* no default_permissions: ops check modes */
+	int			 notify_ready;	/* sd_notify(READY=1) once the kernel's INIT came */
+	double			 timeout;	/* LO_CACHE_SECONDS */
+
+	/* direct_io keeps read(2) out of the page cache, but a MAP_PRIVATE mmap still
+	 * reads through it. So every closed field is queued here, and the watcher drops
+	 * its pages (notify_inval_inode, which a request handler must not send). */
+	pthread_mutex_t		 purge_lock;
+	uint64_t		 purge[LO_PURGE_MAX];	/* protected by purge_lock */
+	size_t			 npurge;	/* protected by purge_lock; > MAX: purge all */
+	int			 purge_fd;	/* eventfd the watcher polls; -1 until it runs */
+};
+
+/* The FUSE operations; fuse_session_new(..., &lo_oper, sizeof lo_oper, lo). */
+extern const struct fuse_lowlevel_ops lo_oper;
+
+/* The special root entries for tree_build (issue 5: ".control", ".sandbox"); *n may
+ * be 0. */
+const struct tree_special *lo_specials(size_t *n);
+
+/* The served snapshot with one more reference; the caller drops it: tree_unref(). */
+struct tree	*lo_acquire(struct lo_data *lo);
+/* Serves t from now on (taking the caller's reference); returns the previous snapshot,
+ * whose reference passes to the caller. */
+struct tree	*lo_publish(struct lo_data *lo, struct tree *t);
+/* Queues ino for a page-cache purge by the watcher (called by release). */
+void		 lo_purge_later(struct lo_data *lo, uint64_t ino);
+/* Takes the queue: up to LO_PURGE_MAX inodes into out; returns how many, or
+ * LO_PURGE_MAX + 1 when it overflowed and every file should be purged. */
+size_t		 lo_purge_take(struct lo_data *lo, uint64_t out[LO_PURGE_MAX]);
+/* Appends ev to the audit log; -1 and e set when it cannot (or there is none). */
+int		 lo_audit(struct lo_data *lo, const struct audit_event *ev, struct cs_err *e);
+
+#endif

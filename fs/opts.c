@@ -1,0 +1,274 @@
+/* fs/opts.c - option table and positional arguments; see opts.h.
+ *
+ * Two passes, as sshfs does: fuse_opt_parse() with our table takes our options and
+ * the positional arguments out, then fuse_parse_cmdline() reads -f, -d, -s, -h, -V and
+ * the mountpoint (resolving it, and accepting /dev/fd/N from a privileged mounter).
+ * What is left is for fuse_session_new(), which refuses what it does not know. */
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "opts.h"
+
+#define POSITIONAL_MAX	2	/* VAULT MOUNTPOINT */
+
+enum {
+	KEY_ALLOW_OTHER,
+	KEY_DEFAULT_PERMISSIONS,
+};
+
+/* What the table fills before it is checked and converted. */
+struct raw {
+	char	*key_file, *config, *audit_log, *uid, *gid, *mode;
+	char	*pos[POSITIONAL_MAX];
+	int	 npos;
+	int	 too_many;
+	int	 allow_other, default_permissions;
+};
+
+#define OPT(t, p)	{ t, offsetof(struct raw, p), 0 }
+static const struct fuse_opt cs_opts[] = {
+	OPT("key_file=%s", key_file),
+	OPT("config=%s", config),
+	OPT("audit_log=%s", audit_log),
+	OPT("uid=%s", uid),
+	OPT("gid=%s", gid),
+	OPT("mode=%s", mode),
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
+	FUSE_OPT_END
+};
+
+/* Options for mount(8), fstab and systemd only; never for the kernel. */
+static const char *const dropped[] = {
+	"_netdev", "nofail", "auto", "noauto", "user", "users", "nouser", "defaults", NULL
+};
+
+static int
+cs_opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct raw *r = data;
+	size_t i;
+
+	(void)outargs;
+	switch (key) {
+	case KEY_ALLOW_OTHER:
+		r->allow_other = 1;
+		return 1;		/* kept: the kernel needs it */
+	case KEY_DEFAULT_PERMISSIONS:
+		r->default_permissions = 1;
+		return 1;
+	case FUSE_OPT_KEY_NONOPT:
+		if (r->npos == POSITIONAL_MAX) {
+			r->too_many = 1;
+			return 0;
+		}
+		r->pos[r->npos] = strdup(arg);
+		return r->pos[r->npos++] == NULL ? -1 : 0;
+	case FUSE_OPT_KEY_OPT:
+		if (strncmp(arg, "x-", 2) == 0)
+			return 0;
+		for (i = 0; dropped[i] != NULL; i++)
+			if (strcmp(arg, dropped[i]) == 0)
+				return 0;
+		return 1;
+	default:
+		return 1;
+	}
+}
+
+char *
+fsopts_abspath(const char *path)
+{
+	char cwd[PATH_MAX], *out;
+
+	if (path[0] == '/')
+		return strdup(path);
+	if (getcwd(cwd, sizeof cwd) == NULL)
+		return NULL;
+	if (asprintf(&out, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, path) == -1)
+		return NULL;
+	return out;
+}
+
+static int
+parse_id(const char *s, int group, unsigned long *out)
+{
+	struct passwd *pw;
+	struct group *gr;
+	char *end;
+
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	if (s[0] != '\0' && *end == '\0' && errno == 0 && *out <= UINT32_MAX - 1)
+		return 0;
+	if (group && (gr = getgrnam(s)) != NULL) {
+		*out = gr->gr_gid;
+		return 0;
+	}
+	if (!group && (pw = getpwnam(s)) != NULL) {
+		*out = pw->pw_uid;
+		return 0;
+	}
+	return -1;
+}
+
+static int
+convert(struct raw *r, struct fsopts *o, struct cs_err *e)
+{
+	unsigned long v;
+	char *end;
+
+	if (r->uid != NULL) {
+		if (parse_id(r->uid, 0, &v) == -1)
+			return cs_err_set(e, EINVAL, "-o uid=%s: no such user", r->uid);
+		o->uid = (uid_t)v;
+		o->has_uid = 1;
+	}
+	if (r->gid != NULL) {
+		if (parse_id(r->gid, 1, &v) == -1)
+			return cs_err_set(e, EINVAL, "-o gid=%s: no such group", r->gid);
+		o->gid = (gid_t)v;
+		o->has_gid = 1;
+	}
+	if (r->mode != NULL) {
+		errno = 0;
+		v = strtoul(r->mode, &end, 8);
+		if (r->mode[0] == '\0' || *end != '\0' || errno != 0 || v > 0777)
+			return cs_err_set(e, EINVAL, "-o mode=%s: not an octal mode", r->mode);
+		o->mode = (mode_t)v;
+		o->has_mode = 1;
+	}
+	if ((r->key_file != NULL && (o->key_file = fsopts_abspath(r->key_file)) == NULL) ||
+	    (r->config != NULL && (o->config = fsopts_abspath(r->config)) == NULL) ||
+	    (r->audit_log != NULL && (o->audit_log = fsopts_abspath(r->audit_log)) == NULL))
+		return cs_err_sys(e, errno != 0 ? errno : ENOMEM, "options");
+	o->allow_other = r->allow_other;
+	o->default_permissions = r->default_permissions;	/* fsopts_finish forces it */
+	return 0;
+}
+
+static void
+raw_free(struct raw *r)
+{
+	int i;
+
+	free(r->key_file);
+	free(r->config);
+	free(r->audit_log);
+	free(r->uid);
+	free(r->gid);
+	free(r->mode);
+	for (i = 0; i < r->npos; i++)
+		free(r->pos[i]);
+}
+
+int
+fsopts_parse(int argc, char **argv, struct fsopts *o, struct cs_err *e)
+{
+	struct fuse_cmdline_opts co;
+	struct stat sb;
+	struct raw r;
+	int rc = -1;
+
+	memset(o, 0, sizeof *o);
+	memset(&r, 0, sizeof r);
+	memset(&co, 0, sizeof co);
+	o->args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
+	if (fuse_opt_parse(&o->args, &r, cs_opts, cs_opt_proc) == -1) {
+		cs_err_set(e, EINVAL, "bad options (see --help)");
+		goto out;
+	}
+	if (r.too_many) {
+		cs_err_set(e, EINVAL, "too many arguments: expected [VAULT] MOUNTPOINT");
+		goto out;
+	}
+	/* The last positional argument is the mountpoint; fuse_parse_cmdline resolves it. */
+	if (r.npos > 0 && fuse_opt_add_arg(&o->args, r.pos[r.npos - 1]) == -1) {
+		cs_err_sys(e, ENOMEM, "options");
+		goto out;
+	}
+	if (fuse_parse_cmdline(&o->args, &co) == -1) {
+		cs_err_set(e, EINVAL, "bad options (see --help)");
+		goto out;
+	}
+	o->mountpoint = co.mountpoint;
+	o->foreground = co.foreground;
+	o->debug = co.debug;
+	o->singlethread = co.singlethread;
+	o->clone_fd = co.clone_fd;
+	o->max_idle_threads = co.max_idle_threads;
+	o->max_threads = co.max_threads;
+	o->show_help = co.show_help;
+	o->show_version = co.show_version;
+	if (o->show_help || o->show_version) {
+		rc = 0;
+		goto out;
+	}
+	if (o->mountpoint == NULL) {
+		cs_err_set(e, EINVAL, "missing MOUNTPOINT (usage: comfysecretsfs [-f] "
+		    "[-o OPTIONS] VAULT MOUNTPOINT)");
+		goto out;
+	}
+	/* FUSE can mount over a file: `comfysecretsfs vault.json` would hide the vault. */
+	if (strncmp(o->mountpoint, "/dev/fd/", 8) != 0 &&
+	    (stat(o->mountpoint, &sb) == -1 || !S_ISDIR(sb.st_mode))) {
+		cs_err_set(e, ENOTDIR, "%s: the mountpoint must be a directory (usage: "
+		    "comfysecretsfs [-f] [-o OPTIONS] VAULT MOUNTPOINT)", o->mountpoint);
+		goto out;
+	}
+	if (r.npos == 2 && (o->vault = fsopts_abspath(r.pos[0])) == NULL) {
+		cs_err_sys(e, errno != 0 ? errno : ENOMEM, "%s", r.pos[0]);
+		goto out;
+	}
+	rc = convert(&r, o, e);
+out:
+	raw_free(&r);
+	return rc;
+}
+
+int
+fsopts_finish(struct fsopts *o, const char *vault_path, struct cs_err *e)
+{
+	char *names = NULL, *fsname = NULL;
+	int rc = -1;
+
+	if (asprintf(&fsname, "fsname=%s", vault_path) == -1) {
+		fsname = NULL;
+		goto out;
+	}
+	/* allow_other without default_permissions would let the kernel reuse one user's
+	 * permission check for another: it is never served that way. */
+	if ((o->allow_other && !o->default_permissions &&
+	    fuse_opt_add_opt(&names, "default_permissions") == -1) ||
+	    fuse_opt_add_opt(&names, "subtype=comfysecretsfs") == -1 ||
+	    fuse_opt_add_opt_escaped(&names, fsname) == -1 ||
+	    fuse_opt_add_arg(&o->args, "-o") == -1 ||
+	    fuse_opt_add_arg(&o->args, names) == -1)
+		goto out;
+	o->default_permissions |= o->allow_other;
+	rc = 0;
+out:
+	free(names);
+	free(fsname);
+	return rc == 0 ? 0 : cs_err_sys(e, ENOMEM, "options");
+}
+
+void
+fsopts_free(struct fsopts *o)
+{
+	free(o->vault);
+	free(o->mountpoint);
+	free(o->key_file);
+	free(o->config);
+	free(o->audit_log);
+	fuse_opt_free_args(&o->args);
+	memset(o, 0, sizeof *o);
+}

@@ -1,0 +1,450 @@
+/* fs/reload.c - load, verify, publish and watch the vault; see reload.h.
+ *
+ * Only this file's thread (and main, before it starts) builds trees, so builds are
+ * serialized without a lock beyond r->lock, which also guards the inomap and the
+ * served generation. Invalidations are sent after the new snapshot is published and
+ * with no lock held: the kernel may need a request served to complete one, and the
+ * loop threads must be free to serve it.
+ *
+ * What changes between two snapshots is found by inode: a node of the old tree that
+ * is missing from the new one has vanished (its entry is invalidated); one whose size,
+ * mode, owner or link count changed has its attributes invalidated; a new node's entry
+ * is invalidated too, in case the kernel remembered its absence. Values themselves
+ * need no invalidation: files are direct_io, so the kernel caches no page of them. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../crypto/store.h"
+#include "../crypto/vault.h"
+#include "../policy/state.h"
+#include "log.h"
+#include "reload.h"
+
+#define INOTIFY_BUF_BYTES	(16 * 1024)
+#define WATCH_MASK	(IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_ATTRIB)
+
+struct reload {
+	struct lo_data		*lo;
+	struct reload_src	 src;
+	char			*dir;		/* the vault's folder */
+	const char		*base;		/* the vault's name in it */
+	pthread_mutex_t		 lock;
+	struct tree_inomap	*inomap;	/* protected by lock */
+	uint64_t		 served;	/* protected by lock: generation served */
+	struct fuse_session	*se;
+	int			 ino_fd, sig_fd, stop_fd;
+	pthread_t		 thread;
+	int			 running;
+	uint64_t		 flushed_seq;	/* audit seq last written to the state file */
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+reload_new(struct lo_data *lo, const struct reload_src *src, struct reload **out,
+    struct cs_err *e)
+{
+	struct reload *r;
+	char *slash;
+
+	*out = NULL;
+	if ((r = calloc(1, sizeof *r)) == NULL)
+		return cs_err_sys(e, ENOMEM, "reload");
+	r->lo = lo;
+	r->src = *src;
+	r->ino_fd = r->sig_fd = r->stop_fd = -1;
+	pthread_mutex_init(&r->lock, NULL);
+	if ((r->dir = strdup(src->vault_path)) == NULL ||
+	    (r->inomap = tree_inomap_new()) == NULL) {
+		reload_free(r);
+		return cs_err_sys(e, ENOMEM, "reload");
+	}
+	slash = strrchr(r->dir, '/');
+	if (slash == NULL || slash[1] == '\0') {
+		reload_free(r);
+		return cs_err_set(e, EINVAL, "%s: not an absolute file path", src->vault_path);
+	}
+	r->base = src->vault_path + (slash - r->dir) + 1;
+	if (slash == r->dir)
+		slash[1] = '\0';	/* a vault in "/" */
+	else
+		*slash = '\0';
+	*out = r;
+	return 0;
+}
+
+/* Opens and verifies the vault, and checks its generation against floor and the state
+ * file. On success *out is a tree holding the vault. */
+static int
+load(struct reload *r, uint64_t floor, struct tree **out, struct cs_err *e)
+{
+	struct vault *v = NULL;
+	struct key *k = NULL;
+	struct cs_state st;
+	struct tree_attrs a = r->src.attrs;
+	const struct tree_special *sp;
+	struct stat sb;
+	size_t nsp;
+	uint64_t gen;
+	int rc;
+
+	if (r->src.key != NULL)
+		rc = vault_open(r->src.vault_path, r->src.key, &v, e);
+	else
+		rc = store_open(r->src.vault_path, r->src.key_file, &k, &v, e);
+	key_free(k);
+	if (rc == -1)
+		return -1;
+	if (state_read(r->src.vault_path, &st, e) == -1)
+		goto fail;
+	if (st.generation > floor)
+		floor = st.generation;
+	gen = vault_generation(v);
+	if (gen < floor) {
+		cs_err_set(e, ESTALE, "%s: generation %" PRIu64 " is older than generation %"
+		    PRIu64 " already served or recorded in %s%s: rollback refused",
+		    r->src.vault_path, gen, floor, r->base, STATE_SUFFIX);
+		goto fail;
+	}
+	if (lstat(r->src.vault_path, &sb) == 0)
+		a.time = sb.st_mtim;
+	else
+		clock_gettime(CLOCK_REALTIME, &a.time);
+	sp = lo_specials(&nsp);
+	if (tree_build(r->inomap, v, r->src.ov, sp, nsp, &a, out, e) == -1)
+		goto fail;
+	return 0;
+fail:
+	vault_close(v);
+	return -1;
+}
+
+static int
+same_attrs(const struct tree_node *a, const struct tree_node *b)
+{
+	return a->size == b->size && a->mode == b->mode && a->uid == b->uid &&
+	    a->gid == b->gid && a->nlink == b->nlink && a->parent == b->parent;
+}
+
+/* Tells the kernel what changed from old to t. Called with no lock held. */
+static void
+invalidate(struct fuse_session *se, const struct tree *old, const struct tree *t)
+{
+	const struct tree_node *o, *n;
+	size_t i;
+
+	for (i = 0; i < tree_count(old); i++) {
+		o = tree_at(old, i);
+		if ((n = tree_get(t, o->ino)) == NULL || n->parent != o->parent) {
+			if (o->kind != TREE_ROOT)
+				fuse_lowlevel_notify_inval_entry(se, o->parent, o->name,
+				    strlen(o->name));
+			fuse_lowlevel_notify_inval_inode(se, o->ino, -1, 0);
+		} else if (!same_attrs(o, n)) {
+			fuse_lowlevel_notify_inval_inode(se, o->ino, -1, 0);
+		}
+	}
+	for (i = 0; i < tree_count(t); i++) {
+		n = tree_at(t, i);
+		if (n->kind != TREE_ROOT && tree_get(old, n->ino) == NULL)
+			fuse_lowlevel_notify_inval_entry(se, n->parent, n->name,
+			    strlen(n->name));
+	}
+}
+
+int
+reload_first(struct reload *r, struct cs_err *e)
+{
+	struct tree *t, *old;
+	struct cs_err se = { 0 };
+	uint64_t gen;
+
+	pthread_mutex_lock(&r->lock);
+	if (load(r, r->served, &t, e) == -1) {
+		pthread_mutex_unlock(&r->lock);
+		return -1;
+	}
+	gen = tree_generation(t);
+	r->served = gen;
+	old = lo_publish(r->lo, t);
+	pthread_mutex_unlock(&r->lock);
+	tree_unref(old);
+	/* Seen is seen: a restarted daemon must not go below it either. A folder we cannot
+	 * write (a read-only vault) weakens that, but is no reason not to serve. */
+	if (state_advance(r->src.vault_path, gen, 0, NULL, NULL, &se) == -1)
+		fslog("%s", se.msg);
+	return 0;
+}
+
+static void
+refused(struct reload *r, const char *why, const struct cs_err *err)
+{
+	struct audit_event ev;
+	struct cs_err e = { 0 };
+
+	fslog("reload (%s) refused, still serving generation %" PRIu64 ": %s", why,
+	    reload_generation(r), err->msg);
+	memset(&ev, 0, sizeof ev);
+	ev.event = "vault_reload_refused";
+	ev.via = "fs";
+	ev.reason = why;
+	ev.detail = err->msg;
+	ev.pid = -1;
+	if (lo_audit(r->lo, &ev, &e) == -1)
+		fslog("audit: %s", e.msg);
+}
+
+int
+reload_now(struct reload *r, const char *why, struct cs_err *e)
+{
+	struct tree *t, *old;
+	struct cs_err se = { 0 };
+	uint64_t gen;
+
+	pthread_mutex_lock(&r->lock);
+	if (load(r, r->served, &t, e) == -1) {
+		pthread_mutex_unlock(&r->lock);
+		return -1;
+	}
+	gen = tree_generation(t);
+	r->served = gen;
+	old = lo_publish(r->lo, tree_ref(t));
+	pthread_mutex_unlock(&r->lock);
+	if (r->se != NULL)
+		invalidate(r->se, old, t);
+	tree_unref(old);
+	if (state_advance(r->src.vault_path, gen, 0, NULL, NULL, &se) == -1)
+		fslog("%s", se.msg);
+	fslog("reloaded %s (%s): generation %" PRIu64 ", %zu nodes", r->src.vault_path, why,
+	    gen, tree_count(t));
+	tree_unref(t);
+	return 0;
+}
+
+uint64_t
+reload_generation(const struct reload *r)
+{
+	uint64_t gen;
+
+	pthread_mutex_lock((pthread_mutex_t *)&r->lock);
+	gen = r->served;
+	pthread_mutex_unlock((pthread_mutex_t *)&r->lock);
+	return gen;
+}
+
+/* Writes the audit log's tail to the state file when it moved. */
+static void
+flush_state(struct reload *r)
+{
+	char hash[AUDIT_HASH_HEX + 1] = "";
+	uint64_t seq = 0;
+	struct cs_err e = { 0 };
+
+	if (r->lo->audit == NULL || r->src.audit_path == NULL)
+		return;
+	audit_last(r->lo->audit, &seq, hash);
+	if (seq == 0 || seq == r->flushed_seq)
+		return;
+	if (state_advance(r->src.vault_path, 0, seq, hash, r->src.audit_path, &e) == -1) {
+		fslog("%s", e.msg);
+		return;
+	}
+	r->flushed_seq = seq;
+}
+
+/* Drops the page cache of the files closed since the last call (see lo.h). */
+static void
+purge(struct reload *r)
+{
+	uint64_t inos[LO_PURGE_MAX], count;
+	const struct tree_node *n;
+	struct tree *t;
+	size_t k, i;
+
+	if (read(r->lo->purge_fd, &count, sizeof count) != (ssize_t)sizeof count)
+		return;
+	k = lo_purge_take(r->lo, inos);
+	if (k <= LO_PURGE_MAX) {
+		for (i = 0; i < k; i++)
+			fuse_lowlevel_notify_inval_inode(r->se, inos[i], 0, 0);
+		return;
+	}
+	t = lo_acquire(r->lo);
+	for (i = 0; i < tree_count(t); i++)
+		if ((n = tree_at(t, i))->kind == TREE_FILE)
+			fuse_lowlevel_notify_inval_inode(r->se, n->ino, 0, 0);
+	tree_unref(t);
+}
+
+/* 1 when the inotify events read from fd concern the vault file. */
+static int
+vault_changed(struct reload *r)
+{
+	char buf[INOTIFY_BUF_BYTES] __attribute__((aligned(__alignof__(struct inotify_event))));
+	const struct inotify_event *ev;
+	ssize_t n;
+	char *p;
+	int hit = 0;
+
+	while ((n = read(r->ino_fd, buf, sizeof buf)) > 0) {
+		for (p = buf; p < buf + n; p += sizeof *ev + ev->len) {
+			ev = (const struct inotify_event *)p;
+			if ((ev->mask & IN_Q_OVERFLOW) ||
+			    (ev->len > 0 && strcmp(ev->name, r->base) == 0))
+				hit = 1;
+		}
+	}
+	return hit;
+}
+
+static void *
+watch(void *arg)
+{
+	struct reload *r = arg;
+	struct pollfd pfd[4];
+	struct signalfd_siginfo si;
+	struct cs_err e;
+	int64_t due = -1, first = -1, flush_at, now;
+	const char *why = "change";
+	int tries = 0, timeout;
+
+	flush_at = now_ms() + STATE_FLUSH_MS;
+	pfd[0] = (struct pollfd){ .fd = r->stop_fd, .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = r->ino_fd, .events = POLLIN };
+	pfd[2] = (struct pollfd){ .fd = r->sig_fd, .events = POLLIN };
+	pfd[3] = (struct pollfd){ .fd = r->lo->purge_fd, .events = POLLIN };
+	for (;;) {
+		now = now_ms();
+		timeout = (int)(flush_at - now);
+		if (due >= 0 && due - now < timeout)
+			timeout = (int)(due - now);
+		if (poll(pfd, 4, timeout < 0 ? 0 : timeout) == -1 && errno != EINTR)
+			break;
+		if (pfd[0].revents & POLLIN)
+			break;
+		if (pfd[3].revents & POLLIN)
+			purge(r);
+		now = now_ms();
+		if ((pfd[1].revents & POLLIN) && vault_changed(r)) {
+			if (first < 0)
+				first = now;
+			due = now + RELOAD_DEBOUNCE_MS;
+			if (due > first + RELOAD_MAX_DELAY_MS)
+				due = first + RELOAD_MAX_DELAY_MS;
+			if (strcmp(why, "SIGHUP") != 0)
+				why = "change";
+			tries = 0;
+		}
+		if ((pfd[2].revents & POLLIN) &&
+		    read(r->sig_fd, &si, sizeof si) == (ssize_t)sizeof si) {
+			due = now;
+			why = "SIGHUP";
+			tries = 0;
+		}
+		if (due >= 0 && now >= due) {
+			memset(&e, 0, sizeof e);
+			if (reload_now(r, why, &e) == 0 || e.code == ESTALE ||
+			    ++tries > RELOAD_RETRIES) {
+				if (e.code != 0)
+					refused(r, why, &e);
+				due = first = -1;
+				why = "change";
+				tries = 0;
+			} else {
+				/* a rotation may be half-way: its key lands just after */
+				due = now_ms() + RELOAD_RETRY_MS;
+			}
+			now = now_ms();
+		}
+		if (now >= flush_at) {
+			flush_state(r);
+			flush_at = now + STATE_FLUSH_MS;
+		}
+	}
+	return NULL;
+}
+
+int
+reload_start(struct reload *r, struct fuse_session *se, struct cs_err *e)
+{
+	sigset_t hup, all, old;
+	int rc;
+
+	r->se = se;
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	if ((r->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1 ||
+	    (r->lo->purge_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1 ||
+	    (r->sig_fd = signalfd(-1, &hup, SFD_CLOEXEC | SFD_NONBLOCK)) == -1 ||
+	    (r->ino_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK)) == -1)
+		return cs_err_sys(e, errno, "reload: watcher");
+	if (inotify_add_watch(r->ino_fd, r->dir, WATCH_MASK | IN_ONLYDIR) == -1)
+		return cs_err_sys(e, errno, "%s: watch", r->dir);
+	/* The watcher takes no process signal but through its signalfd: SIGTERM must reach
+	 * a loop thread, whose interrupted read ends the session. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&r->thread, NULL, watch, r);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+		return cs_err_sys(e, rc, "reload: thread");
+	r->running = 1;
+	return 0;
+}
+
+void
+reload_stop(struct reload *r)
+{
+	uint64_t one = 1;
+
+	if (r->running) {
+		if (write(r->stop_fd, &one, sizeof one) != (ssize_t)sizeof one)
+			fslog("reload: cannot stop the watcher: %s", strerror(errno));
+		else
+			pthread_join(r->thread, NULL);
+		r->running = 0;
+	}
+	flush_state(r);
+}
+
+void
+reload_free(struct reload *r)
+{
+	if (r == NULL)
+		return;
+	reload_stop(r);
+	if (r->ino_fd != -1)
+		close(r->ino_fd);
+	if (r->sig_fd != -1)
+		close(r->sig_fd);
+	if (r->stop_fd != -1)
+		close(r->stop_fd);
+	if (r->lo->purge_fd != -1) {
+		close(r->lo->purge_fd);
+		r->lo->purge_fd = -1;
+	}
+	tree_inomap_free(r->inomap);
+	pthread_mutex_destroy(&r->lock);
+	free(r->dir);
+	free(r);
+}
