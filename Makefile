@@ -76,7 +76,7 @@ $(BUILD)/tests/tools/%: tests/tools/%.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
 # The whole suite: unit binaries, then the integration scripts; one summary line.
-check: $(BINS) $(TESTS) $(TOOLS)
+check: $(BINS) $(TESTS) $(TOOLS) $(MANPAGES)
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh tests/run $(TESTS)
 
 unit: $(TESTS)
@@ -165,10 +165,10 @@ $(BUILD)/man/%: man/%.scd
 	@mkdir -p $(@D)
 	scdoc <$< >$@.tmp && mv $@.tmp $@
 
-# Install, units, man pages, the mount helper and a bubblewrap container
-# (tests/system/*.sh; root and /dev/fuse for the mounting ones, else SKIPPED).
+# Install, units (also under a real systemd), man pages, the mount helper and a
+# bubblewrap container (tests/system/*.sh; root and /dev/fuse to mount, else SKIPPED).
 check-system: $(BINS) $(MANPAGES)
-	@BUILD=$(BUILD) sh tests/system/run
+	@BUILD=$(BUILD) sh tests/run --scripts tests/system
 
 clean:
 	rm -rf build
