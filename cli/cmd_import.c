@@ -1,10 +1,14 @@
 /* cli/cmd_import.c - comfysecrets import FILE: many values at once, all or nothing.
  *
  * FILE is .json ({"provider": {"field": "value"}}) or .env (COMFYVN_SECRET_<P>_<F>=value
- * lines, read the way the daemon reads its environment: policy/envname.c). The file's
- * bytes are read into guarded memory; while the JSON is parsed, jansson allocates from
- * sodium_malloc too, so the values are wiped when the parse tree is freed. Every entry is
- * checked before the vault is touched, then all are written in one save. */
+ * lines, read the way the daemon reads its environment: policy/envname.c). The file is
+ * read into one guarded buffer, and every value lives in one guarded arena as well:
+ * a .env value is a slice of the file's buffer, a JSON value is copied into an arena of
+ * the file's size (decoding never makes a string longer). One sodium_malloc per value
+ * would exhaust the kernel's map count at about 20 000 values. The JSON parse tree is
+ * ordinary heap that jansson frees through secret_wipe_free (see cli/main.c), so the
+ * values are wiped there too. Entries are sorted, duplicates refused, and all are
+ * checked before the vault is touched; then all are written in one save. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,89 +17,97 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <sodium.h>
 
 #include "../crypto/store.h"
 #include "../policy/envname.h"
 #include "cli.h"
 
-#define IMPORT_FILE_MAX	(64u << 20)	/* bytes of an import file */
-#define IMPORT_ITEMS_MAX	100000	/* entries in one import */
+#define IMPORT_FILE_MAX		(64u << 20)	/* bytes of an import file */
+#define IMPORT_ITEMS_MAX	1000000		/* entries in one import */
 
 struct item {
 	char		 provider[VAULT_NAME_MAX + 1];
 	char		 field[VAULT_NAME_MAX + 1];
-	struct secret	*value;
+	size_t		 off, len;	/* the value: bytes off..off+len of the base */
 	size_t		 line;		/* .env line, 0 for JSON */
 };
 
 struct items {
-	struct item	*v;
-	size_t		 n, cap;
+	struct item		*v;
+	size_t			 n, cap;
+	const unsigned char	*base;	/* the file (.env) or the arena (.json) */
 };
 
-static void
-items_free(struct items *it)
-{
-	size_t i;
-
-	for (i = 0; i < it->n; i++)
-		secret_free(it->v[i].value);
-	free(it->v);
-	it->v = NULL;
-	it->n = it->cap = 0;
-}
-
-/* Adds a copy of the value; a second entry for the same path is an error. */
 static int
-items_add(struct items *it, const char *file, const char *p, const char *f,
-    const void *val, size_t len, size_t line, struct cs_err *e)
+items_add(struct items *it, const char *file, const char *p, const char *f, size_t off,
+    size_t len, size_t line, struct cs_err *e)
 {
 	struct item *n;
-	size_t i;
 
-	for (i = 0; i < it->n; i++)
-		if (strcmp(it->v[i].provider, p) == 0 && strcmp(it->v[i].field, f) == 0)
-			return cs_err_set(e, EINVAL, "%s:%zu: %s/%s given twice (line %zu)",
-			    file, line, p, f, it->v[i].line);
 	if (it->n == IMPORT_ITEMS_MAX)
-		return cs_err_set(e, EFBIG, "%s: more than %u entries", file, IMPORT_ITEMS_MAX);
+		return cs_err_set(e, EFBIG, "%s: more than %d entries", file, IMPORT_ITEMS_MAX);
 	if (it->n == it->cap) {
-		it->cap = it->cap ? it->cap * 2 : 16;
+		it->cap = it->cap ? it->cap * 2 : 64;
 		if ((n = realloc(it->v, it->cap * sizeof *n)) == NULL)
 			return cs_err_sys(e, ENOMEM, "%s", file);
 		it->v = n;
 	}
-	n = &it->v[it->n];
+	n = &it->v[it->n++];
 	snprintf(n->provider, sizeof n->provider, "%s", p);
 	snprintf(n->field, sizeof n->field, "%s", f);
+	n->off = off;
+	n->len = len;
 	n->line = line;
-	if ((n->value = secret_dup(val, len)) == NULL)
-		return cs_err_sys(e, ENOMEM, "%s", file);
-	it->n++;
 	return 0;
 }
 
 static int
-parse_json(const char *file, const struct secret *text, struct items *it, struct cs_err *e)
+by_path(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
+	int c = strcmp(x->provider, y->provider);
+
+	if (c != 0)
+		return c;
+	if ((c = strcmp(x->field, y->field)) != 0)
+		return c;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/* Sorts by provider and field (so the vault takes them in order) and refuses a path
+ * given twice, naming both lines. */
+static int
+items_sort(struct items *it, const char *file, struct cs_err *e)
+{
+	size_t i;
+
+	qsort(it->v, it->n, sizeof *it->v, by_path);
+	for (i = 1; i < it->n; i++)
+		if (by_path(&it->v[i - 1], &it->v[i]) != 0 &&
+		    strcmp(it->v[i - 1].provider, it->v[i].provider) == 0 &&
+		    strcmp(it->v[i - 1].field, it->v[i].field) == 0)
+			return cs_err_set(e, EINVAL, "%s:%zu: %s/%s given twice (line %zu)",
+			    file, it->v[i].line, it->v[i].provider, it->v[i].field,
+			    it->v[i - 1].line);
+	return 0;
+}
+
+static int
+parse_json(const char *file, const struct secret *text, struct secret *arena,
+    struct items *it, struct cs_err *e)
 {
 	json_error_t jerr;
 	json_t *root, *fields, *val;
-	json_malloc_t saved_malloc;
-	json_free_t saved_free;
 	const char *p, *f;
-	size_t plen, flen;
+	size_t plen, flen, used = 0, vlen;
 	int rc = -1;
 
-	json_get_alloc_funcs(&saved_malloc, &saved_free);
-	json_set_alloc_funcs(sodium_malloc, sodium_free);
 	root = json_loadb((const char *)text->buf, text->len, JSON_REJECT_DUPLICATES |
 	    JSON_ALLOW_NUL, &jerr);
-	if (root == NULL) {
+	if (root == NULL)
 		/* jansson's text may quote the input near the error: keep only the place. */
-		cs_err_set(e, EINVAL, "%s:%d:%d: not valid JSON", file, jerr.line, jerr.column);
-		goto out;
-	}
+		return cs_err_set(e, EINVAL, "%s:%d:%d: not valid JSON", file, jerr.line,
+		    jerr.column);
 	if (!json_is_object(root)) {
 		cs_err_set(e, EINVAL, "%s: expected an object of providers", file);
 		goto out;
@@ -125,22 +137,30 @@ parse_json(const char *file, const struct secret *text, struct items *it, struct
 				    file, p, f);
 				goto out;
 			}
-			if (items_add(it, file, p, f, json_string_value(val),
-			    json_string_length(val), 0, e) == -1)
+			vlen = json_string_length(val);
+			if (vlen > arena->len - used) {		/* cannot happen; never overrun */
+				cs_err_set(e, EINVAL, "%s: %s/%s: decoded value larger than the "
+				    "file", file, p, f);
 				goto out;
+			}
+			memcpy(arena->buf + used, json_string_value(val), vlen);
+			if (items_add(it, file, p, f, used, vlen, 0, e) == -1)
+				goto out;
+			used += vlen;
 		}
 	}
+	it->base = arena->buf;
 	rc = 0;
 out:
 	json_decref(root);
-	json_set_alloc_funcs(saved_malloc, saved_free);
 	return rc;
 }
 
 static int
 parse_env(const char *file, const struct secret *text, struct items *it, struct cs_err *e)
 {
-	const char *s = (const char *)text->buf, *end = s + text->len, *nl, *eq, *v, *ve;
+	const char *base = (const char *)text->buf, *s = base, *end = s + text->len;
+	const char *nl, *eq, *v, *ve;
 	char p[VAULT_NAME_MAX + 1], f[VAULT_NAME_MAX + 1];
 	size_t line = 0;
 	struct cs_err ne = { 0 };
@@ -167,9 +187,11 @@ parse_env(const char *file, const struct secret *text, struct items *it, struct 
 			v++;
 			ve--;
 		}
-		if (items_add(it, file, p, f, v, (size_t)(ve - v), line, e) == -1)
+		if (items_add(it, file, p, f, (size_t)(v - base), (size_t)(ve - v), line,
+		    e) == -1)
 			return -1;
 	}
+	it->base = text->buf;
 	return 0;
 }
 
@@ -193,31 +215,25 @@ read_file(const char *file, struct secret **text, struct cs_err *e)
 	return rc;
 }
 
-/* One audit line per provider, naming the fields written. */
+/* One audit line per provider, naming the fields written (the items are sorted). */
 static int
 audit_items(struct cli *c, const struct items *it, const char *fpr, struct cs_err *e)
 {
 	const char **keys;
-	struct audit_event ev = { 0 };
-	size_t i, j, n;
+	struct audit_event ev;
+	size_t i, j;
 	int rc = 0;
 
 	if ((keys = calloc(it->n + 1, sizeof *keys)) == NULL)
 		return cs_err_sys(e, ENOMEM, "import");
-	for (i = 0; i < it->n && rc == 0; i++) {
-		for (j = 0; j < i; j++)
-			if (strcmp(it->v[j].provider, it->v[i].provider) == 0)
-				break;
-		if (j < i)
-			continue;	/* this provider was audited already */
-		for (n = 0, j = i; j < it->n; j++)
-			if (strcmp(it->v[j].provider, it->v[i].provider) == 0)
-				keys[n++] = it->v[j].field;
+	for (i = 0; i < it->n && rc == 0; i = j) {
+		for (j = i; j < it->n && strcmp(it->v[j].provider, it->v[i].provider) == 0; j++)
+			keys[j - i] = it->v[j].field;
 		memset(&ev, 0, sizeof ev);
 		ev.event = "secret_written";
 		ev.provider = it->v[i].provider;
 		ev.keys = keys;
-		ev.nkeys = n;
+		ev.nkeys = j - i;
 		ev.fingerprint = fpr;
 		rc = cli_audit(c, &ev, e);
 	}
@@ -229,7 +245,7 @@ int
 cmd_import(struct cli *c, int argc, char **argv)
 {
 	struct cs_err e = { 0 };
-	struct secret *text = NULL;
+	struct secret *text = NULL, *arena = NULL, view;
 	struct items it = { 0 };
 	struct key *k = NULL;
 	struct vault *v = NULL;
@@ -246,21 +262,29 @@ cmd_import(struct cli *c, int argc, char **argv)
 		return cli_usage("import", "FILE must end in .json or .env");
 	if (read_file(file, &text, &e) == -1)
 		goto out;
-	if ((ends_with(file, ".json") ? parse_json(file, text, &it, &e) :
-	    parse_env(file, text, &it, &e)) == -1)
+	if (ends_with(file, ".json")) {
+		if ((arena = secret_new(text->len)) == NULL) {
+			cs_err_sys(&e, ENOMEM, "%s", file);
+			goto out;
+		}
+		if (parse_json(file, text, arena, &it, &e) == -1)
+			goto out;
+	} else if (parse_env(file, text, &it, &e) == -1) {
 		goto out;
-	secret_free(text);
-	text = NULL;
+	}
 	if (it.n == 0) {
 		cs_err_set(&e, EINVAL, "%s: no entries to import", file);
 		goto out;
 	}
-	if (cli_open_write(c, &lockfd, &k, &v, &e) == -1)
+	if (items_sort(&it, file, &e) == -1 || cli_open_write(c, &lockfd, &k, &v, &e) == -1)
 		goto out;
-	for (i = 0; i < it.n; i++)
-		if (vault_put(v, it.v[i].provider, it.v[i].field, it.v[i].value,
+	for (i = 0; i < it.n; i++) {
+		view.buf = (unsigned char *)it.base + it.v[i].off;
+		view.len = it.v[i].len;
+		if (vault_put(v, it.v[i].provider, it.v[i].field, &view,
 		    c->cfg->max_value_size, &e) == -1)
 			goto out;
+	}
 	if (cli_save(c, v, &e) == -1)
 		goto out;
 	vault_unlock(lockfd);
@@ -270,8 +294,9 @@ cmd_import(struct cli *c, int argc, char **argv)
 		goto out;
 	rc = EXIT_OK;
 out:
+	secret_free(arena);
 	secret_free(text);
-	items_free(&it);
+	free(it.v);
 	cli_close(lockfd, k, v);
 	return rc == EXIT_OK ? rc : cli_fail(&e);
 }

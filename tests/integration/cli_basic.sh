@@ -118,6 +118,19 @@ printf '{"p": ' >"$T/trunc.json"
 csc import "$T/trunc.json" 2>"$T/err"
 check "truncated JSON is refused naming file and place" grep -q "trunc.json:1" "$T/err"
 
+# 100 000 values in one import: one guarded allocation per value would exhaust the
+# kernel's map count (about 65 000 maps) long before this.
+awk 'BEGIN { for (i = 0; i < 100000; i++) printf "COMFYVN_SECRET_BULK%d_F%d=v%d\n", i % 50, i, i }' >"$T/big.env"
+check "import of 100 000 .env entries succeeds" csc import "$T/big.env"
+check "a value from the big import reads back" sh -c "[ \"\$($CS --config $CSD/cs.ini get bulk7 f99957)\" = v99957 ]"
+awk 'BEGIN { printf "{"; for (p = 0; p < 40; p++) { printf "%s\"j%d\": {", (p ? "," : ""), p;
+	for (i = 0; i < 1000; i++) printf "%s\"f%d\": \"w%d\"", (i ? "," : ""), i, p * 1000 + i; printf "}" } print "}" }' >"$T/big.json"
+check "import of 40 000 .json entries succeeds" csc import "$T/big.json"
+check "a value from the big JSON import reads back" sh -c "[ \"\$($CS --config $CSD/cs.ini get j39 f999)\" = w39999 ]"
+printf 'COMFYVN_SECRET_A_B=1\n#\nCOMFYVN_SECRET_A_B=2\n' >"$T/dup.env"
+csc import "$T/dup.env" 2>"$T/err"
+check "a path given twice in an .env is refused naming both lines" grep -q "dup.env:3: a/b given twice (line 1)" "$T/err"
+
 check "no secret value reached the audit log" sh -c "! grep -a -q '$SEED' $CSD/audit.log"
 check "get was audited as secret_read with pid, uid and comm" sh -c "grep -q '\"event\":\"secret_read\".*\"pid\":[0-9]*,\"uid\":0,\"gid\":0,\"comm\":\"comfysecrets\"' $CSD/audit.log"
 done_testing
