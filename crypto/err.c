@@ -51,3 +51,26 @@ cs_err_clear(struct cs_err *e)
 	e->code = 0;
 	e->msg[0] = '\0';
 }
+
+const char *
+cs_show(const char *s, size_t len, size_t max, char *out, size_t n)
+{
+	size_t i, o = 0;
+	unsigned char c;
+
+	if (n == 0)
+		return out;
+	for (i = 0; i < len && o + 8 < n; i++) {
+		if (i == max) {
+			o += (size_t)snprintf(out + o, n - o, "...");
+			break;
+		}
+		c = (unsigned char)s[i];
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, n - o, "\\x%02x", c);
+	}
+	out[o] = '\0';
+	return out;
+}

@@ -7,6 +7,8 @@
 #ifndef CS_ERR_H
 #define CS_ERR_H
 
+#include <stddef.h>
+
 #define CS_ERR_MSG_MAX	256	/* bytes, including the NUL */
 
 struct cs_err {
@@ -21,5 +23,12 @@ int	cs_err_set(struct cs_err *e, int code, const char *fmt, ...)
 int	cs_err_sys(struct cs_err *e, int code, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	cs_err_clear(struct cs_err *e);
+
+#define CS_SHOW_MAX	48			/* bytes of hostile text echoed by default */
+#define CS_SHOW_BUF(max)	((max) * 4 + 8)	/* bytes of out for cs_show(..., max, ...) */
+/* Text from outside (a name, a pattern, a parser's message) made safe to put in an error:
+ * at most max of its len bytes (it may hold NUL), printable ASCII as is except '"' and
+ * '\', anything else as \xNN, and "..." when cut. Returns out. */
+const char	*cs_show(const char *s, size_t len, size_t max, char *out, size_t n);
 
 #endif

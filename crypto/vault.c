@@ -44,7 +44,7 @@
 #define MAC_BYTES	32
 #define AD_MAX		(2 * VAULT_NAME_MAX + 2)	/* "provider/field" and its NUL */
 #define SHOWN_MAX	40	/* bytes of a hostile name echoed in a message */
-#define SHOWN_BUF	(SHOWN_MAX * 4 + 8)
+#define SHOWN_BUF	CS_SHOW_BUF(SHOWN_MAX)
 #define JERR_SHOWN_MAX	120	/* bytes of a jansson error text echoed */
 #define ARRAY_MIN	8	/* first capacity of a growing array */
 #define NAME_RULE	"[a-z0-9][a-z0-9._-]{0,63}"
@@ -80,26 +80,6 @@ static const char *const top_keys[] = {
 	"format", "version", "cipher", "key_fingerprint", "generation", "providers", "mac",
 };
 
-/* At most max bytes of s, non-printable bytes, '"' and '\' escaped as \xNN, "..." when cut. */
-static void
-show(const char *s, size_t len, size_t max, char *out, size_t n)
-{
-	size_t i, o = 0;
-	unsigned char c;
-
-	for (i = 0; i < len && o + 8 < n; i++) {
-		if (i == max) {
-			o += (size_t)snprintf(out + o, n - o, "...");
-			break;
-		}
-		c = (unsigned char)s[i];
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-			out[o++] = (char)c;
-		else
-			o += (size_t)snprintf(out + o, n - o, "\\x%02x", c);
-	}
-	out[o] = '\0';
-}
 
 /* 0 when name (len bytes, may hold NUL) is valid; else the reason, naming what, in msg. */
 static int
@@ -116,7 +96,7 @@ name_why(const char *name, size_t len, const char *what, char *msg, size_t n)
 	}
 	if (ok && memmem(name, len, "..", 2) == NULL)
 		return 0;
-	show(name, len, SHOWN_MAX, shown, sizeof shown);
+	cs_show(name, len, SHOWN_MAX, shown, sizeof shown);
 	if (len == 0)
 		snprintf(msg, n, "%s name is empty: it must match %s", what, NAME_RULE);
 	else if (memchr(name, '\0', len) != NULL)
@@ -372,7 +352,7 @@ check_top_keys(json_t *root, const char *path, struct cs_err *e)
 			if (len == strlen(top_keys[i]) && memcmp(k, top_keys[i], len) == 0)
 				break;
 		if (i == sizeof top_keys / sizeof top_keys[0]) {
-			show(k, len, SHOWN_MAX, shown, sizeof shown);
+			cs_show(k, len, SHOWN_MAX, shown, sizeof shown);
 			return cs_err_set(e, EINVAL, "%s: unknown key \"%s\" at the top level",
 			    path, shown);
 		}
@@ -563,7 +543,7 @@ int
 vault_parse(const char *buf, size_t len, const char *name, const struct key *k,
     struct vault **out, struct cs_err *e)
 {
-	char shown[JERR_SHOWN_MAX * 4 + 8], *near;
+	char shown[CS_SHOW_BUF(JERR_SHOWN_MAX)], *near;
 	struct vault *v;
 	json_error_t jerr;
 	json_t *root;
@@ -575,7 +555,7 @@ vault_parse(const char *buf, size_t len, const char *name, const struct key *k,
 		 * mistake that could be a secret, so only the reason is kept. */
 		if ((near = strstr(jerr.text, " near ")) != NULL)
 			*near = '\0';
-		show(jerr.text, strlen(jerr.text), JERR_SHOWN_MAX, shown, sizeof shown);
+		cs_show(jerr.text, strlen(jerr.text), JERR_SHOWN_MAX, shown, sizeof shown);
 		return cs_err_set(e, EINVAL, "%s:%d:%d: not a vault: %s", name, jerr.line,
 		    jerr.column, shown);
 	}
@@ -713,11 +693,11 @@ vault_find(const struct vault *v, const char *provider, const char *field, size_
 	size_t i, j;
 
 	if (!pfind(v, provider, &i)) {
-		show(provider, strnlen(provider, SHOWN_MAX + 1), SHOWN_MAX, sp, sizeof sp);
+		cs_show(provider, strnlen(provider, SHOWN_MAX + 1), SHOWN_MAX, sp, sizeof sp);
 		return cs_err_set(e, ENOENT, "%s: no provider \"%s\"", v->path, sp);
 	}
 	if (field != NULL && !ffind(&v->p[i], field, &j)) {
-		show(field, strnlen(field, SHOWN_MAX + 1), SHOWN_MAX, sf, sizeof sf);
+		cs_show(field, strnlen(field, SHOWN_MAX + 1), SHOWN_MAX, sf, sizeof sf);
 		return cs_err_set(e, ENOENT, "%s: provider %s has no field \"%s\"", v->path,
 		    v->p[i].name, sf);
 	}

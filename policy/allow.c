@@ -17,7 +17,7 @@
 #include "allow.h"
 
 #define SHOWN_MAX	48	/* bytes of a hostile pattern echoed in a message */
-#define SHOWN_BUF	(SHOWN_MAX * 4 + 8)
+#define SHOWN_BUF	CS_SHOW_BUF(SHOWN_MAX)
 #define LABEL_MAX	63	/* bytes of one DNS label */
 #define SCHEME_MAX	32	/* bytes of a URL scheme */
 #define ADDR_TEXT_MAX	64	/* bytes of an address literal, with a /prefix */
@@ -25,31 +25,13 @@
 static const unsigned char v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 static const unsigned char loop6[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
 
-static void
-show(const char *s, size_t len, char *out, size_t n)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < len && o + 5 < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (i == SHOWN_MAX) {
-			o += (size_t)snprintf(out + o, n - o, "...");
-			break;
-		}
-		if (isprint(c) && c != '\\' && c != '"')
-			out[o++] = (char)c;
-		else
-			o += (size_t)snprintf(out + o, n - o, "\\x%02x", c);
-	}
-	out[o] = '\0';
-}
 
 static int
 bad(struct cs_err *e, const char *what, const char *s, size_t len, const char *why)
 {
 	char shown[SHOWN_BUF];
 
-	show(s, len, shown, sizeof shown);
+	cs_show(s, len, SHOWN_MAX, shown, sizeof shown);
 	return cs_err_set(e, EINVAL, "%s \"%s\": %s", what, shown, why);
 }
 
@@ -652,7 +634,7 @@ allow_decide(const struct cfg *c, const char *const *job_allow, size_t njob, int
 	}
 	if (ans->matched != NULL) {
 		ans->allowed = 1;
-		show(ans->matched, strlen(ans->matched), shown, sizeof shown);
+		cs_show(ans->matched, strlen(ans->matched), SHOWN_MAX, shown, sizeof shown);
 		snprintf(ans->reason, sizeof ans->reason, "%s matches \"%s\" (%s)", pair,
 		    shown, ans->source);
 		return 0;

@@ -89,25 +89,11 @@ static const struct keydef keys[] = {
 };
 _Static_assert(sizeof keys / sizeof keys[0] <= 16, "struct loader: seen[] is too small");
 
-/* Copies at most SHOWN_MAX bytes of s into out, escaping what is not printable. */
+/* A name from the file, made safe for a message. */
 static const char *
 show(const char *s, char *out, size_t n)
 {
-	size_t i, o = 0;
-
-	for (i = 0; s[i] != '\0' && o + 5 < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (i == SHOWN_MAX) {
-			o += (size_t)snprintf(out + o, n - o, "...");
-			break;
-		}
-		if (isprint(ch) && ch != '\\')
-			out[o++] = (char)ch;
-		else
-			o += (size_t)snprintf(out + o, n - o, "\\x%02x", ch);
-	}
-	out[o] = '\0';
-	return out;
+	return cs_show(s, strlen(s), SHOWN_MAX, out, n);
 }
 
 /* [a-z0-9][a-z0-9._-]{0,63}, no "..": the vault's rule for provider names, kept here so
@@ -414,7 +400,7 @@ add_provider(struct cfg *c, const char *name, size_t *idx)
 static void
 section(struct loader *l, const char *p, size_t len)
 {
-	char shown[SHOWN_MAX * 4 + 8];
+	char shown[CS_SHOW_BUF(SHOWN_MAX)];
 	const char *end;
 	size_t n;
 
@@ -493,7 +479,7 @@ static int
 provider_key(struct loader *l, const char *name, const char *value)
 {
 	struct cfg_provider *pv = &l->c->providers[l->prov];
-	char sn[SHOWN_MAX * 4 + 8], kn[SHOWN_MAX * 4 + 8];
+	char sn[CS_SHOW_BUF(SHOWN_MAX)], kn[SHOWN_MAX * 4 + 8];
 	const char *why;
 	int *has;
 
@@ -540,7 +526,7 @@ static int
 handler(void *user, const char *sec, const char *name, const char *value)
 {
 	struct loader *l = user;
-	char sn[SHOWN_MAX * 4 + 8], kn[SHOWN_MAX * 4 + 8];
+	char sn[CS_SHOW_BUF(SHOWN_MAX)], kn[SHOWN_MAX * 4 + 8];
 	const char *why;
 	size_t i;
 
@@ -732,6 +718,36 @@ out:
 	free(buf);
 	cfg_free(c);
 	return rc;
+}
+
+int
+cfg_parse(const char *buf, size_t len, const char *name, struct cfg **out, struct cs_err *e)
+{
+	struct cfg *c;
+	char *copy;
+	int rc;
+
+	*out = NULL;
+	if (len > CFG_FILE_MAX_BYTES)
+		return cs_err_set(e, EFBIG, "%s: larger than %u bytes; not a config file", name,
+		    CFG_FILE_MAX_BYTES);
+	/* parse_file() wants the NUL that read_file() adds. */
+	if ((copy = malloc(len + 1)) == NULL)
+		return cs_err_sys(e, ENOMEM, "%s", name);
+	memcpy(copy, buf, len);
+	copy[len] = '\0';
+	if ((c = new_defaults()) == NULL) {
+		free(copy);
+		return cs_err_sys(e, ENOMEM, "config defaults");
+	}
+	rc = parse_file(c, name, copy, len, e);
+	free(copy);
+	if (rc == -1) {
+		cfg_free(c);
+		return -1;
+	}
+	*out = c;
+	return 0;
 }
 
 int

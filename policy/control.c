@@ -22,30 +22,12 @@
 #include "control.h"
 
 #define SHOWN_MAX	48	/* bytes of a hostile text echoed in an error */
-#define SHOWN_BUF	(SHOWN_MAX * 4 + 8)
+#define SHOWN_BUF	CS_SHOW_BUF(SHOWN_MAX)
 #define ERROR_MAX	512	/* bytes of an error answer's text */
 #define PAIR_MAX	(ALLOW_NAME_MAX + 16)	/* bytes of a .sandbox path name */
 
 static const char ops_list[] = "check, defaults, providers, audit, rotate";
 
-static void
-show(const char *s, size_t len, char *out, size_t n)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < len && o + 5 < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (i == SHOWN_MAX) {
-			o += (size_t)snprintf(out + o, n - o, "...");
-			break;
-		}
-		if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"')
-			out[o++] = (char)c;
-		else
-			o += (size_t)snprintf(out + o, n - o, "\\x%02x", c);
-	}
-	out[o] = '\0';
-}
 
 /* A JSON string of s (null for NULL); bytes that are not valid UTF-8 (a path from
  * another module's message) come out as \xNN instead of failing the answer. */
@@ -118,7 +100,7 @@ only(const char *op, json_t *req, const char *const *known)
 			if (strcmp(k, known[i]) == 0)
 				break;
 		if (known[i] == NULL) {
-			show(k, strlen(k), shown, sizeof shown);
+			cs_show(k, strlen(k), SHOWN_MAX, shown, sizeof shown);
 			return fail("%s: unknown field \"%s\"", op, shown);
 		}
 	}
@@ -402,7 +384,7 @@ dispatch(const struct control_ctx *ctx, json_t *req)
 	for (i = 0; i < sizeof ops / sizeof ops[0]; i++)
 		if (strcmp(name, ops[i].name) == 0)
 			return ops[i].fn(ctx, req);
-	show(name, json_string_length(op), shown, sizeof shown);
+	cs_show(name, json_string_length(op), SHOWN_MAX, shown, sizeof shown);
 	return fail("request: unknown op \"%s\" (one of %s)", shown, ops_list);
 }
 
@@ -470,7 +452,7 @@ split_pair(const char *pair, char host[PAIR_MAX], int *port)
 	size_t len = strlen(pair), hlen;
 	long v = 0;
 
-	show(pair, len, shown, sizeof shown);
+	cs_show(pair, len, SHOWN_MAX, shown, sizeof shown);
 	if (len >= PAIR_MAX)
 		return fail("check: \"%s\": too long for host:port", shown);
 	if (pair[0] == '[') {

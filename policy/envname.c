@@ -12,24 +12,6 @@
 
 #define SHOWN_MAX	48	/* bytes of a hostile name echoed in a message */
 
-static void
-show(const char *s, size_t len, char *out, size_t n)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < len && o + 5 < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (i == SHOWN_MAX) {
-			o += (size_t)snprintf(out + o, n - o, "...");
-			break;
-		}
-		if (isprint(c) && c != '\\')
-			out[o++] = (char)c;
-		else
-			o += (size_t)snprintf(out + o, n - o, "\\x%02x", c);
-	}
-	out[o] = '\0';
-}
 
 int
 envname_is_override(const char *name, size_t len)
@@ -59,10 +41,10 @@ envname_split(const char *name, size_t len, char provider[VAULT_NAME_MAX + 1],
 	size_t plen = sizeof ENVNAME_PREFIX - 1;
 	const char *rest, *us;
 	size_t rlen;
-	char shown[SHOWN_MAX * 4 + 8];
+	char shown[CS_SHOW_BUF(SHOWN_MAX)];
 
 	if (!envname_is_override(name, len)) {
-		show(name, len, shown, sizeof shown);
+		cs_show(name, len, SHOWN_MAX, shown, sizeof shown);
 		return cs_err_set(e, EINVAL, "%s: not a %s<PROVIDER>_<FIELD> name", shown,
 		    ENVNAME_PREFIX);
 	}
@@ -72,7 +54,7 @@ envname_split(const char *name, size_t len, char provider[VAULT_NAME_MAX + 1],
 	if (us == NULL || us == rest || (size_t)(us - rest) + 1 >= rlen ||
 	    lower(rest, (size_t)(us - rest), provider) == -1 ||
 	    lower(us + 1, rlen - (size_t)(us - rest) - 1, field) == -1) {
-		show(name, len, shown, sizeof shown);
+		cs_show(name, len, SHOWN_MAX, shown, sizeof shown);
 		return cs_err_set(e, EINVAL, "%s: provider and field must each match "
 		    "[A-Za-z0-9][A-Za-z0-9._-]{0,63} (no \"..\")", shown);
 	}
