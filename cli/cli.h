@@ -29,20 +29,6 @@ int	cli_usage(const char *cmd, const char *why);
 /* Prints the subcommand's help on stdout; returns EXIT_OK. */
 int	cli_help(const char *cmd);
 
-struct key;
-struct vault;
-/* Opens the configured vault with its key; refuses one older than the state file's
- * generation (ESTALE). Caller frees both. */
-int	cli_open_read(struct cli *c, struct key **k, struct vault **v, struct cs_err *e);
-/* The same under the vault lock (*lockfd), finishing an interrupted rotation first.
- * On failure nothing is left held. */
-int	cli_open_write(struct cli *c, int *lockfd, struct key **k, struct vault **v,
-	    struct cs_err *e);
-/* Saves v atomically and records its generation in the state file. */
-int	cli_save(struct cli *c, struct vault *v, struct cs_err *e);
-/* Frees what cli_open_write gave (lockfd -1: already unlocked). */
-void	cli_close(int lockfd, struct key *k, struct vault *v);
-
 /* Appends ev to the configured audit log with this process's ids and via "cli", then
  * moves the state file forward. */
 int	cli_audit(struct cli *c, struct audit_event *ev, struct cs_err *e);

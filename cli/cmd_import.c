@@ -18,8 +18,8 @@
 
 #include <jansson.h>
 
-#include "../crypto/store.h"
 #include "../policy/envname.h"
+#include "../policy/vaultio.h"
 #include "cli.h"
 
 #define IMPORT_FILE_MAX		(64u << 20)	/* bytes of an import file */
@@ -276,7 +276,8 @@ cmd_import(struct cli *c, int argc, char **argv)
 		cs_err_set(&e, EINVAL, "%s: no entries to import", file);
 		goto out;
 	}
-	if (items_sort(&it, file, &e) == -1 || cli_open_write(c, &lockfd, &k, &v, &e) == -1)
+	if (items_sort(&it, file, &e) == -1 ||
+	    vaultio_open_write(c->cfg, &lockfd, &k, &v, &e) == -1)
 		goto out;
 	for (i = 0; i < it.n; i++) {
 		view.buf = (unsigned char *)it.base + it.v[i].off;
@@ -285,7 +286,7 @@ cmd_import(struct cli *c, int argc, char **argv)
 		    c->cfg->max_value_size, &e) == -1)
 			goto out;
 	}
-	if (cli_save(c, v, &e) == -1)
+	if (vaultio_save(c->cfg, v, &e) == -1)
 		goto out;
 	vault_unlock(lockfd);
 	lockfd = -1;
@@ -297,6 +298,6 @@ out:
 	secret_free(arena);
 	secret_free(text);
 	free(it.v);
-	cli_close(lockfd, k, v);
+	vaultio_close(lockfd, k, v);
 	return rc == EXIT_OK ? rc : cli_fail(&e);
 }

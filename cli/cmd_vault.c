@@ -12,8 +12,8 @@
 
 #include <jansson.h>
 
-#include "../crypto/store.h"
 #include "../policy/state.h"
+#include "../policy/vaultio.h"
 #include "cli.h"
 
 /* For commands with no options of their own: handles --help. Returns the index of the
@@ -140,10 +140,10 @@ cmd_set(struct cli *c, int argc, char **argv)
 	/* Read the value before taking the lock: a slow typist must not block writers. */
 	if (cli_read_value(what, c->cfg->max_value_size, raw, &val, &e) == -1)
 		goto out;
-	if (cli_open_write(c, &lockfd, &k, &v, &e) == -1)
+	if (vaultio_open_write(c->cfg, &lockfd, &k, &v, &e) == -1)
 		goto out;
 	if (vault_put(v, argv[i], argv[i + 1], val, c->cfg->max_value_size, &e) == -1 ||
-	    cli_save(c, v, &e) == -1)
+	    vaultio_save(c->cfg, v, &e) == -1)
 		goto out;
 	vault_unlock(lockfd);
 	lockfd = -1;
@@ -157,7 +157,7 @@ cmd_set(struct cli *c, int argc, char **argv)
 	rc = EXIT_OK;
 out:
 	secret_free(val);
-	cli_close(lockfd, k, v);
+	vaultio_close(lockfd, k, v);
 	return rc == EXIT_OK ? rc : cli_fail(&e);
 }
 
@@ -177,7 +177,7 @@ cmd_get(struct cli *c, int argc, char **argv)
 		return cli_usage("get", "needs PROVIDER and FIELD");
 	if (n == -1)
 		return cli_fail(&e);
-	if (cli_open_read(c, &k, &v, &e) == -1)
+	if (vaultio_open_read(c->cfg, &k, &v, &e) == -1)
 		goto out;
 	if (vault_find(v, argv[i], argv[i + 1], NULL, NULL, &e) == -1)
 		goto out;
@@ -230,7 +230,7 @@ cmd_list(struct cli *c, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage("list", "takes no operands");
-	if (cli_open_read(c, &k, &v, &e) == -1)
+	if (vaultio_open_read(c->cfg, &k, &v, &e) == -1)
 		goto out;
 	if (!json) {
 		for (pi = 0; pi < vault_nproviders(v); pi++)
@@ -281,10 +281,10 @@ cmd_rm(struct cli *c, int argc, char **argv)
 		return cli_usage("rm", "needs PROVIDER and optionally FIELD");
 	if (n == -1)
 		return cli_fail(&e);
-	if (cli_open_write(c, &lockfd, &k, &v, &e) == -1)
+	if (vaultio_open_write(c->cfg, &lockfd, &k, &v, &e) == -1)
 		goto out;
 	if (vault_remove(v, argv[i], argc - i == 2 ? argv[i + 1] : NULL, &e) == -1 ||
-	    cli_save(c, v, &e) == -1)
+	    vaultio_save(c->cfg, v, &e) == -1)
 		goto out;
 	vault_unlock(lockfd);
 	lockfd = -1;
@@ -299,7 +299,7 @@ cmd_rm(struct cli *c, int argc, char **argv)
 		goto out;
 	rc = EXIT_OK;
 out:
-	cli_close(lockfd, k, v);
+	vaultio_close(lockfd, k, v);
 	return rc == EXIT_OK ? rc : cli_fail(&e);
 }
 
@@ -312,14 +312,12 @@ cmd_rotate(struct cli *c, int argc, char **argv)
 	};
 	struct cs_err e = { 0 };
 	struct secret *text = NULL;
-	struct key *k = NULL, *nk = NULL;
-	struct vault *v = NULL;
+	struct key *nk = NULL;
+	struct vaultio_rotated r = { 0 };
 	struct audit_event ev = { 0 };
-	const char **provs = NULL;
 	const char *env = getenv(KEY_ENV);
-	char fpr[KEY_FPR_HEX + 1];
-	size_t pi, np;
-	int from_stdin = 0, ch, lockfd = -1, rc = EXIT_FAIL;
+	int from_env = env != NULL && env[0] != '\0';
+	int from_stdin = 0, ch, rc = EXIT_FAIL;
 
 	while ((ch = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
 		if (ch == 'n')
@@ -331,34 +329,16 @@ cmd_rotate(struct cli *c, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage("rotate", "takes no operands (a new key comes on stdin)");
-	if (env != NULL && env[0] != '\0')
-		return cs_err_set(&e, EPERM, "rotate: the key comes from %s, which rotate "
-		    "cannot replace; unset it to rotate the key file %s", KEY_ENV,
-		    c->cfg->key_file), cli_fail(&e);
-	if (from_stdin && (secret_read_fd(STDIN_FILENO, KEY_B64_MAX, "new key on stdin",
-	    &text, &e) == -1 || key_parse((const char *)text->buf, text->len,
-	    "new key on stdin", &nk, &e) == -1))
+	/* With the key in the environment rotate refuses: no new key is read for it. */
+	if (!from_env && from_stdin && (secret_read_fd(STDIN_FILENO, KEY_B64_MAX,
+	    "new key on stdin", &text, &e) == -1 || key_parse((const char *)text->buf,
+	    text->len, "new key on stdin", &nk, &e) == -1))
 		goto out;
-	if (cli_open_write(c, &lockfd, &k, &v, &e) == -1)
+	if (vaultio_rotate(c->cfg, from_env, nk, &r, &e) == -1)
 		goto out;
-	if (store_rotate(c->cfg->vault_path, c->cfg->key_file, v, nk, fpr, &e) == -1 ||
-	    state_advance(c->cfg->vault_path, vault_generation(v), 0, NULL, NULL, &e) == -1)
-		goto out;
-	vault_unlock(lockfd);
-	lockfd = -1;
-	printf("%s\n", fpr);
+	printf("%s\n", r.fpr);
 	fflush(stdout);
-	np = vault_nproviders(v);
-	if ((provs = calloc(np + 1, sizeof *provs)) == NULL) {
-		cs_err_sys(&e, ENOMEM, "rotate");
-		goto out;
-	}
-	for (pi = 0; pi < np; pi++)
-		provs[pi] = vault_provider(v, pi);
-	ev.event = "key_rotated";
-	ev.fingerprint = fpr;
-	ev.providers = provs;
-	ev.nproviders = np;
+	vaultio_rotated_event(&r, &ev);
 	if (cli_audit(c, &ev, &e) == -1) {
 		fprintf(stderr, "comfysecrets: the key was rotated, but the audit line "
 		    "could not be written\n");
@@ -366,10 +346,9 @@ cmd_rotate(struct cli *c, int argc, char **argv)
 	}
 	rc = EXIT_OK;
 out:
-	free(provs);
+	vaultio_rotated_free(&r);
 	secret_free(text);
 	key_free(nk);
-	cli_close(lockfd, k, v);
 	return rc == EXIT_OK ? rc : cli_fail(&e);
 }
 

@@ -1,13 +1,6 @@
-/* cli/common.c - what the subcommands share: opening the vault to read or to change it,
- * auditing as this process, reading a value from stdin or a terminal, writing all of a
- * buffer.
- *
- * Writers take the vault lock, open the vault with its key (finishing an interrupted
- * rotation first), change it in memory and save it atomically; the state file then
- * records the new generation. Readers need no lock: a save replaces the file by rename,
- * so a reader sees the old vault or the new one. Every opener refuses a vault older
- * than the generation the state file recorded (a restored copy would bring back values
- * that were removed or rotated away). */
+/* cli/common.c - what the subcommands share: auditing as this process, reading a value
+ * from stdin or a terminal, writing all of a buffer. How the vault is opened, saved and
+ * rotated is policy/vaultio.c, shared with the daemon. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,7 +8,6 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "../crypto/store.h"
 #include "../policy/state.h"
 #include "cli.h"
 
@@ -61,69 +53,6 @@ cli_audit(struct cli *c, struct audit_event *ev, struct cs_err *e)
 out:
 	audit_close(a);
 	return rc;
-}
-
-/* Writers save the vault, then advance the state file; so a reader reads the state
- * first and the vault second, and a vault older than that state is a real rollback,
- * not a save that landed in between. */
-int
-cli_open_read(struct cli *c, struct key **k, struct vault **v, struct cs_err *e)
-{
-	const char *path = c->cfg->vault_path;
-	struct cs_state st;
-
-	if (state_read(path, &st, e) == -1 || store_open(path, c->cfg->key_file, k, v, e) == -1)
-		return -1;
-	if (vault_generation(*v) < st.generation) {
-		cs_err_set(e, ESTALE, "%s: generation %llu is older than generation %llu "
-		    "recorded in %s%s: a rolled-back copy? (remove the state file to accept it)",
-		    path, (unsigned long long)vault_generation(*v),
-		    (unsigned long long)st.generation, path, STATE_SUFFIX);
-		vault_close(*v);
-		key_free(*k);
-		*v = NULL;
-		*k = NULL;
-		return -1;
-	}
-	return 0;
-}
-
-/* Lock, open, settle an interrupted rotation, sweep what killed writers left. On failure nothing is left held. */
-int
-cli_open_write(struct cli *c, int *lockfd, struct key **k, struct vault **v, struct cs_err *e)
-{
-	if (vault_lock(c->cfg->vault_path, lockfd, e) == -1)
-		return -1;
-	if (cli_open_read(c, k, v, e) == -1)
-		goto fail;
-	if (store_settle(c->cfg->key_file, *v, e) == -1 ||
-	    store_sweep(c->cfg->vault_path, c->cfg->key_file, e) == -1) {
-		vault_close(*v);
-		key_free(*k);
-		goto fail;
-	}
-	return 0;
-fail:
-	vault_unlock(*lockfd);
-	*lockfd = -1;
-	return -1;
-}
-
-int
-cli_save(struct cli *c, struct vault *v, struct cs_err *e)
-{
-	if (vault_save(v, c->cfg->vault_path, 0, e) == -1)
-		return -1;
-	return state_advance(c->cfg->vault_path, vault_generation(v), 0, NULL, NULL, e);
-}
-
-void
-cli_close(int lockfd, struct key *k, struct vault *v)
-{
-	vault_close(v);
-	key_free(k);
-	if (lockfd != -1)
-		vault_unlock(lockfd);
 }
 
 /* One line typed at the terminal, echo off, into guarded memory. */
@@ -180,12 +109,18 @@ int
 cli_read_value(const char *what, size_t max, int raw, struct secret **out, struct cs_err *e)
 {
 	struct secret *s;
+	struct cs_err re = { 0 };
 
 	if (isatty(STDIN_FILENO))
 		return read_tty(what, max, out, e);
-	/* One byte of slack for the trailing newline that is dropped. */
-	if (secret_read_fd(STDIN_FILENO, max + 1, what, &s, e) == -1)
-		return -1;
+	/* One byte of slack for the trailing newline that is dropped; the limit named in
+	 * an error is the configured one, not max + 1. */
+	if (secret_read_fd(STDIN_FILENO, max + 1, what, &s, &re) == -1) {
+		if (re.code == EFBIG)
+			return cs_err_set(e, EFBIG, "value for %s is over the limit of %zu "
+			    "bytes (max_value_size)", what, max);
+		return cs_err_set(e, re.code, "%s", re.msg);
+	}
 	if (!raw && s->len > 0 && s->buf[s->len - 1] == '\n')
 		s->buf[--s->len] = 0;
 	*out = s;

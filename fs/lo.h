@@ -17,10 +17,14 @@
 
 #include "../crypto/err.h"
 #include "../policy/audit.h"
+#include "../policy/config.h"
 #include "tree.h"
 
 #define LO_CACHE_SECONDS	1.0	/* entry and attribute timeout; reloads invalidate */
 #define LO_PURGE_MAX		256	/* closed files queued for a page-cache purge */
+#define LO_COMM_MAX		64	/* bytes of a caller's command name, escaped by /proc */
+
+struct special_nodes;
 
 struct lo_data {
 	pthread_mutex_t		 lock;
@@ -30,14 +34,26 @@ struct lo_data {
 	int			 check_access;	/* no default_permissions: ops check modes */
 	int			 notify_ready;	/* sd_notify(READY=1) once the kernel's INIT came */
 	double			 timeout;	/* LO_CACHE_SECONDS */
+	const struct cfg	*cfg;		/* what .control and .sandbox answer by */
+	int			 key_from_env;	/* the key came from COMFYVN_SECRETS_KEY: no rotate */
+	struct special_nodes	*nodes;		/* .sandbox/<pair> inodes; locked inside */
 
 	/* direct_io keeps read(2) out of the page cache, but a MAP_PRIVATE mmap still
-	 * reads through it. So every closed field is queued here, and the watcher drops
-	 * its pages (notify_inval_inode, which a request handler must not send). */
+	 * reads through it. So every closed field that was read that way is queued here,
+	 * and the watcher drops its pages (notify_inval_inode, which a request handler
+	 * must not send). */
 	pthread_mutex_t		 purge_lock;
 	uint64_t		 purge[LO_PURGE_MAX];	/* protected by purge_lock */
 	size_t			 npurge;	/* protected by purge_lock; > MAX: purge all */
 	int			 purge_fd;	/* eventfd the watcher polls; -1 until it runs */
+};
+
+/* The caller of a request, as the audit log names it. */
+struct lo_caller {
+	pid_t	pid;			/* the process (thread group), not the thread */
+	uid_t	uid;
+	gid_t	gid;
+	char	comm[LO_COMM_MAX];	/* "" when the process is already gone */
 };
 
 /* The FUSE operations; fuse_session_new(..., &lo_oper, sizeof lo_oper, lo). */
@@ -59,5 +75,9 @@ void		 lo_purge_later(struct lo_data *lo, uint64_t ino);
 size_t		 lo_purge_take(struct lo_data *lo, uint64_t out[LO_PURGE_MAX]);
 /* Appends ev to the audit log; -1 and e set when it cannot (or there is none). */
 int		 lo_audit(struct lo_data *lo, const struct audit_event *ev, struct cs_err *e);
+/* Who sent req: its process id and command name from /proc, its uid and gid. */
+void		 lo_caller(fuse_req_t req, struct lo_caller *c);
+/* Names c as the author of ev, which comes via "fs"; ev borrows c's comm. */
+void		 lo_event_caller(struct audit_event *ev, const struct lo_caller *c);
 
 #endif

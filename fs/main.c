@@ -23,10 +23,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <sodium.h>
 #include <systemd/sd-daemon.h>
 
 #include "../crypto/key.h"
+#include "../crypto/secret.h"
 #include "../policy/audit.h"
 #include "../policy/config.h"
 #include "daemon.h"
@@ -35,6 +37,7 @@
 #include "opts.h"
 #include "overlay.h"
 #include "reload.h"
+#include "special.h"
 
 #define CSFS_VERSION	"0.1.0"
 
@@ -221,10 +224,18 @@ main(int argc, char *argv[])
 		cs_err_set(&e, EIO, "libsodium cannot be initialised");
 		goto err_print;
 	}
+	/* jansson's freed blocks are wiped: a .control rotate request carries a key. */
+	json_set_alloc_funcs(malloc, secret_wipe_free);
 	/* The overrides leave the environment first; err_print wipes the key as well. */
 	if (overlay_from_env(&ov, &e) == -1 || load_config(&o, &cfg, &e) == -1 ||
 	    load_env_key(cfg, &envkey, &e) == -1 || open_audit(cfg, &lo, &e) == -1)
 		goto err_print;
+	lo.cfg = cfg;
+	lo.key_from_env = envkey != NULL;	/* .control's rotate refuses it */
+	if ((lo.nodes = special_nodes_new()) == NULL) {
+		cs_err_sys(&e, ENOMEM, "starting");
+		goto err_print;
+	}
 	memset(&src, 0, sizeof src);
 	src.vault_path = cfg->vault_path;
 	src.key_file = cfg->key_file;
@@ -276,6 +287,7 @@ err_out3:
 	fuse_session_destroy(se);
 err_out2:
 	reload_free(r);
+	special_nodes_free(lo.nodes);
 	tree_unref(lo_publish(&lo, NULL));
 	audit_close(lo.audit);
 	key_free(envkey);

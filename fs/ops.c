@@ -6,17 +6,23 @@
  * secret_read audit line (failing the open with EIO when that line cannot be written
  * and fail_closed is on), then decrypts the one field into a per-handle sodium_malloc
  * buffer and sets direct_io, so the kernel keeps no copy in the page cache. read serves
- * from that buffer; release wipes it and queues the inode for the watcher to purge
- * whatever a MAP_PRIVATE mmap put in the page cache. Every write-type operation answers
- * EROFS.
+ * from that buffer; release wipes it and, when a MAP_PRIVATE mmap read the file
+ * through the page cache (lo_read tells), queues the inode for the watcher to purge.
+ * Every write-type operation answers EROFS.
  *
- * Special root entries (".control", ".sandbox", issue 5) are rows of lo_special[]: a
- * node of kind TREE_SPECIAL is handed to its row's hooks and nothing else here touches
- * it. This file does not parse requests or patterns: that is policy/'s job.
+ * Special root entries (".control", ".sandbox", issue 5; fs/special.c) are rows of
+ * lo_special[]: a node of kind TREE_SPECIAL is handed to its row's hooks. A special
+ * directory's children are no snapshot's nodes: the row hands out their inode numbers,
+ * and lo_node() dresses them as nodes (the directory's owner, the row's child mode), so
+ * getattr, access and open treat them like any other; they and the special files are
+ * never cached by the kernel (timeouts 0). The one writable node is .control: writes
+ * go to its hook, and a truncate to 0 (what `>` sends) is accepted there as a no-op.
+ * This file does not parse requests or patterns: that is policy/'s job.
  *
  * Every path through an operation ends in exactly one fuse_reply_*. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,19 +37,29 @@
 #include "../crypto/vault.h"
 #include "lo.h"
 #include "log.h"
+#include "special.h"
 
-#define COMM_MAX	64	/* bytes of a caller's command name, escaped by /proc */
 #define STATUS_READ_MAX	1024	/* bytes of /proc/<tid>/status read: Name and Tgid lead */
 #define GROUPS_MAX	64	/* supplementary groups looked at by lo_may() */
 #define STATFS_BSIZE	4096
+#define LO_NAME_MAX	1024	/* FUSE_NAME_MAX: the longest name the kernel sends */
+/* What a truncate may carry besides its size: the times the kernel sets with it. */
+#define TRUNCATE_BITS	(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | \
+			 FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)
 
-/* A special root entry and its hooks (issue 5). lookup, read and write reply
- * themselves. A hook left NULL answers EROFS for write, EISDIR or ENOENT elsewhere.
- * setattr answers EROFS for every node: a special file that takes `>` (O_TRUNC, sent
- * as a setattr of size 0) needs a hook there too. */
+/* A special root entry and its hooks (issue 5). read and write reply themselves. A
+ * hook left NULL answers EROFS for write, EISDIR or ENOENT elsewhere.
+ *
+ * A special directory's children live outside the snapshot: lookup gives the inode
+ * number for a name, counting one kernel lookup, or an errno value; child gives the
+ * name back for a number the row handed out (ENOENT for any other); forget drops
+ * kernel lookups. Their nodes are built here (lo_node) with child_mode. */
 struct lo_special {
 	struct tree_special	entry;
-	void	(*lookup)(fuse_req_t req, const char *name);	/* child of a special dir */
+	int	(*lookup)(struct lo_data *lo, const char *name, uint64_t *ino);
+	int	(*child)(struct lo_data *lo, uint64_t ino, char *name, size_t size);
+	void	(*forget)(struct lo_data *lo, uint64_t ino, uint64_t nlookup);
+	mode_t	 child_mode;
 	/* open returns 0 (with *priv set) or an errno value; it does not reply. */
 	int	(*open)(fuse_req_t req, const struct tree_node *n, struct fuse_file_info *fi,
 		    void **priv);
@@ -52,9 +68,22 @@ struct lo_special {
 	void	(*release)(void *priv);
 };
 
-/* Issue 5 adds ".control" and ".sandbox" here, before the sentinel (name NULL). */
 static const struct lo_special lo_special[] = {
+	{ .entry = { ".control", SPECIAL_INO_CONTROL, S_IFREG | 0666, SPECIAL_ID_CONTROL },
+	  .open = special_control_open, .read = special_control_read,
+	  .write = special_control_write, .release = special_control_release },
+	{ .entry = { ".sandbox", SPECIAL_INO_SANDBOX, S_IFDIR | 0555, SPECIAL_ID_SANDBOX },
+	  .lookup = special_sandbox_lookup, .child = special_sandbox_child,
+	  .forget = special_sandbox_forget, .child_mode = S_IFREG | 0444,
+	  .open = special_sandbox_open, .read = special_sandbox_read,
+	  .release = special_sandbox_release },
 	{ .entry = { .name = NULL } },
+};
+
+/* Room for a special directory's child, which no snapshot holds. */
+struct lo_tmpnode {
+	struct tree_node	n;
+	char			name[LO_NAME_MAX + 1];
 };
 
 /* What an open file handle (fi->fh) holds. */
@@ -62,15 +91,44 @@ struct lo_handle {
 	const struct lo_special	*sp;	/* NULL: a field */
 	struct secret		*value;	/* a field's plaintext, wiped on release */
 	void			*priv;	/* a special entry's state */
+	atomic_int		 cached;	/* a read filled the page cache: purge */
+	struct lo_handle	*prev, *next;	/* protected by open_lock */
 };
 
-/* The caller of a request, as the audit log names it. */
-struct lo_caller {
-	pid_t	pid;			/* the process (thread group), not the thread */
-	uid_t	uid;
-	gid_t	gid;
-	char	comm[COMM_MAX];		/* "" when the process is already gone */
-};
+/* Every handle open now, so that lo_destroy can wipe and free those whose release
+ * never comes (the daemon stopped, or was unmounted lazily, with files still open). */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lo_handle *open_handles;		/* protected by open_lock */
+
+static void
+handle_link(struct lo_handle *h)
+{
+	pthread_mutex_lock(&open_lock);
+	h->prev = NULL;
+	h->next = open_handles;
+	if (open_handles != NULL)
+		open_handles->prev = h;
+	open_handles = h;
+	pthread_mutex_unlock(&open_lock);
+}
+
+/* Unlinks and frees h, wiping a field's value; runs a special entry's release. */
+static void
+handle_free(struct lo_handle *h)
+{
+	pthread_mutex_lock(&open_lock);
+	if (h->prev != NULL)
+		h->prev->next = h->next;
+	else if (open_handles == h)
+		open_handles = h->next;
+	if (h->next != NULL)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&open_lock);
+	if (h->sp != NULL && h->sp->release != NULL)
+		h->sp->release(h->priv);
+	secret_free(h->value);
+	free(h);
+}
 
 static struct lo_data *
 lo_data(fuse_req_t req)
@@ -93,6 +151,49 @@ lo_special_of(const struct tree_node *n)
 		if (sp->entry.id == n->special)
 			return sp;
 	return NULL;
+}
+
+/* Node ino of snapshot t, or the special directory child numbered ino, built in tmp;
+ * NULL when neither. */
+static const struct tree_node *
+lo_node(struct lo_data *lo, const struct tree *t, uint64_t ino, struct lo_tmpnode *tmp)
+{
+	const struct tree_node *n = tree_get(t, ino), *d;
+	const struct lo_special *sp;
+
+	for (sp = lo_special; n == NULL && sp->entry.name != NULL; sp++) {
+		if (sp->child == NULL || sp->child(lo, ino, tmp->name, sizeof tmp->name) != 0)
+			continue;
+		if ((d = tree_get(t, sp->entry.ino)) == NULL)
+			return NULL;
+		tmp->n = *d;
+		tmp->n.ino = ino;
+		tmp->n.parent = d->ino;
+		tmp->n.name = tmp->name;
+		tmp->n.mode = sp->child_mode;
+		tmp->n.size = 0;
+		tmp->n.first = tmp->n.nchild = 0;
+		tmp->n.nlink = S_ISDIR(sp->child_mode) ? 2 : 1;
+		n = &tmp->n;
+	}
+	return n;
+}
+
+/* The kernel caches no special file and no special directory's child: an answer or a
+ * check is never stale, and .control's size stays 0 whatever writes told the kernel. */
+static double
+lo_timeout(const struct lo_data *lo, const struct tree_node *n)
+{
+	if (n->kind == TREE_SPECIAL && (!S_ISDIR(n->mode) || n->parent != TREE_INO_ROOT))
+		return 0.0;
+	return lo->timeout;
+}
+
+/* 1 for the one node that takes writes: a special file with a w bit (.control). */
+static int
+lo_writable(const struct tree_node *n)
+{
+	return n->kind == TREE_SPECIAL && S_ISREG(n->mode) && (n->mode & 0222) != 0;
 }
 
 const struct tree_special *
@@ -191,7 +292,7 @@ lo_stat(const struct tree *t, const struct tree_node *n, struct stat *st)
 
 /* The caller's process id and command name, from /proc/<tid>/status: fuse_req_ctx()
  * gives the calling thread, the log names the process. */
-static void
+void
 lo_caller(fuse_req_t req, struct lo_caller *c)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -215,6 +316,16 @@ lo_caller(fuse_req_t req, struct lo_caller *c)
 		snprintf(c->comm, sizeof c->comm, "%.*s", (int)(end - buf - 6), buf + 6);
 	if ((p = strstr(buf, "\nTgid:\t")) != NULL)
 		c->pid = (pid_t)strtol(p + 7, NULL, 10);
+}
+
+void
+lo_event_caller(struct audit_event *ev, const struct lo_caller *c)
+{
+	ev->via = "fs";
+	ev->pid = c->pid;
+	ev->uid = c->uid;
+	ev->gid = c->gid;
+	ev->comm = c->comm[0] != '\0' ? c->comm : NULL;
 }
 
 /* Whether the caller may access n for want (R_OK, W_OK, X_OK bits), by its mode. Used
@@ -261,11 +372,7 @@ lo_audit_read(fuse_req_t req, struct lo_data *lo, const struct tree_node *n)
 		ev.overrides = keys;
 		ev.noverrides = 1;
 	}
-	ev.via = "fs";
-	ev.pid = c.pid;
-	ev.uid = c.uid;
-	ev.gid = c.gid;
-	ev.comm = c.comm[0] != '\0' ? c.comm : NULL;
+	lo_event_caller(&ev, &c);
 	if (lo_audit(lo, &ev, &e) == 0)
 		return 0;
 	/* fail_closed: a read we cannot record is refused, not served unlogged. */
@@ -315,46 +422,68 @@ lo_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct lo_data *lo = lo_data(req);
 	struct tree *t = lo_acquire(lo);
 	const struct tree_node *d = tree_get(t, parent), *n;
-	const struct lo_special *sp;
+	const struct lo_special *sp = NULL;
+	struct lo_tmpnode tmp;
 	struct fuse_entry_param ep;
+	uint64_t ino;
+	int err;
 
-	if (d != NULL && d->kind == TREE_SPECIAL && (sp = lo_special_of(d)) != NULL &&
-	    sp->lookup != NULL) {
-		tree_unref(t);
-		return sp->lookup(req, name);
-	}
 	if (d != NULL && lo->check_access && !lo_may(req, d, X_OK)) {
 		tree_unref(t);
 		return (void)fuse_reply_err(req, EACCES);
 	}
-	if ((n = tree_lookup(t, parent, name)) == NULL) {
+	if (d != NULL && (sp = lo_special_of(d)) != NULL && sp->lookup != NULL) {
+		if ((err = sp->lookup(lo, name, &ino)) != 0) {
+			tree_unref(t);
+			return (void)fuse_reply_err(req, err);
+		}
+		n = lo_node(lo, t, ino, &tmp);	/* held by the count just taken */
+	} else if ((n = tree_lookup(t, parent, name)) == NULL) {
 		tree_unref(t);
 		return (void)fuse_reply_err(req, d == NULL ? ENOENT :
 		    d->kind == TREE_FILE ? ENOTDIR : ENOENT);
 	}
+	if (n == NULL) {
+		sp->forget(lo, ino, 1);
+		tree_unref(t);
+		return (void)fuse_reply_err(req, ENOENT);
+	}
 	memset(&ep, 0, sizeof ep);
 	ep.ino = n->ino;
-	ep.attr_timeout = lo->timeout;
-	ep.entry_timeout = lo->timeout;
+	ep.attr_timeout = lo_timeout(lo, n);
+	ep.entry_timeout = lo_timeout(lo, n);
 	lo_stat(t, n, &ep.attr);
 	tree_unref(t);
-	fuse_reply_entry(req, &ep);
+	/* A reply the kernel never took counts no lookup. */
+	if (fuse_reply_entry(req, &ep) != 0 && sp != NULL && sp->forget != NULL)
+		sp->forget(lo, ep.ino, 1);
+}
+
+/* Snapshot nodes live in snapshots, not in lookup counts; special children count. */
+static void
+lo_forget_one(struct lo_data *lo, uint64_t ino, uint64_t nlookup)
+{
+	const struct lo_special *sp;
+
+	for (sp = lo_special; sp->entry.name != NULL; sp++)
+		if (sp->forget != NULL)
+			sp->forget(lo, ino, nlookup);
 }
 
 static void
 lo_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	/* Nodes live in snapshots, not in lookup counts: nothing to drop. */
-	(void)ino;
-	(void)nlookup;
+	lo_forget_one(lo_data(req), ino, nlookup);
 	fuse_reply_none(req);
 }
 
 static void
 lo_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
-	(void)count;
-	(void)forgets;
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		lo_forget_one(lo_data(req), forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);
 }
 
@@ -363,8 +492,10 @@ lo_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct lo_data *lo = lo_data(req);
 	struct tree *t = lo_acquire(lo);
-	const struct tree_node *n = tree_get(t, ino);
+	struct lo_tmpnode tmp;
+	const struct tree_node *n = lo_node(lo, t, ino, &tmp);
 	struct stat st;
+	double timeout;
 
 	(void)fi;
 	if (n == NULL) {
@@ -372,8 +503,9 @@ lo_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return (void)fuse_reply_err(req, ENOENT);	/* vanished in a reload */
 	}
 	lo_stat(t, n, &st);
+	timeout = lo_timeout(lo, n);
 	tree_unref(t);
-	fuse_reply_attr(req, &st, lo->timeout);
+	fuse_reply_attr(req, &st, timeout);
 }
 
 static void
@@ -381,12 +513,13 @@ lo_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
 	struct lo_data *lo = lo_data(req);
 	struct tree *t = lo_acquire(lo);
-	const struct tree_node *n = tree_get(t, ino);
+	struct lo_tmpnode tmp;
+	const struct tree_node *n = lo_node(lo, t, ino, &tmp);
 	int err = 0;
 
 	if (n == NULL)
 		err = ENOENT;
-	else if ((mask & W_OK) && n->kind != TREE_SPECIAL)
+	else if ((mask & W_OK) && !lo_writable(n))
 		err = EROFS;
 	else if (mask != F_OK && !lo_may(req, n, mask))
 		err = EACCES;
@@ -399,13 +532,14 @@ lo_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct lo_data *lo = lo_data(req);
 	struct tree *t = lo_acquire(lo);
-	const struct tree_node *n = tree_get(t, ino);
+	struct lo_tmpnode tmp;
+	const struct tree_node *n = lo_node(lo, t, ino, &tmp);
 	int err = 0;
 
 	if (n == NULL)
 		err = ENOENT;
-	else if (n->kind != TREE_ROOT && n->kind != TREE_DIR)
-		err = ENOTDIR;		/* special directories list nothing yet (issue 5) */
+	else if (!S_ISDIR(n->mode))
+		err = ENOTDIR;		/* a special directory lists nothing: . and .. */
 	else if (lo->check_access && !lo_may(req, n, R_OK))
 		err = EACCES;
 	if (err != 0) {
@@ -486,11 +620,9 @@ lo_open_special(fuse_req_t req, const struct tree_node *n, struct fuse_file_info
 		return (void)fuse_reply_err(req, err);
 	}
 	fi->fh = (uintptr_t)h;
-	if (fuse_reply_open(req, fi) != 0) {
-		if (sp->release != NULL)
-			sp->release(h->priv);
-		free(h);
-	}
+	handle_link(h);
+	if (fuse_reply_open(req, fi) != 0)
+		handle_free(h);		/* interrupted: no release will come */
 }
 
 static void
@@ -498,7 +630,8 @@ lo_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct lo_data *lo = lo_data(req);
 	struct tree *t = lo_acquire(lo);
-	const struct tree_node *n = tree_get(t, ino);
+	struct lo_tmpnode tmp;
+	const struct tree_node *n = lo_node(lo, t, ino, &tmp);
 	struct lo_handle *h = NULL;
 	struct secret *value = NULL;
 	int err = 0;
@@ -530,10 +663,9 @@ lo_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->fh = (uintptr_t)h;
 	fi->direct_io = 1;	/* no plaintext in the page cache */
 	fi->keep_cache = 0;
-	if (fuse_reply_open(req, fi) != 0) {
-		secret_free(h->value);	/* interrupted: no release will come */
-		free(h);
-	}
+	handle_link(h);
+	if (fuse_reply_open(req, fi) != 0)
+		handle_free(h);		/* interrupted: no release will come */
 }
 
 static void
@@ -546,6 +678,12 @@ lo_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file
 	if (h->sp != NULL)
 		return h->sp->read != NULL ? h->sp->read(req, h->priv, size, off) :
 		    (void)fuse_reply_err(req, EINVAL);
+	/* read(2) of a direct_io file comes with the reader's lock owner (the kernel's
+	 * fuse_direct_io() sets FUSE_READ_LOCKOWNER); a page-cache fill, which only a
+	 * MAP_PRIVATE mmap makes here, comes without one. Only that leaves pages of the
+	 * value behind, for release to have purged. */
+	if (fi->lock_owner == 0)
+		atomic_store(&h->cached, 1);
 	len = h->value->len;
 	if (off < 0 || (uint64_t)off >= len)
 		return (void)fuse_reply_buf(req, NULL, 0);
@@ -571,13 +709,19 @@ lo_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct lo_handle *h = lo_handle(fi);
 
-	if (h->sp != NULL && h->sp->release != NULL)
-		h->sp->release(h->priv);
-	if (h->sp == NULL)
+	if (h->sp == NULL && atomic_load(&h->cached))
 		lo_purge_later(lo_data(req), ino);
-	secret_free(h->value);
-	free(h);
+	handle_free(h);
 	fuse_reply_err(req, 0);
+}
+
+/* The session ends: wipe what releases never came for. */
+static void
+lo_destroy(void *userdata)
+{
+	(void)userdata;
+	while (open_handles != NULL)
+		handle_free(open_handles);
 }
 
 static void
@@ -616,16 +760,28 @@ lo_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		fuse_reply_buf(req, NULL, 0);
 }
 
-/* The write-type operations: all EROFS, whatever the node. */
+/* The write-type operations: all EROFS, but for writes to .control (its hook) and
+ * the truncate that `>` sends it. */
 
 static void
 lo_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
     struct fuse_file_info *fi)
 {
-	(void)ino;
-	(void)attr;
-	(void)to_set;
+	struct lo_data *lo = lo_data(req);
+	struct tree *t = lo_acquire(lo);
+	const struct tree_node *n = tree_get(t, ino);
+	struct stat st;
+
 	(void)fi;
+	/* A request is what is written after the open, so there is nothing to cut: the
+	 * truncate is answered as done, and the size stays 0. */
+	if (n != NULL && lo_writable(n) && (to_set & FUSE_SET_ATTR_SIZE) &&
+	    (to_set & ~TRUNCATE_BITS) == 0 && attr->st_size == 0) {
+		lo_stat(t, n, &st);
+		tree_unref(t);
+		return (void)fuse_reply_attr(req, &st, 0.0);
+	}
+	tree_unref(t);
 	lo_erofs(req);
 }
 
@@ -747,6 +903,7 @@ lo_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 
 const struct fuse_lowlevel_ops lo_oper = {
 	.init		= lo_init,
+	.destroy	= lo_destroy,
 	.lookup		= lo_lookup,
 	.forget		= lo_forget,
 	.forget_multi	= lo_forget_multi,

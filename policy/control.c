@@ -24,7 +24,6 @@
 #define SHOWN_MAX	48	/* bytes of a hostile text echoed in an error */
 #define SHOWN_BUF	CS_SHOW_BUF(SHOWN_MAX)
 #define ERROR_MAX	512	/* bytes of an error answer's text */
-#define PAIR_MAX	(ALLOW_NAME_MAX + 16)	/* bytes of a .sandbox path name */
 
 static const char ops_list[] = "check, defaults, providers, audit, rotate";
 
@@ -443,9 +442,9 @@ finish(json_t *ans, char **answer, size_t *alen)
 	return 0;
 }
 
-/* "host:port" or "[v6]:port" from a path name. */
-static json_t *
-split_pair(const char *pair, char host[PAIR_MAX], int *port)
+/* "host:port" or "[v6]:port" from a path name; EINVAL naming it otherwise. */
+static int
+split_pair(const char *pair, char host[CONTROL_PAIR_MAX], int *port, struct cs_err *e)
 {
 	char shown[SHOWN_BUF];
 	const char *colon, *hend, *p;
@@ -453,33 +452,35 @@ split_pair(const char *pair, char host[PAIR_MAX], int *port)
 	long v = 0;
 
 	cs_show(pair, len, SHOWN_MAX, shown, sizeof shown);
-	if (len >= PAIR_MAX)
-		return fail("check: \"%s\": too long for host:port", shown);
+	if (len >= CONTROL_PAIR_MAX)
+		return cs_err_set(e, EINVAL, "check: \"%s\": too long for host:port", shown);
 	if (pair[0] == '[') {
 		if ((hend = strstr(pair, "]:")) == NULL)
-			return fail("check: \"%s\": expected [IPv6]:PORT", shown);
+			return cs_err_set(e, EINVAL, "check: \"%s\": expected [IPv6]:PORT",
+			    shown);
 		hend++;
 		colon = hend;
 	} else {
 		if ((colon = strrchr(pair, ':')) == NULL)
-			return fail("check: \"%s\": expected HOST:PORT", shown);
+			return cs_err_set(e, EINVAL, "check: \"%s\": expected HOST:PORT", shown);
 		hend = colon;
 		if (memchr(pair, ':', (size_t)(colon - pair)) != NULL)
-			return fail("check: \"%s\": an IPv6 address goes in brackets: "
-			    "[::1]:8000", shown);
+			return cs_err_set(e, EINVAL, "check: \"%s\": an IPv6 address goes in "
+			    "brackets: [::1]:8000", shown);
 	}
 	hlen = (size_t)(hend - pair);
 	for (p = colon + 1; *p != '\0'; p++) {
 		if (!isdigit((unsigned char)*p) || p - colon > 5)
-			return fail("check: \"%s\": the port must be a number 1-65535", shown);
+			break;
 		v = v * 10 + (*p - '0');
 	}
-	if (p == colon + 1 || v < 1 || v > 65535)
-		return fail("check: \"%s\": the port must be a number 1-65535", shown);
+	if (*p != '\0' || p == colon + 1 || v < 1 || v > 65535)
+		return cs_err_set(e, EINVAL, "check: \"%s\": the port must be a number "
+		    "1-65535", shown);
 	memcpy(host, pair, hlen);
 	host[hlen] = '\0';
 	*port = (int)v;
-	return NULL;
+	return 0;
 }
 
 int
@@ -514,13 +515,31 @@ int
 control_check_pair(const struct control_ctx *ctx, const char *pair, char **answer,
     size_t *alen)
 {
-	char host[PAIR_MAX];
+	char host[CONTROL_PAIR_MAX];
+	struct cs_err e = { 0 };
 	json_t *ans;
 	int port = 0;
 
 	*answer = NULL;
 	*alen = 0;
-	if ((ans = split_pair(pair, host, &port)) == NULL)
+	if (split_pair(pair, host, &port, &e) == -1)
+		ans = fail("%s", e.msg);
+	else
 		ans = check(ctx, host, port, NULL, 0, 1);
 	return finish(ans, answer, alen);
+}
+
+int
+control_pair_parse(const char *pair, struct cs_err *e)
+{
+	char host[CONTROL_PAIR_MAX];
+	struct allow_target t;
+	struct cs_err te = { 0 };
+	int port = 0;
+
+	if (split_pair(pair, host, &port, e) == -1)
+		return -1;
+	if (allow_target(host, port, &t, &te) == -1)
+		return cs_err_set(e, te.code, "check: %s", te.msg);
+	return 0;
 }

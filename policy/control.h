@@ -35,10 +35,12 @@
 #include <jansson.h>
 
 #include "../crypto/err.h"
+#include "allow.h"
 #include "audit.h"
 #include "config.h"
 
 #define CONTROL_REQUEST_MAX	(64u * 1024)	/* bytes of one request */
+#define CONTROL_PAIR_MAX	(ALLOW_NAME_MAX + 16)	/* bytes of a "host:port" path name */
 #define CONTROL_AUDIT_LIMIT_MAX	1000		/* lines an audit request may ask for */
 #define CONTROL_AUDIT_LIMIT	50		/* lines when it does not say */
 
@@ -63,7 +65,9 @@ struct control_ctx {
 /* Answers one request of len bytes (need not be NUL-terminated). *answer is a new
  * NUL-terminated string of *alen bytes, ending in "\n"; the caller frees it with free().
  * Returns 0 with an answer (which may be {"error": ...}), or -1 only when memory for an
- * answer could not be had (*answer NULL). */
+ * answer could not be had (*answer NULL). A len over CONTROL_REQUEST_MAX is refused
+ * without reading req, which may then hold fewer bytes or be NULL: a caller that
+ * stopped keeping an oversized request still gets the error naming its true size. */
 int	control_handle(const struct control_ctx *ctx, const char *req, size_t len,
 	    char **answer, size_t *alen);
 /* The check answer for a path name "host:port" ("api.example.com:443", "[::1]:8000"),
@@ -71,5 +75,9 @@ int	control_handle(const struct control_ctx *ctx, const char *req, size_t len,
  * denial audited the same way. Same ownership and return as control_handle. */
 int	control_check_pair(const struct control_ctx *ctx, const char *pair, char **answer,
 	    size_t *alen);
+/* 0 when pair is a path name control_check_pair() would check ("host:port",
+ * "[v6]:port", a valid host, a port 1-65535); -1 with e set (EINVAL, naming the pair
+ * and what is wrong) when it is not. Decides nothing and audits nothing. */
+int	control_pair_parse(const char *pair, struct cs_err *e);
 
 #endif

@@ -93,19 +93,30 @@ csfs_start() {
 	_mnt=$1; shift
 	mkdir -p "$_mnt"
 	if is_mounted "$_mnt"; then echo "$_mnt is already mounted" >&2; return 1; fi
-	"$CSFS" -f -o "config=$CSD/cs.ini" "$@" "$CSD/vault.json" "$_mnt" 2>>"$T/csfs.err" &
+	if [ -n "${VG_LOG_DIR:-}" ]; then
+		# tests/integration/valgrind_suite.sh: the daemon under memcheck; it reads the
+		# logs once the script is over. exec keeps CSFS_PID the daemon's own pid.
+		sh -c 'exec valgrind --leak-check=full --errors-for-leak-kinds=definite \
+		    --error-exitcode=99 --log-file="$0/vg.%p.log" "$@"' "$VG_LOG_DIR" \
+		    "$CSFS" -f -o "config=$CSD/cs.ini" "$@" "$CSD/vault.json" "$_mnt" \
+		    2>>"$T/csfs.err" &
+	else
+		"$CSFS" -f -o "config=$CSD/cs.ini" "$@" "$CSD/vault.json" "$_mnt" 2>>"$T/csfs.err" &
+	fi
 	CSFS_PID=$!
 	at_exit "kill $CSFS_PID"
-	if ! wait_until 5 is_mounted "$_mnt"; then
+	if ! wait_until "${CSFS_START_SECONDS:-5}" is_mounted "$_mnt"; then
 		tail -n 5 "$T/csfs.err" >&2
 		return 1
 	fi
 }
-# csfs_stop MNT [SIGNAL]: SIGTERM (or SIGNAL) to the daemon, SIGKILL 5 s later if it is
+# csfs_stop MNT [SIGNAL]: SIGTERM (or SIGNAL) to the daemon, SIGKILL 5 s (or
+# CSFS_STOP_SECONDS) later if it is
 # still there; 0 when it exited 0 and MNT is no longer mounted.
 csfs_stop() {
 	kill -"${2:-TERM}" "$CSFS_PID" 2>/dev/null
-	( sleep 5; kill -KILL "$CSFS_PID" 2>/dev/null ) &
+	( sleep "${CSFS_STOP_SECONDS:-5}" >/dev/null 2>&1; kill -KILL "$CSFS_PID" 2>/dev/null ) \
+	    >/dev/null 2>&1 &
 	_dog=$!
 	wait "$CSFS_PID"
 	_rc=$?
@@ -115,4 +126,15 @@ csfs_stop() {
 		return 1
 	fi
 	[ "$_rc" -eq 0 ]
+}
+# ns_usable: 0 when a private mount namespace can be made here (unshare -m).
+ns_usable() { command -v unshare >/dev/null 2>&1 && unshare -m true 2>/dev/null; }
+# ro_bind_run MNT DIR SCRIPT: runs `sh -c SCRIPT` in a private mount namespace in which
+# DIR is a read-only bind mount of MNT, as a container gets it; SCRIPT's status, or 9
+# when the bind mount cannot be made. Nothing of it is seen outside.
+ro_bind_run() {
+	mkdir -p "$2"
+	unshare -m --propagation private sh -c "
+		mount --bind '$1' '$2' && mount -o remount,bind,ro '$2' || exit 9
+		$3"
 }

@@ -411,6 +411,8 @@ test_request_over_64k_is_refused(void **state)
 	expect_error(&f->ctx, req, CONTROL_REQUEST_MAX + 1,
 	    "request: 65537 bytes, more than the 65536 allowed");
 	free(req);
+	/* The daemon stops keeping a request past the limit and passes its true size. */
+	expect_error(&f->ctx, NULL, 1000000, "request: 1000000 bytes, more than the 65536");
 }
 
 static void
@@ -669,24 +671,40 @@ test_sandbox_path_names_answer_the_same_check(void **state)
 		{ "x.com:44a", -1, "the port must be a number" },
 		{ ":443", -1, "empty host" },
 		{ "*.example.com:443", -1, "host \"*.example.com\"" },
+		{ "foo", -1, "expected HOST:PORT" },
+		{ "x.com:123456", -1, "the port must be a number" },
 	};
 	struct fix *f = *state;
-	char *ans;
+	struct cs_err e;
+	char *ans, lng[CONTROL_PAIR_MAX + 8];
 	size_t i, alen;
 	json_t *o;
 
 	for (i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
 		assert_int_equal(control_check_pair(&f->ctx, pairs[i].pair, &ans, &alen), 0);
 		o = answer_of(ans, alen);
+		memset(&e, 0, sizeof e);
+		/* control_pair_parse (the daemon's ENOENT) refuses exactly the errors. */
 		if (pairs[i].allowed == -1) {
 			if (error_of(o) == NULL || strstr(error_of(o), pairs[i].words) == NULL)
 				fail_msg("%s: %s", pairs[i].pair, ans);
+			assert_int_equal(control_pair_parse(pairs[i].pair, &e), -1);
+			assert_int_equal(e.code, EINVAL);
+			if (strstr(e.msg, pairs[i].words) == NULL)
+				fail_msg("%s: control_pair_parse: %s", pairs[i].pair, e.msg);
 		} else if (json_is_true(json_object_get(o, "allowed")) != pairs[i].allowed) {
 			fail_msg("%s: %s", pairs[i].pair, ans);
+		} else if (control_pair_parse(pairs[i].pair, &e) != 0) {
+			fail_msg("%s: control_pair_parse: %s", pairs[i].pair, e.msg);
 		}
 		json_decref(o);
 		free(ans);
 	}
+	memset(lng, 'a', sizeof lng - 5);
+	memcpy(lng + sizeof lng - 5, ":443", 5);
+	memset(&e, 0, sizeof e);
+	assert_int_equal(control_pair_parse(lng, &e), -1);
+	assert_non_null(strstr(e.msg, "too long for host:port"));
 }
 
 int

@@ -52,10 +52,8 @@ if csfs_start "$M"; then
 	check "... with EACCES" grep -q 'Permission denied' "$T/out"
 
 	# A private mount namespace with a read-only bind mount, as a container gets it.
-	if command -v unshare >/dev/null 2>&1 && unshare -m true 2>/dev/null; then
-		mkdir -p "$T/ro"
-		unshare -m --propagation private sh -c "
-			mount --bind '$M' '$T/ro' && mount -o remount,bind,ro '$T/ro' || exit 9
+	if ns_usable; then
+		ro_bind_run "$M" "$T/ro" "
 			cat '$T/ro/runpod/api_key' >'$T/ns.read' 2>&1 || exit 1
 			echo x 2>'$T/ns.write' >'$T/ro/runpod/api_key' && exit 2
 			mkdir '$T/ro/newdir' 2>>'$T/ns.write' && exit 3

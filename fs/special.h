@@ -1,0 +1,65 @@
+/* fs/special.h - the special root entries: .control and .sandbox/ (issue 5).
+ *
+ * .control (0666, size 0) is a conversation per open handle. Writes append to the
+ * handle's request; the first read after them hands the whole request to
+ * control_handle() (policy/control.c) and keeps its answer; reads return that answer
+ * from its first byte, whatever the file offset, then EOF until the next write starts
+ * a new request. So `exec 3<>.control; printf '{...}' >&3; cat <&3` and a program's
+ * write, lseek(0), read both work, and two handles never see each other's answers. A
+ * request is answered as its writer (the process that wrote it; when writers differ, an
+ * unprivileged one wins, so root's rights are never lent out), and a request that no one
+ * reads is never run.
+ *
+ * .sandbox/ (0555) lists nothing. Looking up a name that parses as host:port
+ * ("api.example.com:443", "[::1]:8000") gives a read-only file (0444, size 0) whose
+ * content is control_check_pair()'s answer, computed when it is opened - so a denial is
+ * audited once per open, as the opener - and kept for that handle. Any other name is
+ * ENOENT; `{"op":"check",...}` through .control says what is wrong with it. These
+ * children live outside the snapshot, at inode numbers from SPECIAL_CHILD_INO_FIRST,
+ * counted by the kernel's lookups and dropped by its forgets; they are never cached
+ * (timeouts 0), so each path walk checks again.
+ *
+ * Both are direct_io: the kernel keeps no page of an answer, and the size 0 they report
+ * is honest (an answer exists only once a handle asked). Neither is a secret: nothing
+ * here writes secret_read. The hooks are wired into lo_special[] in ops.c; each opens,
+ * reads, writes or releases and leaves the one fuse_reply_* to ops.c, except read and
+ * write, which reply themselves. */
+#ifndef CS_FS_SPECIAL_H
+#define CS_FS_SPECIAL_H
+
+#include <stdint.h>
+
+#include "lo.h"
+
+#define SPECIAL_INO_CONTROL	2
+#define SPECIAL_INO_SANDBOX	3
+#define SPECIAL_ID_CONTROL	1
+#define SPECIAL_ID_SANDBOX	2
+#define SPECIAL_CHILD_INO_FIRST	(UINT64_C(1) << 48)	/* far above any snapshot inode */
+#define SPECIAL_NODES_MAX	4096	/* .sandbox/<pair> inodes the kernel may hold at once */
+
+/* The .sandbox/<pair> inode table. NULL on ENOMEM; free with special_nodes_free (NULL
+ * is fine). */
+struct special_nodes	*special_nodes_new(void);
+void			 special_nodes_free(struct special_nodes *m);
+
+/* .control */
+int	special_control_open(fuse_req_t req, const struct tree_node *n,
+	    struct fuse_file_info *fi, void **priv);
+void	special_control_read(fuse_req_t req, void *priv, size_t size, off_t off);
+void	special_control_write(fuse_req_t req, void *priv, const char *buf, size_t size,
+	    off_t off);
+void	special_control_release(void *priv);
+
+/* .sandbox: lookup gives the inode for name and counts one kernel lookup (0), or
+ * ENOENT (not host:port) or ENFILE (SPECIAL_NODES_MAX held); child copies the name of
+ * inode ino into name (0), or ENOENT; forget drops nlookup kernel lookups. */
+int	special_sandbox_lookup(struct lo_data *lo, const char *name, uint64_t *ino);
+int	special_sandbox_child(struct lo_data *lo, uint64_t ino, char *name, size_t size);
+void	special_sandbox_forget(struct lo_data *lo, uint64_t ino, uint64_t nlookup);
+int	special_sandbox_open(fuse_req_t req, const struct tree_node *n,
+	    struct fuse_file_info *fi, void **priv);
+void	special_sandbox_read(fuse_req_t req, void *priv, size_t size, off_t off);
+void	special_sandbox_release(void *priv);
+
+#endif

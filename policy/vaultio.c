@@ -1,0 +1,142 @@
+/* policy/vaultio.c - opening, saving and rotating the vault with its state file; see
+ * vaultio.h.
+ *
+ * The order matters and is the same for every caller: a writer saves the vault, then
+ * advances the state file; so a reader reads the state first and the vault second, and
+ * a vault older than that state is a real rollback, not a save that landed in between.
+ * Nothing here prints or knows who asked: the CLI and the daemon report and audit. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../crypto/store.h"
+#include "state.h"
+#include "vaultio.h"
+
+int
+vaultio_open_read(const struct cfg *c, struct key **k, struct vault **v, struct cs_err *e)
+{
+	const char *path = c->vault_path;
+	struct cs_state st;
+
+	if (state_read(path, &st, e) == -1 || store_open(path, c->key_file, k, v, e) == -1)
+		return -1;
+	if (vault_generation(*v) < st.generation) {
+		cs_err_set(e, ESTALE, "%s: generation %llu is older than generation %llu "
+		    "recorded in %s%s: a rolled-back copy? (remove the state file to accept it)",
+		    path, (unsigned long long)vault_generation(*v),
+		    (unsigned long long)st.generation, path, STATE_SUFFIX);
+		vaultio_close(-1, *k, *v);
+		*v = NULL;
+		*k = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Lock, open, settle an interrupted rotation, sweep what killed writers left. */
+int
+vaultio_open_write(const struct cfg *c, int *lockfd, struct key **k, struct vault **v,
+    struct cs_err *e)
+{
+	if (vault_lock(c->vault_path, lockfd, e) == -1)
+		return -1;
+	if (vaultio_open_read(c, k, v, e) == -1)
+		goto fail;
+	if (store_settle(c->key_file, *v, e) == -1 ||
+	    store_sweep(c->vault_path, c->key_file, e) == -1) {
+		vaultio_close(-1, *k, *v);
+		*v = NULL;
+		*k = NULL;
+		goto fail;
+	}
+	return 0;
+fail:
+	vault_unlock(*lockfd);
+	*lockfd = -1;
+	return -1;
+}
+
+int
+vaultio_save(const struct cfg *c, struct vault *v, struct cs_err *e)
+{
+	if (vault_save(v, c->vault_path, 0, e) == -1)
+		return -1;
+	return state_advance(c->vault_path, vault_generation(v), 0, NULL, NULL, e);
+}
+
+void
+vaultio_close(int lockfd, struct key *k, struct vault *v)
+{
+	vault_close(v);
+	key_free(k);
+	if (lockfd != -1)
+		vault_unlock(lockfd);
+}
+
+/* Copies v's provider names into r. */
+static int
+names(const struct vault *v, struct vaultio_rotated *r, struct cs_err *e)
+{
+	size_t pi, np = vault_nproviders(v);
+
+	if ((r->providers = calloc(np + 1, sizeof *r->providers)) == NULL)
+		return cs_err_sys(e, ENOMEM, "rotate");
+	for (pi = 0; pi < np; pi++) {
+		if ((r->providers[pi] = strdup(vault_provider(v, pi))) == NULL)
+			return cs_err_sys(e, ENOMEM, "rotate");
+		r->nproviders++;
+	}
+	return 0;
+}
+
+int
+vaultio_rotate(const struct cfg *c, int key_from_env, const struct key *nk,
+    struct vaultio_rotated *out, struct cs_err *e)
+{
+	struct key *k = NULL;
+	struct vault *v = NULL;
+	int lockfd = -1, rc = -1;
+
+	memset(out, 0, sizeof *out);
+	if (key_from_env)
+		return cs_err_set(e, EPERM, "the key comes from %s, which rotate cannot "
+		    "replace; unset it to rotate the key file %s", KEY_ENV, c->key_file);
+	if (vaultio_open_write(c, &lockfd, &k, &v, e) == -1)
+		return -1;
+	/* On failure v may be re-encrypted in memory already: it is only closed. */
+	if (store_rotate(c->vault_path, c->key_file, v, nk, out->fpr, e) == -1 ||
+	    state_advance(c->vault_path, vault_generation(v), 0, NULL, NULL, e) == -1)
+		goto out;
+	out->generation = vault_generation(v);
+	if (names(v, out, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	vaultio_close(lockfd, k, v);
+	if (rc == -1)
+		vaultio_rotated_free(out);
+	return rc;
+}
+
+void
+vaultio_rotated_event(const struct vaultio_rotated *r, struct audit_event *ev)
+{
+	ev->event = "key_rotated";
+	ev->fingerprint = r->fpr;
+	ev->providers = (const char *const *)r->providers;
+	ev->nproviders = r->nproviders;
+}
+
+void
+vaultio_rotated_free(struct vaultio_rotated *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->nproviders; i++)
+		free(r->providers[i]);
+	free(r->providers);
+	memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,57 @@
+/* policy/vaultio.h - the vault as every reader and writer must open it, and the key
+ * rotation, shared by the CLI and the daemon.
+ *
+ * Readers read the state file first and the vault second, and refuse a vault older than
+ * the generation the state file recorded (a restored copy would bring back values that
+ * were removed or rotated away). Writers take the vault lock, open the same way, finish
+ * an interrupted rotation and sweep what killed writers left, change the vault in memory
+ * and save it atomically; the state file then records the new generation.
+ *
+ * vaultio_rotate() is the whole of `comfysecrets rotate` short of reading the new key and
+ * writing the audit line, so the CLI and the daemon's .control file rotate alike; each
+ * writes the key_rotated line itself (vaultio_rotated_event) with its own caller ids. */
+#ifndef CS_VAULTIO_H
+#define CS_VAULTIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../crypto/err.h"
+#include "../crypto/key.h"
+#include "../crypto/vault.h"
+#include "audit.h"
+#include "config.h"
+
+/* Opens c's vault with its key; refuses one older than the state file's generation
+ * (ESTALE). Caller frees both: vaultio_close(-1, k, v). */
+int	vaultio_open_read(const struct cfg *c, struct key **k, struct vault **v,
+	    struct cs_err *e);
+/* The same under the vault lock (*lockfd), finishing an interrupted rotation first.
+ * On failure nothing is left held. */
+int	vaultio_open_write(const struct cfg *c, int *lockfd, struct key **k, struct vault **v,
+	    struct cs_err *e);
+/* Saves v atomically and records its generation in the state file. */
+int	vaultio_save(const struct cfg *c, struct vault *v, struct cs_err *e);
+/* Frees what vaultio_open_write gave (lockfd -1: already unlocked); NULLs are fine. */
+void	vaultio_close(int lockfd, struct key *k, struct vault *v);
+
+/* What a rotation did; names only. Release with vaultio_rotated_free(). */
+struct vaultio_rotated {
+	char		 fpr[KEY_FPR_HEX + 1];	/* the new key's fingerprint */
+	uint64_t	 generation;		/* of the vault saved under it */
+	char		**providers;		/* heap copies, in name order */
+	size_t		 nproviders;
+};
+
+/* Re-encrypts c's vault under nk (NULL: a fresh random key) and makes nk the key file,
+ * crash-safely (store_rotate), under the vault lock, then records the generation. A key
+ * that came from COMFYVN_SECRETS_KEY (key_from_env) is refused with EPERM: the
+ * environment cannot be rewritten. */
+int	vaultio_rotate(const struct cfg *c, int key_from_env, const struct key *nk,
+	    struct vaultio_rotated *out, struct cs_err *e);
+/* Fills the key_rotated fields of ev (event, fingerprint, providers), which borrows r's
+ * strings; the caller adds its ids and via. */
+void	vaultio_rotated_event(const struct vaultio_rotated *r, struct audit_event *ev);
+void	vaultio_rotated_free(struct vaultio_rotated *r);	/* zeroes *r; twice is fine */
+
+#endif
