@@ -46,7 +46,8 @@ BINS	+= $(BUILD)/comfysecretsfs
 endif
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
-FUZZ	:= $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_BUILD ?= build/fuzz
+FUZZ	:= $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_CC	?= clang
 FUZZ_SECONDS ?= 20
 
@@ -82,23 +83,37 @@ check: $(BINS) $(TESTS) $(TOOLS) $(MANPAGES)
 unit: $(TESTS)
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh tests/run --unit-only $(TESTS)
 
-# libFuzzer targets (clang, ASan + UBSan), one per parser; see tests/fuzz/.
+# libFuzzer targets (clang, ASan + UBSan), one per parser and verifier; see tests/fuzz/.
+# The library is compiled once per FUZZ_BUILD (instrumented), then linked into each target.
+FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=address,undefined \
+	   -fno-sanitize-recover=all -MMD -MP $(shell pkg-config --cflags $(PKGS))
+FUZZ_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+.SECONDARY: $(FUZZ_OBJ)
+
 fuzz: $(FUZZ)
 
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC)
+$(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all $(shell pkg-config --cflags $(PKGS)) -o $@ $< $(LIB_SRC) $(LDLIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
-# Each target for FUZZ_SECONDS, from its dictionary; a crash fails the run.
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_OBJ)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
+
+# Each target for FUZZ_SECONDS from its seed corpus (tests/fuzz/corpus/NAME, read only:
+# what it finds goes to $(FUZZ_BUILD)/corpus/NAME) and its dictionary; a crash fails the
+# run and leaves the input in $(FUZZ_BUILD)/crash-NAME-*.
 fuzz-smoke: $(FUZZ)
-	@mkdir -p build/fuzz/logs
+	@mkdir -p $(FUZZ_BUILD)/logs
 	@for f in $(FUZZ); do n=$${f##*/fuzz_}; \
 	  d=tests/fuzz/$$n.dict; dict=; [ -f $$d ] && dict=-dict=$$d; \
+	  c=tests/fuzz/corpus/$$n; corpus=; [ -d $$c ] && corpus=$$c; \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
 	  if $$f $$dict -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	      >build/fuzz/logs/$$n.log 2>&1; then \
-	    echo "fuzz-smoke: $$n: $$(sed -n 's/^stat::number_of_executed_units: *//p' build/fuzz/logs/$$n.log) execs in $(FUZZ_SECONDS) s, no crash"; \
-	  else echo "fuzz-smoke: $$n FAILED:"; tail -n 30 build/fuzz/logs/$$n.log; exit 1; fi; \
+	      -artifact_prefix=$(FUZZ_BUILD)/crash-$$n- $(FUZZ_BUILD)/corpus/$$n $$corpus \
+	      >$(FUZZ_BUILD)/logs/$$n.log 2>&1; then \
+	    echo "fuzz-smoke: $$n: $$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_BUILD)/logs/$$n.log) execs in $(FUZZ_SECONDS) s, no crash"; \
+	  else echo "fuzz-smoke: $$n FAILED:"; tail -n 30 $(FUZZ_BUILD)/logs/$$n.log; exit 1; fi; \
 	done
 
 deps:
@@ -170,7 +185,20 @@ $(BUILD)/man/%: man/%.scd
 check-system: $(BINS) $(MANPAGES)
 	@BUILD=$(BUILD) sh tests/run --scripts tests/system
 
+# Benchmarks against the peers (bench/README.md): make bench [QUICK=1]. Never part of
+# check. The programs are built with the project's CFLAGS; results go to build/bench/.
+BENCH_BINS := $(BUILD)/bench/benchtool $(BUILD)/bench/floorfs $(BUILD)/bench/mkvault
+.PHONY: bench
+bench: $(BINS) $(BENCH_BINS)
+	sh scripts/install-bench-deps
+	python3 bench/run --build $(BUILD) --out build/bench $(if $(filter 1,$(QUICK)),--quick)
+
+$(BUILD)/bench/%: bench/%.c $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
 clean:
 	rm -rf build
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(wildcard $(FUZZ_OBJ:.o=.d))

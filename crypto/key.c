@@ -16,6 +16,7 @@
 
 #include <sodium.h>
 
+#include "b64.h"
 #include "file.h"
 #include "key.h"
 
@@ -86,7 +87,7 @@ key_parse(const char *text, size_t len, const char *what, struct key **out, stru
 		return -1;
 	/* The whole text must decode to exactly KEY_BYTES: no ignored characters, no
 	 * trailing garbage. The message says what is wrong in general terms only. */
-	if (len == 0 || len > KEY_B64_MAX ||
+	if (len == 0 || len > KEY_B64_MAX || !b64_text_ok(text, len) ||
 	    sodium_base642bin(k->bytes, sizeof k->bytes, text, len, NULL, &binlen, &end,
 	    sodium_base64_VARIANT_ORIGINAL) != 0 || end != text + len ||
 	    binlen != sizeof k->bytes) {

@@ -31,6 +31,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "b64.h"
 #include "file.h"
 #include "vault.h"
 
@@ -425,7 +426,8 @@ parse_value(json_t *j, const char *path, const char *pname, struct field *f,
 	slen = json_string_length(j);
 	if ((f->ct = malloc(slen / 4 * 3 + 3)) == NULL)
 		return cs_err_sys(e, ENOMEM, "%s", path);
-	if (sodium_base642bin(f->ct, slen / 4 * 3 + 3, s, slen, NULL, &f->ctlen, &end,
+	if (!b64_text_ok(s, slen) ||
+	    sodium_base642bin(f->ct, slen / 4 * 3 + 3, s, slen, NULL, &f->ctlen, &end,
 	    sodium_base64_VARIANT_ORIGINAL) != 0 || end != s + slen)
 		return cs_err_set(e, EINVAL, "%s: %s/%s: the value is not valid base64", path,
 		    pname, f->name);
@@ -513,7 +515,8 @@ check_mac(json_t *root, const char *path, const struct vault *v, struct cs_err *
 		return cs_err_set(e, EBADMSG, "%s: the vault has no \"mac\": it was altered or is "
 		    "not a comfysecrets vault", path);
 	s = json_string_value(j);	/* NULL when not a string */
-	if (s == NULL || sodium_base642bin(got, sizeof got, s, json_string_length(j), NULL,
+	if (s == NULL || !b64_text_ok(s, json_string_length(j)) ||
+	    sodium_base642bin(got, sizeof got, s, json_string_length(j), NULL,
 	    &len, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    end != s + json_string_length(j) || len != MAC_BYTES) {
 		cs_err_set(e, EBADMSG, "%s: \"mac\" is not base64 of %d bytes: the vault was "
@@ -529,6 +532,226 @@ check_mac(json_t *root, const char *path, const struct vault *v, struct cs_err *
 	}
 	rc = 0;
 out:
+	sodium_memzero(want, sizeof want);
+	return rc;
+}
+
+/* The fast path of vault_parse(). A vault as this program writes it (or any JSON text
+ * with the same meaning whose strings need no escape) is read straight from the bytes:
+ * jansson would build a node for every name and value first, and at 100 000 fields
+ * that is most of the time a daemon takes to start or reload, and a `set` to run. It
+ * takes only what is plainly valid: each check of the jansson path is made here too,
+ * and on anything else (an escape, a byte outside printable ASCII, a number that is
+ * not plain digits, a duplicate or unknown key, a bad name, base64 or MAC) it gives up
+ * and the jansson path reads the document again, so every error keeps its one
+ * message. 0 when v is filled, -1 to fall back (v then holds whatever was read). */
+struct scan {
+	const char	*p, *end;
+};
+
+static void	*grown(void *arr, size_t *cap, size_t n, size_t size);
+
+static void
+scan_ws(struct scan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\t' ||
+	    *s->p == '\r'))
+		s->p++;
+}
+
+static int
+scan_char(struct scan *s, char c)
+{
+	scan_ws(s);
+	if (s->p == s->end || *s->p != c)
+		return 0;
+	s->p++;
+	return 1;
+}
+
+/* A string of printable ASCII without escapes. */
+static int
+scan_str(struct scan *s, const char **str, size_t *len)
+{
+	const char *q;
+
+	if (!scan_char(s, '"'))
+		return 0;
+	for (q = s->p; q < s->end && *q != '"'; q++)
+		if (*q < 0x20 || *q > 0x7e || *q == '\\')
+			return 0;
+	if (q == s->end)
+		return 0;
+	*str = s->p;
+	*len = (size_t)(q - s->p);
+	s->p = q + 1;
+	return 1;
+}
+
+/* Plain digits, no leading zero, at most LLONG_MAX (what jansson takes as an integer). */
+static int
+scan_uint(struct scan *s, uint64_t *out)
+{
+	uint64_t x = 0;
+	const char *start;
+
+	scan_ws(s);
+	for (start = s->p; s->p < s->end && *s->p >= '0' && *s->p <= '9'; s->p++) {
+		if (x > ((uint64_t)LLONG_MAX - (uint64_t)(*s->p - '0')) / 10)
+			return 0;
+		x = x * 10 + (uint64_t)(*s->p - '0');
+	}
+	if (s->p == start || (*start == '0' && s->p - start > 1) ||
+	    (s->p < s->end && (*s->p == '.' || *s->p == 'e' || *s->p == 'E')))
+		return 0;
+	*out = x;
+	return 1;
+}
+
+static int
+str_is(const char *str, size_t len, const char *lit)
+{
+	return len == strlen(lit) && memcmp(str, lit, len) == 0;	/* public names */
+}
+
+static int
+name_fast_ok(const char *name, size_t len)
+{
+	char msg[CS_ERR_MSG_MAX];
+
+	return name_why(name, len, "name", msg, sizeof msg) == 0;
+}
+
+static int
+fast_fields(struct scan *s, struct provider *p)
+{
+	const char *name, *b64s, *end;
+	struct field *f;
+	size_t nlen, blen, i;
+	void *arr;
+
+	if (!scan_char(s, '{') || scan_char(s, '}'))
+		return -1;		/* not an object, or no fields */
+	do {
+		if (!scan_str(s, &name, &nlen) || !name_fast_ok(name, nlen) ||
+		    !scan_char(s, ':') || !scan_str(s, &b64s, &blen) || !b64_text_ok(b64s, blen))
+			return -1;
+		if ((arr = grown(p->f, &p->cap, p->n, sizeof *p->f)) == NULL)
+			return -1;
+		p->f = arr;
+		f = &p->f[p->n];
+		memset(f, 0, sizeof *f);
+		if ((f->name = strndup(name, nlen)) == NULL)
+			return -1;
+		p->n++;
+		if ((f->ct = malloc(blen / 4 * 3 + 3)) == NULL ||
+		    sodium_base642bin(f->ct, blen / 4 * 3 + 3, b64s, blen, NULL, &f->ctlen, &end,
+		    sodium_base64_VARIANT_ORIGINAL) != 0 || end != b64s + blen ||
+		    f->ctlen < CT_OVERHEAD || f->ctlen - CT_OVERHEAD > VAULT_VALUE_HARD_MAX)
+			return -1;
+	} while (scan_char(s, ','));
+	if (!scan_char(s, '}'))
+		return -1;
+	if (p->n > 1)
+		qsort(p->f, p->n, sizeof *p->f, fcmp);
+	for (i = 1; i < p->n; i++)
+		if (strcmp(p->f[i - 1].name, p->f[i].name) == 0)
+			return -1;	/* a duplicate: jansson's error */
+	return 0;
+}
+
+static int
+fast_providers(struct scan *s, struct vault *v)
+{
+	const char *name;
+	size_t nlen, i;
+	void *arr;
+
+	if (!scan_char(s, '{'))
+		return -1;
+	if (scan_char(s, '}'))
+		return 0;
+	do {
+		if (!scan_str(s, &name, &nlen) || !name_fast_ok(name, nlen) ||
+		    !scan_char(s, ':'))
+			return -1;
+		if ((arr = grown(v->p, &v->cap, v->n, sizeof *v->p)) == NULL)
+			return -1;
+		v->p = arr;
+		memset(&v->p[v->n], 0, sizeof v->p[v->n]);
+		if ((v->p[v->n].name = strndup(name, nlen)) == NULL)
+			return -1;
+		v->n++;
+		if (fast_fields(s, &v->p[v->n - 1]) == -1)
+			return -1;
+	} while (scan_char(s, ','));
+	if (!scan_char(s, '}'))
+		return -1;
+	if (v->n > 1)
+		qsort(v->p, v->n, sizeof *v->p, pcmp);
+	for (i = 1; i < v->n; i++)
+		if (strcmp(v->p[i - 1].name, v->p[i].name) == 0)
+			return -1;
+	return 0;
+}
+
+static int
+parse_fast(const char *buf, size_t len, const struct key *k, struct vault *v)
+{
+	unsigned char want[MAC_BYTES], got[MAC_BYTES];
+	struct scan s = { buf, buf + len };
+	const char *key, *str, *mac = NULL, *end;
+	size_t klen, slen, maclen = 0, i, glen;
+	uint64_t x;
+	unsigned seen = 0, bit;
+	int rc = -1;
+
+	if (!scan_char(&s, '{') || scan_char(&s, '}'))
+		return -1;
+	do {
+		if (!scan_str(&s, &key, &klen) || !scan_char(&s, ':'))
+			return -1;
+		for (i = 0; i < sizeof top_keys / sizeof top_keys[0]; i++)
+			if (str_is(key, klen, top_keys[i]))
+				break;
+		bit = 1u << i;
+		if (i == sizeof top_keys / sizeof top_keys[0] || (seen & bit))
+			return -1;
+		seen |= bit;
+		if (str_is(key, klen, "format")) {
+			if (!scan_str(&s, &str, &slen) || !str_is(str, slen, VAULT_FORMAT))
+				return -1;
+		} else if (str_is(key, klen, "version")) {
+			if (!scan_uint(&s, &x) || x != VAULT_VERSION)
+				return -1;
+		} else if (str_is(key, klen, "cipher")) {
+			if (!scan_str(&s, &str, &slen) || !str_is(str, slen, VAULT_CIPHER))
+				return -1;
+		} else if (str_is(key, klen, "key_fingerprint")) {
+			if (!scan_str(&s, &str, &slen) || !str_is(str, slen, k->fpr) ||
+			    !fpr_ok(k->fpr))
+				return -1;
+		} else if (str_is(key, klen, "generation")) {
+			if (!scan_uint(&s, &v->generation))
+				return -1;
+		} else if (str_is(key, klen, "providers")) {
+			if (fast_providers(&s, v) == -1)
+				return -1;
+		} else if (!scan_str(&s, &mac, &maclen)) {	/* "mac" */
+			return -1;
+		}
+	} while (scan_char(&s, ','));
+	if (!scan_char(&s, '}'))
+		return -1;
+	scan_ws(&s);
+	if (s.p != s.end || seen != (1u << (sizeof top_keys / sizeof top_keys[0])) - 1)
+		return -1;
+	if (!b64_text_ok(mac, maclen) || sodium_base642bin(got, sizeof got, mac, maclen, NULL,
+	    &glen, &end, sodium_base64_VARIANT_ORIGINAL) != 0 || end != mac + maclen ||
+	    glen != MAC_BYTES)
+		return -1;
+	mac_compute(v, want);
+	rc = crypto_verify_32(want, got) == 0 ? 0 : -1;
 	sodium_memzero(want, sizeof want);
 	return rc;
 }
@@ -550,6 +773,13 @@ vault_parse(const char *buf, size_t len, const char *name, const struct key *k,
 	int rc = -1;
 
 	*out = NULL;
+	if (vault_alloc(k, name, &v, e) == -1)
+		return -1;
+	if (parse_fast(buf, len, k, v) == 0) {
+		*out = v;
+		return 0;
+	}
+	vault_close(v);		/* the jansson path reads it again and names what is wrong */
 	if ((root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
 		/* jansson quotes the text "near" the error: for a plaintext file given by
 		 * mistake that could be a secret, so only the reason is kept. */
@@ -924,59 +1154,52 @@ out:
 	return rc;
 }
 
-/* Sets o[k] = val, taking val; -1 when val is NULL (out of memory) or the set fails. */
-static int
-set(json_t *o, const char *k, json_t *val)
+/* The document as jansson's JSON_INDENT(2) | JSON_PRESERVE_ORDER would print it, keys
+ * in the order DESIGN.md shows them and entries in name order, written straight into
+ * one buffer: building a jansson tree of 100 000 values to print it took longer than
+ * everything else in a save. Names are [a-z0-9._-] and base64 needs no escape in
+ * JSON, so nothing here is escaped. Ends with a newline; NULL when out of memory. */
+static char *
+to_text(const struct vault *v, const unsigned char mac[MAC_BYTES], size_t *len)
 {
-	return val == NULL ? -1 : json_object_set_new_nocheck(o, k, val);
-}
-
-static json_t *
-b64(const unsigned char *p, size_t len)
-{
-	size_t n = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
-	json_t *j;
-	char *s;
-
-	if ((s = malloc(n)) == NULL)
-		return NULL;
-	sodium_bin2base64(s, n, p, len, sodium_base64_VARIANT_ORIGINAL);
-	j = json_stringn_nocheck(s, n - 1);
-	free(s);
-	return j;
-}
-
-/* The document, keys in the order DESIGN.md shows them, entries in name order. */
-static json_t *
-to_json(const struct vault *v, const unsigned char mac[MAC_BYTES])
-{
-	json_t *root, *jps, *jp;
 	const struct provider *p;
-	size_t i, j;
+	size_t cap = 512, i, j, n;
+	char *t, *o;
 
-	if ((root = json_object()) == NULL)
+	for (i = 0; i < v->n; i++) {
+		cap += strlen(v->p[i].name) + 16;
+		for (j = 0; j < v->p[i].n; j++)
+			cap += strlen(v->p[i].f[j].name) + 16 +
+			    sodium_base64_ENCODED_LEN(v->p[i].f[j].ctlen,
+			    sodium_base64_VARIANT_ORIGINAL);
+	}
+	if ((o = t = malloc(cap)) == NULL)
 		return NULL;
-	if (set(root, "format", json_string(VAULT_FORMAT)) == -1 ||
-	    set(root, "version", json_integer(VAULT_VERSION)) == -1 ||
-	    set(root, "cipher", json_string(VAULT_CIPHER)) == -1 ||
-	    set(root, "key_fingerprint", json_string(v->fpr)) == -1 ||
-	    set(root, "generation", json_integer((json_int_t)v->generation)) == -1 ||
-	    set(root, "providers", jps = json_object()) == -1)
-		goto fail;
+	o += sprintf(o, "{\n  \"format\": \"%s\",\n  \"version\": %d,\n  \"cipher\": \"%s\",\n"
+	    "  \"key_fingerprint\": \"%s\",\n  \"generation\": %llu,\n  \"providers\": {",
+	    VAULT_FORMAT, VAULT_VERSION, VAULT_CIPHER, v->fpr,
+	    (unsigned long long)v->generation);
 	for (i = 0; i < v->n; i++) {
 		p = &v->p[i];
-		if (set(jps, p->name, jp = json_object()) == -1)
-			goto fail;
-		for (j = 0; j < p->n; j++)
-			if (set(jp, p->f[j].name, b64(p->f[j].ct, p->f[j].ctlen)) == -1)
-				goto fail;
+		o += sprintf(o, "%s\n    \"%s\": {", i > 0 ? "," : "", p->name);
+		for (j = 0; j < p->n; j++) {
+			o += sprintf(o, "%s\n      \"%s\": \"", j > 0 ? "," : "", p->f[j].name);
+			n = sodium_base64_ENCODED_LEN(p->f[j].ctlen, sodium_base64_VARIANT_ORIGINAL);
+			sodium_bin2base64(o, n, p->f[j].ct, p->f[j].ctlen,
+			    sodium_base64_VARIANT_ORIGINAL);
+			o += n - 1;
+			*o++ = '"';
+		}
+		o += sprintf(o, "%s}", p->n > 0 ? "\n    " : "");
 	}
-	if (set(root, "mac", b64(mac, MAC_BYTES)) == -1)
-		goto fail;
-	return root;
-fail:
-	json_decref(root);
-	return NULL;
+	o += sprintf(o, "%s},\n  \"mac\": \"", v->n > 0 ? "\n  " : "");
+	sodium_bin2base64(o, sodium_base64_ENCODED_LEN(MAC_BYTES, sodium_base64_VARIANT_ORIGINAL),
+	    mac, MAC_BYTES, sodium_base64_VARIANT_ORIGINAL);
+	o += strlen(o);
+	o += sprintf(o, "\"\n}\n");
+	assert((size_t)(o - t) < cap);
+	*len = (size_t)(o - t);
+	return t;
 }
 
 int
@@ -984,7 +1207,6 @@ vault_save(struct vault *v, const char *path, int excl, struct cs_err *e)
 {
 	unsigned char mac[MAC_BYTES];
 	uint64_t old = v->generation;
-	json_t *root = NULL;
 	char *text = NULL, *np;
 	size_t len;
 	int renamed = 0, rc = -1;
@@ -994,19 +1216,11 @@ vault_save(struct vault *v, const char *path, int excl, struct cs_err *e)
 		return cs_err_set(e, EOVERFLOW, "%s: the generation cannot grow any more", path);
 	v->generation++;
 	mac_compute(v, mac);
-	if ((root = to_json(v, mac)) == NULL ||
-	    (text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) == NULL) {
+	if ((text = to_text(v, mac, &len)) == NULL) {
 		cs_err_sys(e, ENOMEM, "%s", path);
 		goto out;
 	}
-	len = strlen(text);
-	if ((np = realloc(text, len + 2)) == NULL) {
-		cs_err_sys(e, ENOMEM, "%s", path);
-		goto out;
-	}
-	text = np;
-	memcpy(text + len, "\n", 2);
-	rc = file_write_atomic(path, text, len + 1, excl, &renamed, e);
+	rc = file_write_atomic(path, text, len, excl, &renamed, e);
 	if (renamed && (np = strdup(path)) != NULL) {
 		free(v->path);
 		v->path = np;
@@ -1018,7 +1232,6 @@ out:
 		v->generation = old;
 	sodium_memzero(mac, sizeof mac);
 	free(text);
-	json_decref(root);
 	return rc;
 }
 

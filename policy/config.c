@@ -479,7 +479,7 @@ static int
 provider_key(struct loader *l, const char *name, const char *value)
 {
 	struct cfg_provider *pv = &l->c->providers[l->prov];
-	char sn[CS_SHOW_BUF(SHOWN_MAX)], kn[SHOWN_MAX * 4 + 8];
+	char sn[CS_SHOW_BUF(SHOWN_MAX)], kn[CS_SHOW_BUF(SHOWN_MAX)];
 	const char *why;
 	int *has;
 
@@ -526,7 +526,7 @@ static int
 handler(void *user, const char *sec, const char *name, const char *value)
 {
 	struct loader *l = user;
-	char sn[CS_SHOW_BUF(SHOWN_MAX)], kn[SHOWN_MAX * 4 + 8];
+	char sn[CS_SHOW_BUF(SHOWN_MAX)], kn[CS_SHOW_BUF(SHOWN_MAX)];
 	const char *why;
 	size_t i;
 

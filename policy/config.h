@@ -65,6 +65,10 @@ struct cfg {
 /* Loads path (NULL: $COMFYSECRETS_CONFIG, else CFG_DEFAULT_PATH) over the defaults, then
  * applies the environment. Caller frees with cfg_free(). */
 int	cfg_load(const char *path, struct cfg **out, struct cs_err *e);
+/* The file's text alone (len bytes, NULs refused as in a file) over the defaults, without
+ * the environment; name is used in messages (fuzzing, tests). Caller frees with cfg_free(). */
+int	cfg_parse(const char *buf, size_t len, const char *name, struct cfg **out,
+	    struct cs_err *e);
 /* The defaults and the environment only, no file. */
 int	cfg_defaults(struct cfg **out, struct cs_err *e);
 /* Replaces a string setting (vault_path, key_file, audit_path) from a command line. */

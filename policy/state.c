@@ -31,9 +31,24 @@ state_file(const char *vault_path, const char *suffix, char *buf, size_t n, stru
 	return 0;
 }
 
+/* jansson's message, made safe for a terminal: its "near '...'" excerpt is cut and the
+ * rest (which can name a key from the file) escaped. fuzz_state found raw control bytes
+ * reaching the message through the excerpt. */
+static const char *
+jtext(const json_error_t *jerr, char *out, size_t n)
+{
+	char text[sizeof jerr->text], *near;
+
+	snprintf(text, sizeof text, "%s", jerr->text);
+	if ((near = strstr(text, " near ")) != NULL)
+		*near = '\0';
+	return cs_show(text, strlen(text), sizeof text, out, n);
+}
+
 static int
 parse(const char *path, const char *text, size_t len, struct cs_state *st, struct cs_err *e)
 {
+	char why[CS_SHOW_BUF(JSON_ERROR_TEXT_LENGTH)];
 	json_error_t jerr;
 	json_t *root;
 	json_int_t gen = 0, seq = 0;
@@ -43,11 +58,12 @@ parse(const char *path, const char *text, size_t len, struct cs_state *st, struc
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL)
 		return cs_err_set(e, EINVAL, "%s:%d: not a state file: %s", path, jerr.line,
-		    jerr.text);
+		    jtext(&jerr, why, sizeof why));
 	if (json_unpack_ex(root, &jerr, JSON_STRICT, "{s:I, s:I, s:s, s:s}",
 	    "generation", &gen, "audit_seq", &seq, "audit_hash", &hash,
 	    "audit_path", &apath) == -1) {
-		cs_err_set(e, EINVAL, "%s: not a state file: %s", path, jerr.text);
+		cs_err_set(e, EINVAL, "%s: not a state file: %s", path,
+		    jtext(&jerr, why, sizeof why));
 		goto out;
 	}
 	if (gen < 0 || seq < 0 || strlen(hash) > AUDIT_HASH_HEX ||

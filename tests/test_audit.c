@@ -314,6 +314,40 @@ test_an_event_needs_a_name_and_must_fit_a_line(void **state)
 	audit_close(a);
 }
 
+/* A rotation of 20 000 providers: the list is cut to fit one line, and says so. */
+static void
+test_a_long_name_list_is_cut_to_fit_a_line(void **state)
+{
+	static char names[20000][8];
+	const char *list[20000];
+	struct audit *a = NULL;
+	struct audit_event ev = { 0 };
+	struct audit_verify_result r;
+	struct cs_err e = { 0 };
+	char **lines = NULL;
+	size_t i, n = 0;
+
+	(void)state;
+	for (i = 0; i < 20000; i++) {
+		snprintf(names[i], sizeof names[i], "p%05zu", i);
+		list[i] = names[i];
+	}
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_NONE, 2000, &a, &e), 0);
+	ev.event = "key_rotated";
+	ev.providers = list;
+	ev.nproviders = 20000;
+	ev.pid = -1;
+	assert_int_equal(audit_append(a, &ev, &e), 0);
+	audit_close(a);
+	assert_int_equal(audit_verify(logf, 1, NULL, &r, &e), 0);
+	assert_int_equal(audit_tail(logf, 1, &lines, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_true(strlen(lines[0]) < AUDIT_LINE_MAX);
+	assert_non_null(strstr(lines[0], "\"providers\":[\"p00000\""));
+	assert_non_null(strstr(lines[0], "\"providers_omitted\":"));
+	audit_lines_free(lines, n);
+}
+
 static void
 test_verify_passes_a_fresh_log(void **state)
 {
@@ -566,12 +600,18 @@ test_verify_refuses_a_line_over_the_limit(void **state)
 	free_lines(lines, n);
 }
 
+/* A writer killed in the middle of its write() leaves a fragment: verify names it, and
+ * the next append (holding the lock, so that writer is gone) cuts it off and says so in
+ * an audit_tail_repaired line before its own; the chain then verifies. */
 static void
-test_a_torn_last_line_fails_verify_and_blocks_appends(void **state)
+test_a_torn_last_line_is_cut_and_recorded_by_the_next_append(void **state)
 {
+	struct audit_verify_result r;
 	struct audit *a = NULL;
 	struct audit_event ev = { 0 };
 	struct cs_err e = { 0 };
+	char *lines[MAX_LINES];
+	size_t n;
 	int fd;
 
 	(void)state;
@@ -583,9 +623,71 @@ test_a_torn_last_line_fails_verify_and_blocks_appends(void **state)
 	assert_int_equal(audit_open(logf, AUDIT_FLUSH_NONE, 2000, &a, &e), 0);
 	ev.event = "secret_read";
 	ev.pid = -1;
+	if (audit_append(a, &ev, &e) != 0)
+		fail_msg("append after a torn line: %s", e.msg);
+	audit_close(a);
+	n = read_lines(logf, lines);
+	assert_int_equal(n, 4);
+	assert_non_null(strstr(lines[2], "\"seq\":3,"));
+	assert_non_null(strstr(lines[2], "\"event\":\"audit_tail_repaired\""));
+	assert_non_null(strstr(lines[2], "cut 12 bytes"));
+	assert_non_null(strstr(lines[3], "\"seq\":4,"));
+	assert_non_null(strstr(lines[3], "\"event\":\"secret_read\""));
+	free_lines(lines, n);
+	if (audit_verify(logf, 0, NULL, &r, &e) != 0)
+		fail_msg("verify after the repair: %s", e.msg);
+	assert_int_equal(r.lines, 4);
+}
+
+/* A whole first line torn: the file is cut to nothing and the chain starts again. */
+static void
+test_a_torn_first_line_is_cut_too(void **state)
+{
+	struct audit_verify_result r;
+	struct audit *a = NULL;
+	struct audit_event ev = { 0 };
+	struct cs_err e = { 0 };
+	int fd;
+
+	(void)state;
+	fd = open(logf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_int_equal(write(fd, "{\"seq\":1,\"pr", 12), 12);
+	close(fd);
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_NONE, 2000, &a, &e), 0);
+	ev.event = "secret_read";
+	ev.pid = -1;
+	if (audit_append(a, &ev, &e) != 0)
+		fail_msg("append after a torn first line: %s", e.msg);
+	audit_close(a);
+	if (audit_verify(logf, 0, NULL, &r, &e) != 0)
+		fail_msg("verify: %s", e.msg);
+	assert_int_equal(r.lines, 2);
+}
+
+/* More than a line's worth of bytes with no newline is no torn write: refused. */
+static void
+test_an_unterminated_tail_longer_than_a_line_blocks_appends(void **state)
+{
+	struct audit *a = NULL;
+	struct audit_event ev = { 0 };
+	struct cs_err e = { 0 };
+	char *junk;
+	int fd;
+
+	(void)state;
+	append_n(logf, AUDIT_FLUSH_NONE, 1);
+	assert_non_null(junk = malloc(AUDIT_LINE_MAX + 10));
+	memset(junk, 'x', AUDIT_LINE_MAX + 10);
+	fd = open(logf, O_WRONLY | O_APPEND);
+	assert_int_equal(write(fd, junk, AUDIT_LINE_MAX + 10), AUDIT_LINE_MAX + 10);
+	close(fd);
+	free(junk);
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_NONE, 2000, &a, &e), 0);
+	ev.event = "secret_read";
+	ev.pid = -1;
 	assert_int_equal(audit_append(a, &ev, &e), -1);
 	assert_int_equal(e.code, EBADMSG);
-	assert_non_null(strstr(e.msg, "incomplete line"));
+	assert_non_null(strstr(e.msg, "incomplete line longer than"));
 	audit_close(a);
 }
 
@@ -607,7 +709,8 @@ test_a_log_that_is_not_chained_is_not_appended_to(void **state)
 	ev.pid = -1;
 	assert_int_equal(audit_append(a, &ev, &e), -1);
 	assert_int_equal(e.code, EBADMSG);
-	assert_non_null(strstr(e.msg, "not an audit line"));
+	if (strstr(e.msg, "not an audit line") == NULL)
+		fail_msg("%s", e.msg);
 	audit_close(a);
 }
 
@@ -748,6 +851,42 @@ test_a_lock_held_forever_times_out_and_recovers(void **state)
 	assert_int_equal(rc, 0);
 	audit_close(a);
 	/* the line that timed out landed late: the log says more, never less */
+	assert_int_equal(audit_verify(logf, 3, NULL, &r, &e), 0);
+	assert_int_equal(r.lines, 3);
+}
+
+/* flush = async on a local disk appends in the caller (the fast path); a flock held
+ * elsewhere must send it to the worker, bounded by the timeout, not block it. */
+static void
+test_a_held_lock_sends_the_fast_path_to_the_timeout(void **state)
+{
+	struct audit *a = NULL;
+	struct audit_event ev = { 0 };
+	struct audit_verify_result r;
+	struct cs_err e = { 0 };
+	struct timespec t0, ts = { 0, 20 * 1000000L };
+	int fd, i, rc = -1;
+
+	(void)state;
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_ASYNC, 200, &a, &e), 0);
+	ev.event = "secret_read";
+	ev.pid = -1;
+	assert_int_equal(audit_append(a, &ev, &e), 0);
+	fd = open(logf, O_RDONLY);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(audit_append(a, &ev, &e), -1);
+	assert_int_equal(e.code, ETIMEDOUT);
+	assert_true(ms_since(&t0) < 2000);
+	flock(fd, LOCK_UN);
+	close(fd);
+	for (i = 0; i < 100 && rc != 0; i++) {
+		nanosleep(&ts, NULL);
+		cs_err_clear(&e);
+		rc = audit_append(a, &ev, &e);
+	}
+	assert_int_equal(rc, 0);
+	audit_close(a);
 	assert_int_equal(audit_verify(logf, 3, NULL, &r, &e), 0);
 	assert_int_equal(r.lines, 3);
 }
@@ -1077,6 +1216,7 @@ main(void)
 		T(test_absent_fields_are_left_out),
 		T(test_bad_bytes_in_names_still_make_a_valid_line),
 		T(test_an_event_needs_a_name_and_must_fit_a_line),
+		T(test_a_long_name_list_is_cut_to_fit_a_line),
 		T(test_verify_passes_a_fresh_log),
 		T(test_an_empty_log_verifies_unless_the_state_says_otherwise),
 		T(test_a_missing_log_is_an_error),
@@ -1089,7 +1229,9 @@ main(void)
 		T(test_verify_detects_a_cut_tail_with_the_state_point),
 		T(test_verify_names_a_line_that_is_not_json),
 		T(test_verify_refuses_a_line_over_the_limit),
-		T(test_a_torn_last_line_fails_verify_and_blocks_appends),
+		T(test_a_torn_last_line_is_cut_and_recorded_by_the_next_append),
+		T(test_a_torn_first_line_is_cut_too),
+		T(test_an_unterminated_tail_longer_than_a_line_blocks_appends),
 		T(test_a_log_that_is_not_chained_is_not_appended_to),
 		T(test_handles_take_turns_on_one_chain),
 		T(test_two_processes_appending_keep_one_chain),
@@ -1101,6 +1243,7 @@ main(void)
 		T(test_tail_returns_the_last_lines),
 		T(test_tail_reads_across_chunks),
 		T(test_a_lock_held_forever_times_out_and_recovers),
+		T(test_a_held_lock_sends_the_fast_path_to_the_timeout),
 		T(test_a_fifo_with_no_reader_does_not_hang_open),
 		T(test_a_fifo_with_a_reader_gets_a_chain_in_memory),
 		T(test_a_write_that_hangs_times_out_and_the_handle_recovers),
