@@ -2,6 +2,7 @@
 #   make                 both binaries
 #   make check           every unit suite and every integration test (mounts for real)
 #   make check SANITIZE=1  the same under ASan + UBSan, in build/san
+#   make check-all       what CI runs: make check (60 s soak), then make check SANITIZE=1
 #   make install         PREFIX (/usr/local) and DESTDIR honoured
 #   make demo            a demo vault under build/demo, mounted, read, audited, unmounted
 
@@ -52,7 +53,7 @@ FUZZ_CC	?= clang
 FUZZ_SECONDS ?= 20
 
 .PHONY: all check unit integration install uninstall clean demo deps fuzz fuzz-smoke
-.PHONY: man check-system
+.PHONY: man check-system check-all
 all: $(BINS)
 
 $(BUILD)/%.o: %.c
@@ -79,6 +80,12 @@ $(BUILD)/tests/tools/%: tests/tools/%.c
 # The whole suite: unit binaries, then the integration scripts; one summary line.
 check: $(BINS) $(TESTS) $(TOOLS) $(MANPAGES)
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh tests/run $(TESTS)
+
+# What .ci/run and the README's test command run: the suite with a 60 s soak and the
+# daemon under valgrind (valgrind_suite.sh), then all of it again under ASan + UBSan.
+check-all:
+	SOAK_SECONDS=60 $(MAKE) check
+	$(MAKE) check SANITIZE=1
 
 unit: $(TESTS)
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh tests/run --unit-only $(TESTS)
