@@ -4,9 +4,14 @@
  * pages around it, mlock'd so it is not swapped, wiped by sodium_free(). Reading from a
  * file descriptor grows the region by copying into a new guarded region and wiping the
  * old one, never through realloc() on the ordinary heap. This module knows nothing of
- * providers or fields. */
+ * providers or fields.
+ *
+ * The slot pool (secret.h): at most SLOT_POOL_MAX wiped slots wait for reuse, under
+ * pool_lock; more are handed back to sodium_free(). A slot is wiped whole when it is
+ * returned, whatever the secret's len says. */
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,6 +21,11 @@
 #include "secret.h"
 
 #define READ_CHUNK_BYTES	4096	/* first buffer of secret_read_fd */
+#define SLOT_POOL_MAX		32	/* wiped slots kept for reuse */
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned char *pool[SLOT_POOL_MAX];	/* protected by pool_lock */
+static size_t npool;				/* protected by pool_lock */
 
 /* sodium_malloc needs sodium_init(); it is cheap after the first call. */
 static int
@@ -24,9 +34,38 @@ ready(void)
 	return sodium_init() < 0 ? -1 : 0;
 }
 
-struct secret *
-secret_new(size_t len)
+/* A wiped slot from the pool, or a new one; NULL when out of memory. */
+static unsigned char *
+slot_get(void)
 {
+	unsigned char *slot = NULL;
+
+	pthread_mutex_lock(&pool_lock);
+	if (npool > 0)
+		slot = pool[--npool];
+	pthread_mutex_unlock(&pool_lock);
+	return slot != NULL ? slot : sodium_malloc(SECRET_SLOT_BYTES);
+}
+
+static void
+slot_put(unsigned char *slot)
+{
+	sodium_memzero(slot, SECRET_SLOT_BYTES);
+	pthread_mutex_lock(&pool_lock);
+	if (npool < SLOT_POOL_MAX) {
+		pool[npool++] = slot;
+		slot = NULL;
+	}
+	pthread_mutex_unlock(&pool_lock);
+	sodium_free(slot);	/* NULL is fine */
+}
+
+/* pooled: a small secret may take a slot (secret_read_fd grows its buffer, so not). */
+static struct secret *
+alloc(size_t len, int pooled)
+{
+	/* At least one byte, so buf is never NULL and never a shared zero-size pointer. */
+	size_t n = len > 0 ? len : 1;
 	struct secret *s;
 
 	if (ready() == -1) {
@@ -35,15 +74,28 @@ secret_new(size_t len)
 	}
 	if ((s = malloc(sizeof *s)) == NULL)
 		return NULL;
-	/* At least one byte, so buf is never NULL and never a shared zero-size pointer. */
-	if ((s->buf = sodium_malloc(len > 0 ? len : 1)) == NULL) {
+	if (pooled && n <= SECRET_SLOT_BYTES) {
+		/* The bytes end where the slot does, against the guard page. */
+		s->slot = slot_get();
+		s->buf = s->slot != NULL ? s->slot + SECRET_SLOT_BYTES - n : NULL;
+	} else {
+		s->slot = NULL;
+		s->buf = sodium_malloc(n);
+	}
+	if (s->buf == NULL) {
 		free(s);
 		errno = ENOMEM;
 		return NULL;
 	}
-	memset(s->buf, 0, len > 0 ? len : 1);
+	memset(s->buf, 0, n);
 	s->len = len;
 	return s;
+}
+
+struct secret *
+secret_new(size_t len)
+{
+	return alloc(len, 1);
 }
 
 struct secret *
@@ -64,8 +116,11 @@ secret_free(struct secret *s)
 	if (s == NULL)
 		return;
 	sodium_memzero(s->buf, s->len);
-	sodium_free(s->buf);	/* wipes the whole region, too */
-	s->buf = NULL;
+	if (s->slot != NULL)
+		slot_put(s->slot);	/* wipes the whole slot */
+	else
+		sodium_free(s->buf);	/* wipes the whole region, too */
+	s->buf = s->slot = NULL;
 	s->len = 0;
 	free(s);
 }
@@ -96,7 +151,7 @@ secret_read_fd(int fd, size_t max, const char *what, struct secret **out, struct
 	/* Reading one byte past max tells "exactly max" from "more than max". */
 	limit = max < SIZE_MAX ? max + 1 : max;
 	cap = limit < READ_CHUNK_BYTES ? limit : READ_CHUNK_BYTES;
-	if ((s = secret_new(cap)) == NULL)
+	if ((s = alloc(cap, 0)) == NULL)
 		return cs_err_sys(e, ENOMEM, "%s", what);
 	for (;;) {
 		if (len == cap) {

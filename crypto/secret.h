@@ -2,7 +2,14 @@
  *
  * The bytes live in sodium_malloc() memory (guard pages, mlock'd, never in a core dump
  * once the process is undumpable) and are wiped by secret_free(). Nothing else in
- * comfysecrets holds plaintext outside a struct secret, except briefly on one stack frame. */
+ * comfysecrets holds plaintext outside a struct secret, except briefly on one stack frame.
+ *
+ * Small secrets (up to SECRET_SLOT_BYTES) live in one-page guarded slots that
+ * secret_free() wipes whole and keeps in a small pool for the next secret_new(): a
+ * sodium_malloc/sodium_free pair costs mmap, two mprotect, mlock, munlock and munmap,
+ * each a TLB shootdown in a threaded daemon, and the daemon makes one per open. A
+ * pooled slot stays guarded and locked; the value is placed at its end, against the
+ * guard page, as sodium_malloc places it. The pool is thread-safe. */
 #ifndef CS_SECRET_H
 #define CS_SECRET_H
 
@@ -10,9 +17,12 @@
 
 #include "err.h"
 
+#define SECRET_SLOT_BYTES	4080	/* one page less sodium_malloc's 16-byte canary */
+
 struct secret {
 	size_t		 len;	/* bytes of plaintext */
 	unsigned char	*buf;	/* sodium_malloc'd, at least 1 byte even when len == 0 */
+	unsigned char	*slot;	/* private: the pooled slot buf lies in, or NULL */
 };
 
 /* A new zero-filled secret of len bytes; NULL (errno ENOMEM) on failure. */

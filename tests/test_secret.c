@@ -1,12 +1,14 @@
 /* tests/test_secret.c - plaintext buffers: zeroed, copied, read within a limit, compared. */
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -172,6 +174,51 @@ test_equal_compares_length_and_bytes(void **state)
 	secret_free(b);
 }
 
+/* A small secret takes a pooled one-page slot, its bytes against the guard page; a
+ * freed slot is wiped whole before the next secret_new() gets it. */
+static void
+test_small_secrets_reuse_a_wiped_slot(void **state)
+{
+	struct secret *a, *b;
+	unsigned char *slot;
+	size_t i;
+
+	(void)state;
+	assert_non_null(a = secret_dup(SEED_VALUE, strlen(SEED_VALUE)));
+	assert_non_null(slot = a->slot);
+	assert_ptr_equal(a->buf + a->len, slot + SECRET_SLOT_BYTES);
+	secret_free(a);
+	assert_non_null(b = secret_new(8));
+	assert_ptr_equal(b->slot, slot);	/* the pool hands back the last slot */
+	for (i = 0; i < SECRET_SLOT_BYTES; i++)
+		assert_int_equal(slot[i], 0);
+	secret_free(b);
+	assert_non_null(a = secret_new(SECRET_SLOT_BYTES + 1));
+	assert_null(a->slot);			/* too big for a slot */
+	secret_free(a);
+}
+
+/* One byte past a pooled value is the guard page: touching it kills the process. */
+static void
+test_writing_past_a_pooled_value_faults(void **state)
+{
+	struct secret *s;
+	pid_t pid;
+	int st;
+
+	(void)state;
+	assert_non_null(s = secret_dup("abc", 3));
+	if ((pid = fork()) == 0) {
+		signal(SIGSEGV, SIG_DFL);	/* cmocka's handler would report, not die */
+		signal(SIGBUS, SIG_DFL);
+		s->buf[s->len] = 'x';
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st));
+	secret_free(s);
+}
+
 int
 main(void)
 {
@@ -185,6 +232,8 @@ main(void)
 		cmocka_unit_test(test_read_fd_over_the_limit_is_refused_naming_what),
 		cmocka_unit_test(test_read_fd_error_names_what),
 		cmocka_unit_test(test_equal_compares_length_and_bytes),
+		cmocka_unit_test(test_small_secrets_reuse_a_wiped_slot),
+		cmocka_unit_test(test_writing_past_a_pooled_value_faults),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
