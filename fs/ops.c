@@ -86,8 +86,9 @@ struct lo_tmpnode {
 	char			name[LO_NAME_MAX + 1];
 };
 
-/* What an open file handle (fi->fh) holds. */
+/* What an open file or directory handle (fi->fh) holds. */
 struct lo_handle {
+	struct tree		*dir;	/* a directory's snapshot, or NULL: a file */
 	const struct lo_special	*sp;	/* NULL: a field */
 	struct secret		*value;	/* a field's plaintext, wiped on release */
 	void			*priv;	/* a special entry's state */
@@ -96,7 +97,8 @@ struct lo_handle {
 };
 
 /* Every handle open now, so that lo_destroy can wipe and free those whose release
- * never comes (the daemon stopped, or was unmounted lazily, with files still open). */
+ * never comes (the daemon stopped, or was unmounted lazily, with files still open; a
+ * release is sent in the background, so even a closed one may not have arrived). */
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct lo_handle *open_handles;		/* protected by open_lock */
 
@@ -112,7 +114,8 @@ handle_link(struct lo_handle *h)
 	pthread_mutex_unlock(&open_lock);
 }
 
-/* Unlinks and frees h, wiping a field's value; runs a special entry's release. */
+/* Unlinks and frees h, wiping a field's value; runs a special entry's release; lets a
+ * directory's snapshot go. */
 static void
 handle_free(struct lo_handle *h)
 {
@@ -127,6 +130,7 @@ handle_free(struct lo_handle *h)
 	if (h->sp != NULL && h->sp->release != NULL)
 		h->sp->release(h->priv);
 	secret_free(h->value);
+	tree_unref(h->dir);
 	free(h);
 }
 
@@ -534,6 +538,7 @@ lo_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct tree *t = lo_acquire(lo);
 	struct lo_tmpnode tmp;
 	const struct tree_node *n = lo_node(lo, t, ino, &tmp);
+	struct lo_handle *h;
 	int err = 0;
 
 	if (n == NULL)
@@ -547,16 +552,22 @@ lo_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return (void)fuse_reply_err(req, err);
 	}
 	/* The handle keeps its snapshot: offsets stay valid through a reload. */
-	fi->fh = (uintptr_t)t;
+	if ((h = calloc(1, sizeof *h)) == NULL) {
+		tree_unref(t);
+		return (void)fuse_reply_err(req, ENOMEM);
+	}
+	h->dir = t;
+	handle_link(h);
+	fi->fh = (uintptr_t)h;
 	if (fuse_reply_open(req, fi) != 0)
-		tree_unref(t);		/* interrupted: no releasedir will come */
+		handle_free(h);		/* interrupted: no releasedir will come */
 }
 
 static void
 lo_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     struct fuse_file_info *fi)
 {
-	const struct tree *t = (const struct tree *)(uintptr_t)fi->fh;
+	const struct tree *t = lo_handle(fi)->dir;
 	const struct tree_node *d = tree_get(t, ino), *c;
 	struct stat st;
 	size_t pos = 0, want;
@@ -599,7 +610,7 @@ static void
 lo_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	tree_unref((struct tree *)(uintptr_t)fi->fh);
+	handle_free(lo_handle(fi));
 	fuse_reply_err(req, 0);
 }
 

@@ -56,7 +56,9 @@ for s in $SCRIPTS; do
 	else
 		for log in $bad; do
 			echo "# --- $log"
-			grep -E 'Invalid|uninitialised|definitely lost|ERROR SUMMARY' "$log" | head -n 10 |
+			# each error with its stack (valgrind ends a record with an empty "==PID==")
+			awk '/Invalid|uninitialised|definitely lost in/ { on = 1 }
+			    on { print } on && /^==[0-9]+== *$/ { on = 0 }' "$log" | head -n 60 |
 			    sed 's/^/# /'
 		done
 		notok "$s: memcheck found no error" "see the log lines above"
