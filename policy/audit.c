@@ -471,12 +471,14 @@ out:
 static int
 write_line(struct audit *a, struct job *j, off_t size)
 {
-	struct audit_event rev = { .event = "audit_tail_repaired", .pid = getpid(),
-	    .uid = getuid(), .gid = getgid() };
+	struct audit_event rev = { .event = "audit_tail_repaired" };
 	char detail[128], *body;
 	int rc;
 
 	if (a->torn > 0) {
+		rev.pid = getpid();
+		rev.uid = getuid();
+		rev.gid = getgid();
 		snprintf(detail, sizeof detail, "cut %llu bytes of an incomplete last line "
 		    "(a writer killed mid-write)", (unsigned long long)a->torn);
 		rev.detail = detail;
