@@ -185,8 +185,11 @@ invalidate(struct fuse_session *se, const struct tree *old, const struct tree *t
 	}
 }
 
-int
-reload_first(struct reload *r, struct cs_err *e)
+/* Loads the vault and serves it: the kernel is told what changed (once it is mounted),
+ * the heap is trimmed and the state file advanced. why names a reload in the log; NULL
+ * for the first load, which logs nothing. */
+static int
+serve_loaded(struct reload *r, const char *why, struct cs_err *e)
 {
 	struct tree *t, *old;
 	struct cs_err se = { 0 };
@@ -199,15 +202,27 @@ reload_first(struct reload *r, struct cs_err *e)
 	}
 	gen = tree_generation(t);
 	r->served = gen;
-	old = lo_publish(r->lo, t);
+	old = lo_publish(r->lo, tree_ref(t));
 	pthread_mutex_unlock(&r->lock);
+	if (r->se != NULL && old != NULL)
+		invalidate(r->se, old, t);
 	tree_unref(old);
 	trim();
 	/* Seen is seen: a restarted daemon must not go below it either. A folder we cannot
 	 * write (a read-only vault) weakens that, but is no reason not to serve. */
 	if (state_advance(r->src.vault_path, gen, 0, NULL, NULL, &se) == -1)
 		fslog("%s", se.msg);
+	if (why != NULL)
+		fslog("reloaded %s (%s): generation %" PRIu64 ", %zu nodes",
+		    r->src.vault_path, why, gen, tree_count(t));
+	tree_unref(t);
 	return 0;
+}
+
+int
+reload_first(struct reload *r, struct cs_err *e)
+{
+	return serve_loaded(r, NULL, e);
 }
 
 static void
@@ -231,29 +246,7 @@ refused(struct reload *r, const char *why, const struct cs_err *err)
 int
 reload_now(struct reload *r, const char *why, struct cs_err *e)
 {
-	struct tree *t, *old;
-	struct cs_err se = { 0 };
-	uint64_t gen;
-
-	pthread_mutex_lock(&r->lock);
-	if (load(r, r->served, &t, e) == -1) {
-		pthread_mutex_unlock(&r->lock);
-		return -1;
-	}
-	gen = tree_generation(t);
-	r->served = gen;
-	old = lo_publish(r->lo, tree_ref(t));
-	pthread_mutex_unlock(&r->lock);
-	if (r->se != NULL)
-		invalidate(r->se, old, t);
-	tree_unref(old);
-	trim();
-	if (state_advance(r->src.vault_path, gen, 0, NULL, NULL, &se) == -1)
-		fslog("%s", se.msg);
-	fslog("reloaded %s (%s): generation %" PRIu64 ", %zu nodes", r->src.vault_path, why,
-	    gen, tree_count(t));
-	tree_unref(t);
-	return 0;
+	return serve_loaded(r, why, e);
 }
 
 uint64_t
