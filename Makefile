@@ -1,10 +1,5 @@
 # comfysecrets - one Makefile, everything built out of tree in $(BUILD).
-#   make                 both binaries
-#   make check           every unit suite and every integration test (mounts for real)
-#   make check SANITIZE=1  the same under ASan + UBSan, in build/san
-#   make check-all       what CI runs: make check (60 s soak), then make check SANITIZE=1
-#   make install         PREFIX (/usr/local) and DESTDIR honoured
-#   make demo            a demo vault under build/demo, mounted, read, audited, unmounted
+# `make help` lists every target and every knob (the text is HELP, below).
 
 PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
@@ -15,18 +10,23 @@ else
 BUILD	?= build
 endif
 
+# Flags the project needs are CS_*; CFLAGS, CPPFLAGS, LDFLAGS and LDLIBS are the user's
+# and come after them, so `make CFLAGS=-O0` changes the optimisation and keeps -std,
+# -Werror, the dependency files and the library include paths.
 PKGS	:= fuse3 libsodium jansson inih libsystemd
-CC	?= cc
 CFLAGS	?= -O2 -g
-CFLAGS	+= -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP \
+CS_CFLAGS := -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP \
 	   $(shell pkg-config --cflags $(PKGS))
-LDLIBS	+= $(shell pkg-config --libs $(PKGS))
+CS_LDFLAGS :=
+CS_LDLIBS := $(shell pkg-config --libs $(PKGS))
 TEST_CFLAGS := $(shell pkg-config --cflags cmocka)
 TEST_LDLIBS := $(shell pkg-config --libs cmocka)
 ifeq ($(SANITIZE),1)
-CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDFLAGS	+= -fsanitize=address,undefined
+CS_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+CS_LDFLAGS += -fsanitize=address,undefined
 endif
+COMPILE	= $(CC) $(CS_CFLAGS) $(CPPFLAGS) $(CFLAGS)
+LINK	= $(CC) $(CS_LDFLAGS) $(LDFLAGS)
 
 LIB_SRC	:= $(wildcard crypto/*.c policy/*.c)
 CLI_SRC	:= $(wildcard cli/*.c)
@@ -39,7 +39,11 @@ CLI_OBJ	:= $(CLI_SRC:%.c=$(BUILD)/%.o)
 FS_OBJ	:= $(FS_SRC:%.c=$(BUILD)/%.o)
 FSLIB_OBJ := $(FSLIB_SRC:%.c=$(BUILD)/%.o)
 TESTS	:= $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_OBJ := $(TESTS:=.o)
+TESTUTIL_OBJ := $(BUILD)/tests/testutil.o
 TOOLS	:= $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
+MANPAGES := $(patsubst man/%.scd,$(BUILD)/man/%,$(wildcard man/*.scd))
+BENCH_BINS := $(BUILD)/bench/benchtool $(BUILD)/bench/floorfs $(BUILD)/bench/mkvault
 
 BINS	:= $(BUILD)/comfysecrets
 ifneq ($(FS_SRC),)
@@ -52,43 +56,61 @@ FUZZ	:= $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_CC	?= clang
 FUZZ_SECONDS ?= 20
 
+# Test selection (tests/run --only): T names unit suites and scripts, CASE the cmocka
+# cases (CS_TEST, read by tests/testutil.c).
+RUN_ARGS = $(if $(T),--only '$(T)')
+RUN_ENV	= BUILD=$(BUILD) SANITIZE=$(SANITIZE) $(if $(CASE),CS_TEST='$(CASE)')
+
 .PHONY: all check unit integration install uninstall clean demo deps fuzz fuzz-smoke
-.PHONY: man check-system check-all
+.PHONY: man check-system check-all help lint
 all: $(BINS)
+
+# Test objects are not intermediate files: without this, make deletes them after each
+# link and rebuilds every suite on the next run.
+.SECONDARY: $(TEST_OBJ) $(TESTUTIL_OBJ)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(COMPILE) -c $< -o $@
 
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(TEST_CFLAGS) -c $< -o $@
+	$(COMPILE) $(TEST_CFLAGS) -c $< -o $@
 
 $(BUILD)/comfysecrets: $(CLI_OBJ) $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK) -o $@ $^ $(CS_LDLIBS) $(LDLIBS)
 
 $(BUILD)/comfysecretsfs: $(FS_OBJ) $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK) -o $@ $^ $(CS_LDLIBS) $(LDLIBS)
 
-$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(LIB_OBJ) $(FSLIB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LDLIBS)
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TESTUTIL_OBJ) $(LIB_OBJ) $(FSLIB_OBJ)
+	$(LINK) -o $@ $^ $(CS_LDLIBS) $(LDLIBS) $(TEST_LDLIBS)
 
 $(BUILD)/tests/tools/%: tests/tools/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+	$(COMPILE) $(CS_LDFLAGS) $(LDFLAGS) -o $@ $< $(CS_LDLIBS) $(LDLIBS)
 
-# The whole suite: unit binaries, then the integration scripts; one summary line.
+# The whole suite: unit binaries, then the integration and system scripts; one summary
+# line. T=NAME... runs only those (tests/run --only); CASE=GLOB only those cmocka cases.
 check: $(BINS) $(TESTS) $(TOOLS) $(MANPAGES)
-	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh tests/run $(TESTS)
+	@$(RUN_ENV) sh tests/run $(RUN_ARGS) $(TESTS)
 
-# What .ci/run and the README's test command run: the suite with a 60 s soak and the
-# daemon under valgrind (valgrind_suite.sh), then all of it again under ASan + UBSan.
-check-all:
+# What .ci/run and the README's test command run: the lint, the suite with a 60 s soak
+# and the daemon under valgrind (valgrind_suite.sh), then all of it again under
+# ASan + UBSan.
+check-all: lint
 	SOAK_SECONDS=60 $(MAKE) check
 	$(MAKE) check SANITIZE=1
 
 unit: $(TESTS)
-	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh tests/run --unit-only $(TESTS)
+	@$(RUN_ENV) sh tests/run --unit-only $(RUN_ARGS) $(TESTS)
+
+integration: $(BINS) $(TOOLS)
+	@$(RUN_ENV) sh tests/run --scripts tests/integration $(RUN_ARGS)
+
+# cppcheck and shellcheck; what they check and why is in scripts/lint.
+lint:
+	@sh scripts/lint
 
 # libFuzzer targets (clang, ASan + UBSan), one per parser and verifier; see tests/fuzz/.
 # The library is compiled once per FUZZ_BUILD (instrumented), then linked into each target.
@@ -105,7 +127,7 @@ $(FUZZ_BUILD)/obj/%.o: %.c
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_OBJ)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(CS_LDLIBS)
 
 # Each target for FUZZ_SECONDS from its seed corpus (tests/fuzz/corpus/NAME, read only:
 # what it finds goes to $(FUZZ_BUILD)/corpus/NAME) and its dictionary; a crash fails the
@@ -142,7 +164,6 @@ SYSTEMDUNITDIR ?= /lib/systemd/system
 else
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 endif
-MANPAGES := $(patsubst man/%.scd,$(BUILD)/man/%,$(wildcard man/*.scd))
 INSTALL_DOCS := systemd/fstab.example examples/compose.yaml examples/docker-run.sh \
 	   examples/pod-hostpath.yaml examples/credential.conf examples/comfysecrets.ini
 ETCCONF	:= $(DESTDIR)$(SYSCONFDIR)/comfysecrets/comfysecrets.ini
@@ -193,8 +214,7 @@ check-system: $(BINS) $(MANPAGES)
 	@BUILD=$(BUILD) sh tests/run --scripts tests/system
 
 # Benchmarks against the peers (bench/README.md): make bench [QUICK=1]. Never part of
-# check. The programs are built with the project's CFLAGS; results go to build/bench/.
-BENCH_BINS := $(BUILD)/bench/benchtool $(BUILD)/bench/floorfs $(BUILD)/bench/mkvault
+# check. The programs are built with the project's flags; results go to build/bench/.
 .PHONY: bench
 bench: $(BINS) $(BENCH_BINS)
 	sh scripts/install-bench-deps
@@ -202,10 +222,55 @@ bench: $(BINS) $(BENCH_BINS)
 
 $(BUILD)/bench/%: bench/%.c $(LIB_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+	$(COMPILE) $(CS_LDFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(CS_LDLIBS) $(LDLIBS)
 
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
--include $(wildcard $(FUZZ_OBJ:.o=.d))
+define HELP
+Targets (everything is built under BUILD):
+  all (default)   build/comfysecrets and build/comfysecretsfs
+  check           every unit suite, integration script and system script (mounts for
+                  real, installs into temporary folders); ends "N passed, N failed, N skipped"
+  check-all       what CI runs (.ci/run): lint, check with a 60 s soak, check SANITIZE=1
+  unit            the cmocka suites only (build/tests/test_*)
+  integration     tests/integration/*.sh only
+  check-system    tests/system/*.sh only (install, units, mount helper, container)
+  lint            cppcheck and shellcheck (scripts/lint; under a minute)
+  man             the man pages from man/*.scd into BUILD/man
+  fuzz            the libFuzzer targets into FUZZ_BUILD (clang)
+  fuzz-smoke      each fuzz target for FUZZ_SECONDS from its corpus
+  bench           the benchmarks (bench/README.md); never part of check
+  demo            a demo vault under build/demo, mounted, read, audited, unmounted
+  install         binaries, man pages, units, examples under DESTDIR/PREFIX
+  uninstall       what install put there (a changed config is kept)
+  deps            scripts/install-deps: the Debian packages, only those missing
+  clean           rm -rf build
+  help            this text
+Knobs (make VAR=value ...):
+  T=NAME...       check/unit/integration: only these suites or scripts, by name or
+                  shell glob (test_vault, fs_basic, 'fs_*'); a name matching nothing fails
+  CASE=GLOB       only the cmocka cases matching GLOB (make unit T=test_vault CASE='*swapped*')
+  SANITIZE=1      ASan + UBSan, in build/san
+  BUILD=DIR       build folder (build, or build/san with SANITIZE=1)
+  CFLAGS=...      optimisation and debug flags (default -O2 -g); the project's own flags
+                  (-std=c11 -Werror ..., CS_CFLAGS) are always added; also CPPFLAGS,
+                  LDFLAGS, LDLIBS, CC
+  SOAK_SECONDS=N  length of the soak in check (20; check-all uses 60)
+  SCRIPT_TIMEOUT=N  seconds before tests/run kills one suite or script (600)
+  FUZZ_SECONDS=N  fuzz-smoke time per target (20; check's fuzz_replay.sh uses 5)
+  FUZZ_CC, FUZZ_BUILD  compiler (clang) and folder (build/fuzz) for the fuzz targets
+  QUICK=1         bench: the short run
+  PREFIX, DESTDIR, BINDIR, SBINDIR, SYSCONFDIR, MANDIR, DOCDIR, SYSTEMDUNITDIR, TMPFILESDIR
+                  install locations (PREFIX=/usr/local)
+Environment for tests: CS_TEST=GLOB (what CASE sets), BAD_RECORD=1 (test_bad rewrites the
+expected errors), CRASH_KILLS=N and ROTATE_KILLS=N (kills in cli_crash.sh, 110, and
+fault_rotate_kill.sh, 500), VG_SCRIPTS="NAME..." (what valgrind_suite.sh reruns).
+endef
+export HELP
+help:
+	@echo "$$HELP"
+
+# Header dependencies (-MMD -MP) of this BUILD's objects and programs only.
+-include $(wildcard $(patsubst %.o,%.d,$(LIB_OBJ) $(CLI_OBJ) $(FS_OBJ) $(TEST_OBJ) \
+	 $(TESTUTIL_OBJ) $(FUZZ_OBJ)) $(TOOLS:=.d) $(BENCH_BINS:=.d))
