@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "testutil.h"
 #include <sodium.h>
 
 #include "../policy/audit.h"
@@ -34,8 +36,7 @@ setup(void **state)
 	(void)state;
 	if (sodium_init() < 0)
 		return -1;
-	snprintf(dir, sizeof dir, "/tmp/cs-audit.XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (testutil_mkdtemp(dir, sizeof dir, "audit") == -1)
 		return -1;
 	snprintf(logf, sizeof logf, "%s/audit.log", dir);
 	return 0;
@@ -44,11 +45,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	return system(cmd);
+	return testutil_rmtree(dir);
 }
 
 static int

@@ -38,6 +38,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "testutil.h"
 #include <jansson.h>
 #include <sodium.h>
 
@@ -73,8 +75,7 @@ setup(void **state)
 	if (getcwd(top, sizeof top) == NULL ||
 	    snprintf(corpus, sizeof corpus, "%s/tests/bad", top) >= (int)sizeof corpus)
 		return -1;
-	snprintf(work, sizeof work, "/tmp/cs-bad.XXXXXX");
-	if (mkdtemp(work) == NULL)
+	if (testutil_mkdtemp(work, sizeof work, "bad") == -1)
 		return -1;
 	/* The seed's variables would change what the loaders read. */
 	unsetenv(KEY_ENV);
@@ -88,14 +89,11 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	key_free(tk);
 	if (chdir(top) == -1)
 		return -1;
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
-	if (system(cmd) != 0)
+	if (testutil_rmtree(work) == -1)
 		return -1;
 	printf("[ INFO     ] %zu corpus cases checked\n", ncases);
 	return ncases >= CASES_MIN ? 0 : -1;

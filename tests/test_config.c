@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "../policy/config.h"
 
 static char dir[64], ini[128];
@@ -29,8 +31,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof dir, "/tmp/cs-config.XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (testutil_mkdtemp(dir, sizeof dir, "config") == -1)
 		return -1;
 	snprintf(ini, sizeof ini, "%s/test.ini", dir);
 	return 0;
@@ -39,11 +40,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	return system(cmd);
+	return testutil_rmtree(dir);
 }
 
 static int

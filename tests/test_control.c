@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "testutil.h"
 #include <jansson.h>
 
 #include "../policy/audit.h"
@@ -81,8 +83,7 @@ setup(void **state)
 
 	if (f == NULL)
 		return -1;
-	snprintf(f->dir, sizeof f->dir, "/tmp/cs-control.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (testutil_mkdtemp(f->dir, sizeof f->dir, "control") == -1)
 		return -1;
 	snprintf(f->log, sizeof f->log, "%s/audit.log", f->dir);
 	f->allow[0].pattern = (char *)"api.example.com:443";

@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "../crypto/key.h"
 
 /* Bytes 0..31; SHA-256 of them starts 630dcd2966c43366. */
@@ -30,19 +32,15 @@ static int
 setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof dir, "/tmp/cs-key.XXXXXX");
-	return mkdtemp(dir) == NULL ? -1 : 0;
+	return testutil_mkdtemp(dir, sizeof dir, "key");
 }
 
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	unsetenv(KEY_ENV);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	return system(cmd);
+	return testutil_rmtree(dir);
 }
 
 static void

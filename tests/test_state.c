@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "../policy/state.h"
 
 static char dir[64], vault[128], statef[160];
@@ -19,8 +21,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof dir, "/tmp/cs-state.XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (testutil_mkdtemp(dir, sizeof dir, "state") == -1)
 		return -1;
 	snprintf(vault, sizeof vault, "%s/vault.json", dir);
 	snprintf(statef, sizeof statef, "%s/vault.json.state", dir);
@@ -30,11 +31,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	return system(cmd);
+	return testutil_rmtree(dir);
 }
 
 static void

@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "testutil.h"
 #include <sodium.h>
 
 #include "../crypto/store.h"
@@ -42,8 +44,7 @@ setup(void **state)
 
 	(void)state;
 	unsetenv(KEY_ENV);
-	snprintf(dir, sizeof dir, "/tmp/cs-store.XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (testutil_mkdtemp(dir, sizeof dir, "store") == -1)
 		return -1;
 	snprintf(vault, sizeof vault, "%s/vault.json", dir);
 	snprintf(keyf, sizeof keyf, "%s/key", dir);
@@ -57,14 +58,11 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	unsetenv(KEY_ENV);
 	key_free(tk);
 	key_free(ok);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	return system(cmd);
+	return testutil_rmtree(dir);
 }
 
 static void

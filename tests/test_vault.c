@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "testutil.h"
 #include <jansson.h>
 #include <sodium.h>
 
@@ -48,8 +50,7 @@ setup(void **state)
 	struct cs_err e = { 0 };
 
 	(void)state;
-	snprintf(dir, sizeof dir, "/tmp/cs-vault.XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (testutil_mkdtemp(dir, sizeof dir, "vault") == -1)
 		return -1;
 	if (key_parse(TEST_KEY_B64, strlen(TEST_KEY_B64), "test key", &tk, &e) == -1 ||
 	    key_parse(OTHER_KEY_B64, strlen(OTHER_KEY_B64), "other key", &ok, &e) == -1)
@@ -60,13 +61,10 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	key_free(tk);
 	key_free(ok);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	return system(cmd);
+	return testutil_rmtree(dir);
 }
 
 static void
