@@ -32,9 +32,12 @@ skipdots(const struct dirent *d)
 static void
 add(const char *path, const char *name, int dir)
 {
+	struct node *grown = realloc(nodes, (nnodes + 1) * sizeof *nodes);
 	FILE *f;
 
-	nodes = realloc(nodes, (nnodes + 1) * sizeof *nodes);
+	if (grown == NULL)
+		exit(1);
+	nodes = grown;
 	nodes[nnodes] = (struct node){ .name = strdup(name), .dir = dir };
 	if (!dir && (f = fopen(path, "r")) != NULL) {
 		nodes[nnodes].data = malloc(4096);

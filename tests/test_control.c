@@ -83,8 +83,10 @@ setup(void **state)
 
 	if (f == NULL)
 		return -1;
-	if (testutil_mkdtemp(f->dir, sizeof f->dir, "control") == -1)
+	if (testutil_mkdtemp(f->dir, sizeof f->dir, "control") == -1) {
+		free(f);
 		return -1;
+	}
 	snprintf(f->log, sizeof f->log, "%s/audit.log", f->dir);
 	f->allow[0].pattern = (char *)"api.example.com:443";
 	f->allow[0].source = ALLOW_FROM_CONFIG;

@@ -6,7 +6,7 @@
 cs_init
 SEED='sk-canary-77aa01-never-in-a-log'
 printf '%s' "$SEED" | csc set runpod api_key
-for i in 1 2 3 4 5; do csc get runpod api_key >/dev/null; done
+for _ in 1 2 3 4 5; do csc get runpod api_key >/dev/null; done
 csc rotate >/dev/null
 csc get runpod api_key >/dev/null
 

@@ -43,7 +43,7 @@ check "reads are served while the pipe has room, then fail" [ "$served" -gt 0 -a
 check "... the failing read did not hang (no timeout 10 kill)" [ "$rc" -ne 124 ]
 check "... it failed with EIO" grep -q 'Input/output error' "$T/out"
 hung=0 eio=0 slow=0 worst=0
-for i in $(seq 1 10); do
+for _ in $(seq 1 10); do
 	t0=$(now_ms)
 	timeout 10 cat "$F" >/dev/null 2>"$T/out"
 	rc=$?

@@ -34,7 +34,7 @@ check "once the log's disk is full, reads are refused" [ $served -lt 200 ]
 check "... every read served until then was audited ($served reads, $(( $(lines) - n0 )) lines)" \
 	[ $(( $(lines) - n0 )) -eq $served ]
 n_eio=0 n_ok=0 n_other=0
-for i in $(seq 1 20); do
+for _ in $(seq 1 20); do
 	if cat "$F" >/dev/null 2>"$T/out"; then n_ok=$((n_ok + 1))
 	elif grep -q 'Input/output error' "$T/out"; then n_eio=$((n_eio + 1))
 	else n_other=$((n_other + 1)); fi
@@ -51,7 +51,7 @@ check "... and stat still answers" [ "$(stat -c %s "$F")" -eq ${#SEED} ]
 rm -f "$T/small/fill" "$T/small/fill2"
 check "once space is freed, reads work again" value_is "$F" "$SEED"
 n0=$(grep -c '"event":"secret_read"' "$T/small/audit.log")
-for i in 1 2 3; do cat "$F" >/dev/null; done
+for _ in 1 2 3; do cat "$F" >/dev/null; done
 n1=$(grep -c '"event":"secret_read"' "$T/small/audit.log")
 check "... each audited again (3 reads, 3 lines)" [ $((n1 - n0)) -eq 3 ]
 check "no torn line: the log ends with a newline" sh -c "[ \"\$(tail -c 1 $T/small/audit.log | od -An -c | tr -d ' ')\" = '\\n' ]"

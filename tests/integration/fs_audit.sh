@@ -27,7 +27,7 @@ check "... the provider and the field" \
 check "... and says it came through the filesystem" sh -c "echo '$line' | grep -q '\"via\":\"fs\"'"
 
 n0=$(reads)
-for i in 1 2 3 4 5; do cat "$F" >/dev/null; done
+for _ in 1 2 3 4 5; do cat "$F" >/dev/null; done
 head -c 3 "$F" >/dev/null
 n1=$(reads)
 check "one secret_read line per open (6 opens, 6 lines)" [ $((n1 - n0)) -eq 6 ]
@@ -85,7 +85,7 @@ if mount -t tmpfs -o size=64k tmpfs "$T/small" 2>/dev/null; then
 		cat "$F" >/dev/null
 		dd if=/dev/zero of="$T/small/fill" bs=1k 2>/dev/null
 		failed=0
-		for i in $(seq 1 60); do
+		for _ in $(seq 1 60); do
 			cat "$F" >/dev/null 2>&1 || { failed=1; break; }
 		done
 		check "once the log's disk is full, reads fail" [ $failed -eq 1 ]

@@ -38,7 +38,7 @@ for flush in sync async none; do
 	mkdir "$M/newdir" 2>&1 | grep -q 'Read-only file system' || bad="$bad erofs-mkdir"
 	rm -f "$M/runpod/endpoint" 2>&1 | grep -q 'Read-only file system' || bad="$bad erofs-rm"
 	n0=$(reads)
-	for i in 1 2 3 4 5; do cat "$F" >/dev/null; done
+	for _ in 1 2 3 4 5; do cat "$F" >/dev/null; done
 	sh -c "exec 3<$F; cat <&3 >/dev/null; cat <&3 >/dev/null"
 	[ $(( $(reads) - n0 )) -eq 6 ] || bad="$bad audit-per-open($(( $(reads) - n0 ))/6)"
 	n0=$(reads) pp=""

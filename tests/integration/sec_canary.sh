@@ -96,7 +96,7 @@ v1=$(cat "$M/runpod/api_key")
 v2=$(cat "$M/openai/api_key")
 v3=$(cat "$M/extra/token")
 check "the mount serves the stored, imported and override values" [ "$v1$v2$v3" = "$C1$C2$C3" ]
-v1= v2= v3=
+v1='' v2='' v3=''
 head -c 10 "$M/runpod/api_key" >/dev/null
 dd if="$M/runpod/api_key" bs=1 skip=3 count=4 2>/dev/null >/dev/null
 cat "$M/runpod/nothere" 2>>"$O/reader.err"

@@ -35,7 +35,7 @@ check "ls lists the providers" sh -c "[ \"\$(ls $M | tr '\n' ' ')\" = 'openai ov
 check "stat gives the size" [ "$(stat -c %s "$M/runpod/api_key")" -eq 8 ]
 check "a write is EROFS" sh -c "{ echo x > $M/runpod/api_key; } 2>&1 | grep -q 'Read-only'"
 check_fails "a missing field is refused" cat "$M/runpod/nothere"
-for i in 1 2 3 4 5; do cat "$M/runpod/api_key" >/dev/null; done
+for _ in 1 2 3 4 5; do cat "$M/runpod/api_key" >/dev/null; done
 printf 'vg-2' | csc set runpod api_key
 check "a change is reloaded" wait_until 20 value_is "$M/runpod/api_key" vg-2
 csc rm openai blob
