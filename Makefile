@@ -13,9 +13,13 @@ endif
 # Flags the project needs are CS_*; CFLAGS, CPPFLAGS, LDFLAGS and LDLIBS are the user's
 # and come after them, so `make CFLAGS=-O0` changes the optimisation and keeps -std,
 # -Werror, the dependency files and the library include paths.
+# -Wmissing-prototypes is the check that every function that is not static is declared
+# in a header seen before its definition (its module's own header): the exported
+# surface is exactly what the headers document, and a helper meant to be file-local
+# must say static.
 PKGS	:= fuse3 libsodium jansson inih libsystemd
 CFLAGS	?= -O2 -g
-CS_CFLAGS := -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP \
+CS_CFLAGS := -std=c11 -Wall -Wextra -Werror -Wmissing-prototypes -D_GNU_SOURCE -MMD -MP \
 	   $(shell pkg-config --cflags $(PKGS))
 CS_LDFLAGS :=
 CS_LDLIBS := $(shell pkg-config --libs $(PKGS))
