@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""bench/fernet_store.py - the seed's approach, as a peer for the benchmark.
+"""bench/fernet_store.py - the ComfyVN app's approach, as a peer for the benchmark.
 
-The ComfyVN app (seed 000, section 1) keeps its secrets in one JSON file whose payload is
+The ComfyVN app keeps its secrets in one JSON file whose payload is
 a single Fernet token (python3-cryptography) over the whole {"provider": {"field":
 "value"}} document, keyed by COMFYVN_SECRETS_KEY or a key file, and appends a JSON audit
 line for every read. A program that wants one value in a fresh process pays: starting
@@ -14,7 +14,7 @@ the audit line. That is what `get` does, once per invocation.
   fernet_store.py rotate STORE KEYFILE               new key, everything re-encrypted
 
 The audit log is STORE + ".log". Writes are atomic (temporary file, fsync, rename), as a
-careful version of the seed's store would do.
+careful version of the app's store would do.
 """
 import json
 import os

@@ -63,7 +63,7 @@ static const struct command commands[] = {
 	  "'export ' prefix are allowed; one pair of surrounding quotes is removed).\n"
 	  "Every entry is checked before anything is written; all or nothing.\n" },
 	{ "check", cmd_check, "check HOST PORT [--allow PATTERN]... [--no-network] [--json]",
-	  "Answers whether a sandboxed job may connect to HOST:PORT, with the seed's rule:\n"
+	  "Answers whether a sandboxed job may connect to HOST:PORT:\n"
 	  "with enable_security_sandbox_guard on, only when the job wants the network and\n"
 	  "HOST:PORT matches a pattern of the job (--allow), of the config's network_allow\n"
 	  "or of SANDBOX_NETWORK_ALLOW. Exit 0 allowed, 1 denied (audited as\n"

@@ -2,7 +2,7 @@
  *
  * libsodium 1.0.18 (Debian 12) reads every byte from 0x80 to 0xff as '/' in
  * sodium_base642bin(), so a key file or a vault value holding stray non-ASCII bytes
- * would decode (to something) instead of being refused; fuzz_key found it. Every
+ * would decode (to something) instead of being refused. Every
  * decode of text from outside checks the alphabet with b64_text_ok() first. */
 #ifndef CS_B64_H
 #define CS_B64_H

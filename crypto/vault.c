@@ -1155,9 +1155,9 @@ out:
 }
 
 /* The document as jansson's JSON_INDENT(2) | JSON_PRESERVE_ORDER would print it, keys
- * in the order DESIGN.md shows them and entries in name order, written straight into
- * one buffer: building a jansson tree of 100 000 values to print it took longer than
- * everything else in a save. Names are [a-z0-9._-] and base64 needs no escape in
+ * in the order docs/architecture.md shows them and entries in name order, written
+ * straight into one buffer: a jansson tree of 100 000 values would cost more to build
+ * than everything else in a save. Names are [a-z0-9._-] and base64 needs no escape in
  * JSON, so nothing here is escaped. Ends with a newline; NULL when out of memory. */
 static char *
 to_text(const struct vault *v, const unsigned char mac[MAC_BYTES], size_t *len)

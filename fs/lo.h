@@ -59,7 +59,7 @@ struct lo_caller {
 /* The FUSE operations; fuse_session_new(..., &lo_oper, sizeof lo_oper, lo). */
 extern const struct fuse_lowlevel_ops lo_oper;
 
-/* The special root entries for tree_build (issue 5: ".control", ".sandbox"); *n may
+/* The special root entries for tree_build (".control", ".sandbox"); *n may
  * be 0. */
 const struct tree_special *lo_specials(size_t *n);
 

@@ -79,9 +79,9 @@ harden(struct cs_err *e)
 		return cs_err_sys(e, errno, "setrlimit(RLIMIT_CORE)");
 	/* One malloc arena for all threads. glibc gives each new FUSE worker thread an arena
 	 * of its own; trees built by the reload thread and freed by a worker then leave
-	 * holes in several arenas, and RSS crept up ~10% a minute in the soak (reads and
-	 * reloads together). With one arena it levels off; reads per second did not change
-	 * measurably (bench/README.md). */
+	 * holes in several arenas, and RSS keeps growing under reads and reloads together.
+	 * With one arena it levels off, at no measurable cost in reads per second
+	 * (bench/README.md). */
 	(void)mallopt(M_ARENA_MAX, 1);	/* a hint: ASan and valgrind bring their own malloc */
 	return 0;
 }

@@ -10,7 +10,7 @@
  * through the page cache (lo_read tells), queues the inode for the watcher to purge.
  * Every write-type operation answers EROFS.
  *
- * Special root entries (".control", ".sandbox", issue 5; fs/special.c) are rows of
+ * Special root entries (".control", ".sandbox"; fs/special.c) are rows of
  * lo_special[]: a node of kind TREE_SPECIAL is handed to its row's hooks. A special
  * directory's children are no snapshot's nodes: the row hands out their inode numbers,
  * and lo_node() dresses them as nodes (the directory's owner, the row's child mode), so
@@ -47,7 +47,7 @@
 #define TRUNCATE_BITS	(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | \
 			 FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)
 
-/* A special root entry and its hooks (issue 5). read and write reply themselves. A
+/* A special root entry and its hooks. read and write reply themselves. A
  * hook left NULL answers EROFS for write, EISDIR or ENOENT elsewhere.
  *
  * A special directory's children live outside the snapshot: lookup gives the inode

@@ -12,7 +12,7 @@
  *
  * allow_other always brings default_permissions: without it the kernel would leave
  * the permission check to the daemon and may reuse one user's cached check for
- * another (a known libfuse issue), so it is added even when not asked for. */
+ * another, so it is added even when not asked for. */
 #ifndef CS_FS_OPTS_H
 #define CS_FS_OPTS_H
 

@@ -1,4 +1,4 @@
-/* fs/special.h - the special root entries: .control and .sandbox/ (issue 5).
+/* fs/special.h - the special root entries: .control and .sandbox/.
  *
  * .control (0666, size 0) is a conversation per open handle. Writes append to the
  * handle's request; the first read after them hands the whole request to

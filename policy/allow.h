@@ -1,6 +1,6 @@
-/* policy/allow.h - network allowlist patterns and the seed's sandbox decision.
+/* policy/allow.h - network allowlist patterns and the ComfyVN app's sandbox decision.
  *
- * The rule, exactly as the seed has it: with enable_security_sandbox_guard on, host:port
+ * The rule, exactly as the app has it: with enable_security_sandbox_guard on, host:port
  * is allowed only when the job asked for the network AND the pair matches a pattern in
  * the job's own allow list, the config's network_allow or SANDBOX_NETWORK_ALLOW (cfg->allow
  * holds the last two, in that order). With the guard off the job's network flag alone

@@ -1109,7 +1109,7 @@ check_line(const char *path, uint64_t ln, const char *p, size_t len, uint64_t se
 
 	if ((root = json_loadb(p, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
 		/* The excerpt jansson quotes is raw bytes of the line: an edited log could
-		 * carry terminal escapes to the admin's screen (fuzz_audit found it). */
+		 * carry terminal escapes to the admin's screen. */
 		snprintf(text, sizeof text, "%s", jerr.text);
 		if ((near = strstr(text, " near ")) != NULL)
 			*near = '\0';

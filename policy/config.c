@@ -635,7 +635,7 @@ new_defaults(void)
 	return c;
 }
 
-/* The seed's names, as its shell used them: set but empty is the same as unset. */
+/* The ComfyVN app's names, as its shell scripts use them: set but empty is unset. */
 static int
 apply_env(struct cfg *c, struct cs_err *e)
 {

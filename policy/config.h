@@ -4,7 +4,7 @@
  * COMFYSECRETS_CONFIG names one. Every key is optional. The default file may be missing
  * (the defaults apply); a file that was named explicitly must exist. An unknown section
  * or key, or a bad value, is an error naming file, line and key. After the file, the
- * seed's environment names override it: COMFYVN_SECURITY_LOG_FILE replaces the audit
+ * ComfyVN app's environment names override it: COMFYVN_SECURITY_LOG_FILE replaces the audit
  * path, SANDBOX_NETWORK_ALLOW adds to the allowlist. */
 #ifndef CS_CONFIG_H
 #define CS_CONFIG_H

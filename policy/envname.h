@@ -1,4 +1,4 @@
-/* policy/envname.h - the seed's override names: COMFYVN_SECRET_<PROVIDER>_<FIELD>.
+/* policy/envname.h - the override names: COMFYVN_SECRET_<PROVIDER>_<FIELD>.
  *
  * Shared by the daemon's environment overlay and the CLI's .env import, so both read a
  * name the same way: the provider is the first word after the prefix, the field is the

@@ -32,8 +32,8 @@ state_file(const char *vault_path, const char *suffix, char *buf, size_t n, stru
 }
 
 /* jansson's message, made safe for a terminal: its "near '...'" excerpt is cut and the
- * rest (which can name a key from the file) escaped. fuzz_state found raw control bytes
- * reaching the message through the excerpt. */
+ * rest (which can name a key from the file) escaped, so no raw control byte of the
+ * file reaches a message through the excerpt. */
 static const char *
 jtext(const json_error_t *jerr, char *out, size_t n)
 {

@@ -1,4 +1,4 @@
-/* tests/test_allow.c - the sandbox decision, as seed 000 §2-§4 states it, one row per
+/* tests/test_allow.c - the sandbox decision, as the ComfyVN app documents it, one row per
  * case: patterns (the job's, the config's, SANDBOX_NETWORK_ALLOW's), the host:port asked
  * about, the job's network flag and the guard, and the answer expected. */
 #include <errno.h>
@@ -35,20 +35,20 @@ struct allow_case {
 };
 
 #define NONE	{ NULL }
-#define SEED_ENV	{ "localhost:8080", "api.example.com:443" }	/* seed §2, verbatim */
+#define SEED_ENV	{ "localhost:8080", "api.example.com:443" }	/* the app's example, verbatim */
 
 static const struct allow_case cases[] = {
-	/* seed 000 §2: SANDBOX_NETWORK_ALLOW=localhost:8080,api.example.com:443 */
+	/* the app's SANDBOX_NETWORK_ALLOW=localhost:8080,api.example.com:443 */
 	{ NONE, NONE, SEED_ENV, "localhost", 8080, NET, GUARD, ALLOWED, "localhost:8080", "env" },
 	{ NONE, NONE, SEED_ENV, "api.example.com", 443, NET, GUARD, ALLOWED,
 	  "api.example.com:443", "env" },
 	{ NONE, NONE, SEED_ENV, "api.example.com", 80, NET, GUARD, DENIED, NULL, NULL },
 	{ NONE, NONE, SEED_ENV, "localhost", 8081, NET, GUARD, DENIED, NULL, NULL },
 	{ NONE, NONE, SEED_ENV, "evil.example.net", 443, NET, GUARD, DENIED, NULL, NULL },
-	/* seed §3 curl: {"host":"127.0.0.1","port":8080,"allow":["localhost:8080"]} */
+	/* the app's curl example: {"host":"127.0.0.1","port":8080,"allow":["localhost:8080"]} */
 	{ { "localhost:8080" }, NONE, NONE, "127.0.0.1", 8080, NET, GUARD, ALLOWED,
 	  "localhost:8080", "job" },
-	/* seed §4: the network flag AND a pattern */
+	/* the app's rule: the network flag AND a pattern */
 	{ { "localhost:8080" }, NONE, NONE, "127.0.0.1", 8080, NONET, GUARD, DENIED, NULL, NULL },
 	{ NONE, NONE, NONE, "127.0.0.1", 8080, NET, GUARD, DENIED, NULL, NULL },
 	{ { "[::1]:8000" }, NONE, NONE, "::1", 8000, NET, GUARD, ALLOWED, "[::1]:8000", "job" },
@@ -58,7 +58,7 @@ static const struct allow_case cases[] = {
 	{ { "*.example.com" }, NONE, NONE, "cdn.example.com", 443, NET, GUARD, ALLOWED,
 	  "*.example.com", "job" },
 	{ { "*" }, NONE, NONE, "anything.invalid", 1, NET, GUARD, ALLOWED, "*", "job" },
-	/* seed §4: guard off is the legacy boolean */
+	/* the app's rule: guard off is the legacy boolean */
 	{ NONE, NONE, NONE, "anything.invalid", 443, NET, OPEN, ALLOWED, NULL, NULL },
 	{ NONE, NONE, NONE, "anything.invalid", 443, NONET, OPEN, DENIED, NULL, NULL },
 	{ { "localhost:8080" }, NONE, NONE, "localhost", 8080, NONET, OPEN, DENIED, NULL, NULL },
@@ -384,7 +384,7 @@ run_case(size_t i, const struct allow_case *c)
 }
 
 static void
-test_table_of_seed_examples_patterns_and_rules(void **state)
+test_table_of_app_examples_patterns_and_rules(void **state)
 {
 	size_t i;
 
@@ -531,7 +531,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_table_of_seed_examples_patterns_and_rules),
+		cmocka_unit_test(test_table_of_app_examples_patterns_and_rules),
 		cmocka_unit_test(test_table_has_at_least_sixty_cases),
 		cmocka_unit_test(test_parse_fills_the_pattern),
 		cmocka_unit_test(test_huge_pattern_is_refused_with_a_short_message),

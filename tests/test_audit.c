@@ -698,7 +698,7 @@ test_a_log_that_is_not_chained_is_not_appended_to(void **state)
 	FILE *f;
 
 	(void)state;
-	/* the seed's own format: no seq, no prev */
+	/* the app's own log format: no seq, no prev */
 	f = fopen(logf, "w");
 	fputs("{\"event\": \"secret_read\", \"timestamp\": \"2025-11-25T10:00:00Z\"}\n", f);
 	fclose(f);

@@ -77,7 +77,7 @@ setup(void **state)
 		return -1;
 	if (testutil_mkdtemp(work, sizeof work, "bad") == -1)
 		return -1;
-	/* The seed's variables would change what the loaders read. */
+	/* The app's variables would change what the loaders read. */
 	unsetenv(KEY_ENV);
 	unsetenv(CFG_ENV_PATH);
 	unsetenv(CFG_ENV_AUDIT);

@@ -398,7 +398,7 @@ test_env_log_file_overrides_the_audit_path(void **state)
 	assert_int_equal(cfg_load(ini, &c, &e), 0);
 	assert_string_equal(c->audit_path, "/tmp/elsewhere.log");
 	cfg_free(c);
-	/* set but empty is unset, as ${COMFYVN_SECURITY_LOG_FILE:-...} in the seed */
+	/* set but empty is unset, as ${COMFYVN_SECURITY_LOG_FILE:-...} in the app's scripts */
 	setenv(CFG_ENV_AUDIT, "", 1);
 	assert_int_equal(cfg_load(ini, &c, &e), 0);
 	assert_string_equal(c->audit_path, "/srv/audit.log");
@@ -433,7 +433,7 @@ test_env_allow_adds_entries_marked_env(void **state)
 
 	(void)state;
 	write_ini("[sandbox]\nnetwork_allow = localhost:8080\n");
-	/* the seed's own example */
+	/* the app's documented example */
 	setenv(CFG_ENV_ALLOW, "localhost:8080,api.example.com:443", 1);
 	assert_int_equal(cfg_load(ini, &c, &e), 0);
 	assert_int_equal(c->nallow, 3);

@@ -205,12 +205,12 @@ log_lines(struct fix *f, char ***lines)
 }
 
 static void
-test_check_answers_the_seed_curl_example(void **state)
+test_check_answers_the_app_curl_example(void **state)
 {
 	struct fix *f = *state;
 	json_t *o;
 
-	/* seed 000 §3, verbatim */
+	/* the ComfyVN app's curl example, verbatim */
 	o = ask(&f->ctx, "{\"op\":\"check\",\"host\":\"127.0.0.1\",\"port\":8080,"
 	    "\"allow\":[\"localhost:8080\"]}");
 	assert_true(json_is_true(json_object_get(o, "allowed")));
@@ -714,7 +714,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_check_answers_the_seed_curl_example, setup,
+		cmocka_unit_test_setup_teardown(test_check_answers_the_app_curl_example, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_check_without_network_is_denied, setup,
 		    teardown),

@@ -1,4 +1,4 @@
-/* tests/test_envname.c - COMFYVN_SECRET_<PROVIDER>_<FIELD> names, as the seed writes them
+/* tests/test_envname.c - COMFYVN_SECRET_<PROVIDER>_<FIELD> names, as the app writes them
  * and as an attacker might. */
 #include <errno.h>
 #include <setjmp.h>
@@ -19,7 +19,7 @@ struct split_case {
 };
 
 static const struct split_case cases[] = {
-	/* the seed's own example */
+	/* the app's documented example */
 	{ "COMFYVN_SECRET_RUNPOD_API_KEY", 0, "runpod", "api_key" },
 	{ "COMFYVN_SECRET_OPENAI_API_KEY", 0, "openai", "api_key" },
 	{ "COMFYVN_SECRET_RUNPOD_ENDPOINT", 0, "runpod", "endpoint" },
@@ -45,7 +45,7 @@ static const struct split_case cases[] = {
 };
 
 static void
-test_seed_names_split_and_hostile_names_are_refused(void **state)
+test_app_names_split_and_hostile_names_are_refused(void **state)
 {
 	char p[VAULT_NAME_MAX + 1], f[VAULT_NAME_MAX + 1];
 	size_t i, len;
@@ -101,7 +101,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_seed_names_split_and_hostile_names_are_refused),
+		cmocka_unit_test(test_app_names_split_and_hostile_names_are_refused),
 		cmocka_unit_test(test_huge_name_is_refused_with_a_short_escaped_message),
 		cmocka_unit_test(test_control_characters_are_escaped_in_messages),
 	};

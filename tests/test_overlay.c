@@ -1,4 +1,4 @@
-/* tests/test_overlay.c - the daemon's environment overlay: the seed's names become
+/* tests/test_overlay.c - the daemon's environment overlay: the app's names become
  * paths, hostile names are refused, and every override (and the key) is wiped in place
  * from the environment on every path, error paths included. */
 #include <errno.h>
@@ -61,7 +61,7 @@ setup(void **state)
 }
 
 static void
-test_seed_names_become_paths_and_values_are_copied(void **state)
+test_app_names_become_paths_and_values_are_copied(void **state)
 {
 	struct overlay *ov = NULL;
 	struct cs_err e = { 0 };
@@ -226,7 +226,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_seed_names_become_paths_and_values_are_copied),
+		cmocka_unit_test(test_app_names_become_paths_and_values_are_copied),
 		cmocka_unit_test(test_no_overrides_is_an_empty_overlay),
 		cmocka_unit_test(test_unrelated_variables_are_left_alone),
 		cmocka_unit_test(test_a_bad_name_is_refused_and_still_wiped),

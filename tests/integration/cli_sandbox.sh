@@ -1,5 +1,5 @@
 #!/bin/sh
-# comfysecrets check and defaults, with the seed's own examples: the exit status is the
+# comfysecrets check and defaults, with the ComfyVN app's examples: the exit status is the
 # answer (0 allowed, 1 denied, 2 error) and every denial is in the audit log.
 . tests/lib.sh
 cs_init
@@ -10,8 +10,8 @@ EOF2
 
 st() { "$CS" --config "$CSD/cs.ini" "$@" >/dev/null 2>&1; echo $?; }
 
-# seed 000 section 3: {"host":"127.0.0.1","port":8080,"allow":["localhost:8080"]}
-check "seed curl example: 127.0.0.1:8080 with allow localhost:8080 is allowed" [ "$(st check 127.0.0.1 8080 --allow localhost:8080)" -eq 0 ]
+# the app's curl example: {"host":"127.0.0.1","port":8080,"allow":["localhost:8080"]}
+check "the curl example: 127.0.0.1:8080 with allow localhost:8080 is allowed" [ "$(st check 127.0.0.1 8080 --allow localhost:8080)" -eq 0 ]
 check "config allowlist: api.example.com:443 is allowed" [ "$(st check api.example.com 443)" -eq 0 ]
 check "config allowlist: api.example.com:80 is denied" [ "$(st check api.example.com 80)" -eq 1 ]
 check "a job that did not ask for the network is denied" [ "$(st check api.example.com 443 --no-network)" -eq 1 ]

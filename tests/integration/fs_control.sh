@@ -1,5 +1,5 @@
 #!/bin/sh
-# The control file and the sandbox paths, through a real mount (issue 5).
+# The control file and the sandbox paths, through a real mount.
 # .control: each open handle writes one request and reads its own answer, from the
 # first byte whatever the offset, in the shell form (exec 3<>; printf >&3; cat <&3) and
 # in a program's write, lseek(0), read; check, defaults, a bad request and an unknown op

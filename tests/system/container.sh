@@ -1,4 +1,4 @@
-# tests/system/container.sh - a bubblewrap container, as seeds 003 and 004 harden one:
+# tests/system/container.sh - a bubblewrap container, hardened as docs/deploy.md says:
 # a non-root uid (65534) with no capabilities, a read-only root, a tmpfs /tmp and the
 # tree bound read-only at /run/secrets. It can cat its own secret, not another
 # provider's, cannot write anywhere but /tmp, and its read is audited with its uid.
