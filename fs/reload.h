@@ -44,8 +44,9 @@ int	reload_new(struct lo_data *lo, const struct reload_src *src, struct reload *
 	    struct cs_err *e);
 /* The first load: publishes the first snapshot, or fails (nothing is logged). */
 int	reload_first(struct reload *r, struct cs_err *e);
-/* Loads now; on success publishes and invalidates, on failure logs and audits the
- * refusal and keeps the served snapshot. why names the trigger ("SIGHUP", "change"). */
+/* Loads now; on success publishes and invalidates, on failure keeps the served
+ * snapshot and fills e (the watcher logs and audits its refusals). why names the
+ * trigger ("SIGHUP", "change"). */
 int	reload_now(struct reload *r, const char *why, struct cs_err *e);
 /* Starts the watcher thread. SIGHUP must be blocked in every thread (the thread reads
  * it from a signalfd); se receives the invalidations. */

@@ -96,8 +96,8 @@ show(const char *s, char *out, size_t n)
 	return cs_show(s, strlen(s), SHOWN_MAX, out, n);
 }
 
-/* [a-z0-9][a-z0-9._-]{0,63}, no "..": the vault's rule for provider names, kept here so
- * config does not need the vault code. */
+/* [a-z0-9][a-z0-9._-]{0,63}, no "..": the vault's rule for provider names (VAULT_NAME_MAX),
+ * checked here so that a bad [provider.NAME] is an error naming the config line. */
 static int
 name_ok(const char *s)
 {

@@ -35,7 +35,7 @@ struct allow_case {
 };
 
 #define NONE	{ NULL }
-#define SEED_ENV	{ "localhost:8080", "api.example.com:443" }	/* the app's example, verbatim */
+#define SEED_ENV	{ "localhost:8080", "api.example.com:443" }	/* the app's, verbatim */
 
 static const struct allow_case cases[] = {
 	/* the app's SANDBOX_NETWORK_ALLOW=localhost:8080,api.example.com:443 */
@@ -45,7 +45,7 @@ static const struct allow_case cases[] = {
 	{ NONE, NONE, SEED_ENV, "api.example.com", 80, NET, GUARD, DENIED, NULL, NULL },
 	{ NONE, NONE, SEED_ENV, "localhost", 8081, NET, GUARD, DENIED, NULL, NULL },
 	{ NONE, NONE, SEED_ENV, "evil.example.net", 443, NET, GUARD, DENIED, NULL, NULL },
-	/* the app's curl example: {"host":"127.0.0.1","port":8080,"allow":["localhost:8080"]} */
+	/* curl example: {"host":"127.0.0.1","port":8080,"allow":["localhost:8080"]} */
 	{ { "localhost:8080" }, NONE, NONE, "127.0.0.1", 8080, NET, GUARD, ALLOWED,
 	  "localhost:8080", "job" },
 	/* the app's rule: the network flag AND a pattern */
