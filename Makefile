@@ -16,7 +16,8 @@ endif
 # -Wmissing-prototypes is the check that every function that is not static is declared
 # in a header seen before its definition (its module's own header): the exported
 # surface is exactly what the headers document, and a helper meant to be file-local
-# must say static.
+# must say static. tests/integration/exports.sh checks the same from the objects' symbols
+# (nm), which also catches a prototype written in a .c file.
 PKGS	:= fuse3 libsodium jansson inih libsystemd
 CFLAGS	?= -O2 -g
 CS_CFLAGS := -std=c11 -Wall -Wextra -Werror -Wmissing-prototypes -D_GNU_SOURCE -MMD -MP \
