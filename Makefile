@@ -134,21 +134,10 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_OBJ)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(CS_LDLIBS)
 
-# Each target for FUZZ_SECONDS from its seed corpus (tests/fuzz/corpus/NAME, read only:
-# what it finds goes to $(FUZZ_BUILD)/corpus/NAME) and its dictionary; a crash fails the
-# run and leaves the input in $(FUZZ_BUILD)/crash-NAME-*.
+# Each target for FUZZ_SECONDS from its seed corpus and dictionary (tests/fuzz/smoke.sh);
+# a crash fails the run and leaves the input in $(FUZZ_BUILD)/crash-NAME-*.
 fuzz-smoke: $(FUZZ)
-	@mkdir -p $(FUZZ_BUILD)/logs
-	@for f in $(FUZZ); do n=$${f##*/fuzz_}; \
-	  d=tests/fuzz/$$n.dict; dict=; [ -f $$d ] && dict=-dict=$$d; \
-	  c=tests/fuzz/corpus/$$n; corpus=; [ -d $$c ] && corpus=$$c; \
-	  mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
-	  if $$f $$dict -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	      -artifact_prefix=$(FUZZ_BUILD)/crash-$$n- $(FUZZ_BUILD)/corpus/$$n $$corpus \
-	      >$(FUZZ_BUILD)/logs/$$n.log 2>&1; then \
-	    echo "fuzz-smoke: $$n: $$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_BUILD)/logs/$$n.log) execs in $(FUZZ_SECONDS) s, no crash"; \
-	  else echo "fuzz-smoke: $$n FAILED:"; tail -n 30 $(FUZZ_BUILD)/logs/$$n.log; exit 1; fi; \
-	done
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/smoke.sh $(FUZZ)
 
 deps:
 	sh scripts/install-deps
