@@ -539,9 +539,21 @@ void
 special_sandbox_read(fuse_req_t req, void *priv, size_t size, off_t off)
 {
 	const struct sbx *s = priv;
+	size_t pos = off < 0 ? s->alen : (size_t)off, n = 0;
+	char *chunk = NULL;
 
-	/* The answer is fixed for the handle, so offsets mean what they say. */
-	reply_from(req, s->answer, s->alen, off < 0 ? s->alen : (size_t)off, size);
+	/* The answer is fixed for the handle, so offsets mean what they say. It is copied
+	 * first, as .control does: once the reader has its bytes it may close, and the
+	 * release (on another thread) frees s and its answer while the reply is still
+	 * being written. */
+	if (pos < s->alen) {
+		n = size < s->alen - pos ? size : s->alen - pos;
+		if ((chunk = malloc(n)) == NULL)
+			return (void)fuse_reply_err(req, ENOMEM);
+		memcpy(chunk, s->answer + pos, n);
+	}
+	reply_from(req, chunk, n, 0, n);
+	free(chunk);
 }
 
 void
