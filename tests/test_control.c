@@ -593,6 +593,7 @@ test_audit_op_returns_the_latest_lines_as_objects(void **state)
 	o = ask(&f->ctx, "{\"op\":\"check\",\"host\":\"blocked.example\",\"port\":25}");
 	json_decref(o);
 	f->cfg.enable_security_api = 1;
+	f->ctx.uid = 0;
 	o = ask(&f->ctx, "{\"op\":\"audit\",\"limit\":1}");
 	items = json_object_get(o, "items");
 	assert_int_equal(json_array_size(items), 1);
@@ -617,6 +618,37 @@ test_audit_op_returns_the_latest_lines_as_objects(void **state)
 	assert_int_equal(json_array_size(json_object_get(o, "items")), 0);
 	json_decref(o);
 	f->cfg.audit_path = f->log;
+	f->cfg.enable_security_api = 0;
+	f->ctx.uid = 1000;
+}
+
+/* The audit log names who read what: only root sees it, and a request written by root
+ * to a handle another uid opened runs with the opener's rights, for rotate too. */
+static void
+test_audit_and_rotate_need_root_as_writer_and_opener(void **state)
+{
+	struct fix *f = *state;
+	json_t *o;
+
+	f->cfg.enable_security_api = 1;
+	expect_error(&f->ctx, "{\"op\":\"audit\"}", (size_t)-1,
+	    "audit: only root may read the audit log (the caller is uid 1000)");
+	f->ctx.uid = 0;
+	f->ctx.has_opener = 1;
+	f->ctx.opener_uid = 1000;
+	expect_error(&f->ctx, "{\"op\":\"audit\",\"limit\":1}", (size_t)-1,
+	    "audit: only root may read the audit log (the caller is uid 0, the handle was "
+	    "opened by uid 1000)");
+	expect_error(&f->ctx, "{\"op\":\"rotate\"}", (size_t)-1,
+	    "rotate: only root may rotate the key (the caller is uid 0, the handle was "
+	    "opened by uid 1000)");
+	assert_int_equal(f->rotated, 0);
+	f->ctx.opener_uid = 0;
+	o = ask(&f->ctx, "{\"op\":\"audit\",\"limit\":1}");
+	assert_null(error_of(o));
+	json_decref(o);
+	f->ctx.has_opener = 0;
+	f->ctx.uid = 1000;
 	f->cfg.enable_security_api = 0;
 }
 
@@ -739,6 +771,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_denial_writes_a_sandbox_blocked_line, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_audit_op_returns_the_latest_lines_as_objects,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_and_rotate_need_root_as_writer_and_opener,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unrecorded_denial_fails_closed, setup,
 		    teardown),

@@ -6,6 +6,10 @@
  *	holdopen field PATH N GO          open PATH N times
  *	holdopen race MNT N PROCS         PROCS processes each open, read, close a .sandbox
  *	                                  file N times; exit 1 if any answer was wrong
+ *	holdopen handoff MNT SOCK         open .control, send the descriptor over the unix
+ *	                                  socket SOCK (SCM_RIGHTS), wait for one byte back
+ *	                                  (the other side wrote a request), then print the
+ *	                                  answer read from the descriptor
  *
  * The first three raise RLIMIT_NOFILE to its hard limit, stop at the first refusal of
  * an open, print one line - "held OPENED WRITTEN refused-open=ERRNO refused-write=ERRNO"
@@ -17,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -82,6 +88,41 @@ race(const char *mnt, long n, long procs)
 	return bad;
 }
 
+static int
+handoff(const char *mnt, const char *sock)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char path[4096], ans[65536], one = 'x', cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &one, 1 };
+	struct msghdr mh = { 0 };
+	struct cmsghdr *cm;
+	ssize_t n;
+	int fd, s;
+
+	snprintf(path, sizeof path, "%s/.control", mnt);
+	if ((fd = open(path, O_RDWR)) == -1 || (s = socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
+		return 1;
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sock);
+	if (connect(s, (struct sockaddr *)&sa, sizeof sa) == -1)
+		return 1;
+	memset(cbuf, 0, sizeof cbuf);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof cbuf;
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+	if (sendmsg(s, &mh, 0) != 1 || read(s, &one, 1) != 1)
+		return 1;
+	if ((n = pread(fd, ans, sizeof ans - 1, 0)) < 0)
+		return 1;
+	fwrite(ans, 1, (size_t)n, stdout);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -92,11 +133,13 @@ main(int argc, char **argv)
 	int fd, oerr = 0, werr = 0;
 	const char *mode, *go;
 
-	if (argc < 5) {
+	if (argc < 4 || (argc < 5 && strcmp(argv[1], "handoff") != 0)) {
 		fprintf(stderr, "usage: holdopen control|sandbox|field|race ...\n");
 		return 2;
 	}
 	mode = argv[1];
+	if (strcmp(mode, "handoff") == 0)
+		return handoff(argv[2], argv[3]);
 	n = strtol(argv[3], NULL, 10);
 	if (strcmp(mode, "race") == 0)
 		return race(argv[2], n, strtol(argv[4], NULL, 10));
