@@ -168,6 +168,18 @@ handle_new(fuse_req_t req, size_t bytes, const char *what, int *err)
 	return h;
 }
 
+/* Charges n more bytes to h's opener: 0, or the errno to refuse with. */
+static int
+handle_more(fuse_req_t req, struct lo_handle *h, size_t n, const char *what)
+{
+	int err;
+
+	if ((err = quota_take(h->quota, h->uid, QUOTA_BYTES, n, what,
+	    fuse_req_ctx(req)->pid)) == 0)
+		h->bytes += n;
+	return err;
+}
+
 static struct lo_data *
 lo_data(fuse_req_t req)
 {
@@ -699,6 +711,8 @@ lo_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		;
 	else
 		err = lo_reveal(t, n, &value);
+	if (err == 0 && value->len > h->bytes)	/* charged by the node's size: the rest */
+		err = handle_more(req, h, value->len - h->bytes, "open of a field");
 	tree_unref(t);
 	if (err != 0) {
 		secret_free(value);
