@@ -487,10 +487,9 @@ special_control_release(void *priv)
 	struct ctl *c = priv;
 
 	pthread_mutex_lock(&c->lock);
-	drop_request(c);
-	if (c->answer != NULL)
-		uncharge(c, c->alen);
+	uncharge(c, c->held);	/* the request's buffer and the answer */
 	pthread_mutex_unlock(&c->lock);
+	secret_free(c->req);	/* wipes it */
 	free(c->answer);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
