@@ -622,6 +622,46 @@ test_audit_op_returns_the_latest_lines_as_objects(void **state)
 	f->ctx.uid = 1000;
 }
 
+/* An answer is at most CONTROL_ANSWER_MAX bytes: audit keeps the newest lines that fit
+ * and says it cut the rest. */
+static void
+test_audit_keeps_the_newest_lines_that_fit(void **state)
+{
+	struct fix *f = *state;
+	char req[512], host[256], last[256];
+	char *ans = NULL;
+	size_t alen = 0, n, i;
+	json_t *o, *items;
+
+	memset(host, 'a', 60);
+	host[60] = '.';
+	memset(host + 61, 'b', 60);
+	host[121] = '.';
+	memset(host + 122, 'c', 60);
+	for (i = 0; i < CONTROL_AUDIT_LIMIT_MAX; i++) {
+		snprintf(host + 182, sizeof host - 182, ".d%zu.example", i);
+		snprintf(req, sizeof req, "{\"op\":\"check\",\"host\":\"%s\",\"port\":1}", host);
+		json_decref(ask(&f->ctx, req));
+	}
+	snprintf(last, sizeof last, "%s", host);
+	f->cfg.enable_security_api = 1;
+	f->ctx.uid = 0;
+	snprintf(req, sizeof req, "{\"op\":\"audit\",\"limit\":%d}", CONTROL_AUDIT_LIMIT_MAX);
+	assert_int_equal(control_handle(&f->ctx, req, strlen(req), &ans, &alen), 0);
+	assert_true(alen <= CONTROL_ANSWER_MAX);
+	o = answer_of(ans, alen);
+	free(ans);
+	items = json_object_get(o, "items");
+	n = json_array_size(items);
+	assert_true(n > 100 && n < CONTROL_AUDIT_LIMIT_MAX);
+	assert_true(json_is_true(json_object_get(o, "truncated")));
+	assert_string_equal(json_string_value(json_object_get(json_array_get(items, n - 1),
+	    "host")), last);
+	json_decref(o);
+	f->ctx.uid = 1000;
+	f->cfg.enable_security_api = 0;
+}
+
 /* The audit log names who read what: only root sees it, and a request written by root
  * to a handle another uid opened runs with the opener's rights, for rotate too. */
 static void
@@ -774,6 +814,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_and_rotate_need_root_as_writer_and_opener,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_keeps_the_newest_lines_that_fit, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_unrecorded_denial_fails_closed, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_sandbox_path_names_answer_the_same_check,
