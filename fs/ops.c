@@ -598,7 +598,7 @@ lo_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return (void)fuse_reply_err(req, err);
 	}
 	/* The handle keeps its snapshot: offsets stay valid through a reload. */
-	if ((h = handle_new(req, 0, "opendir", &err)) == NULL) {
+	if ((h = handle_new(req, 0, "open of a folder", &err)) == NULL) {
 		tree_unref(t);
 		return (void)fuse_reply_err(req, err);
 	}
@@ -665,11 +665,13 @@ lo_open_special(fuse_req_t req, const struct tree_node *n, struct fuse_file_info
 {
 	const struct lo_special *sp = lo_special_of(n);
 	struct lo_handle *h;
+	char what[64];
 	int err;
 
 	if (sp == NULL || sp->open == NULL)
 		return (void)fuse_reply_err(req, S_ISDIR(n->mode) ? EISDIR : ENOENT);
-	if ((h = handle_new(req, 0, sp->entry.name, &err)) == NULL)
+	snprintf(what, sizeof what, "open of %s", sp->entry.name);
+	if ((h = handle_new(req, 0, what, &err)) == NULL)
 		return (void)fuse_reply_err(req, err);
 	if ((err = sp->open(req, n, fi, &h->priv)) != 0) {
 		handle_free(h);		/* not linked yet: unlinking is a no-op */

@@ -13,6 +13,8 @@
 #    own again (a bounded poll). The figures are printed as "# " lines.
 #  - the reader holds 10 000 opens of its one secret: all succeed, and the daemon's
 #    memory maps grow by less than 200 (values share guarded regions).
+#  - one user holds at most 32768 open files of the mount (here: its root, opened from
+#    several processes); past them EMFILE, while the reader still reads.
 #  - .sandbox: one user holds at most 256 open files (EMFILE past them); another user's
 #    check still answers.
 #  - .control opened by the attacker and written by root (the descriptor handed over
@@ -131,6 +133,33 @@ if hold "$R" field "$M/runpod/api_key" $N; then
 	release
 else
 	notok "the reader's opens: holdopen reported" "$(cat "$T/hold")"
+fi
+
+# --- 32768 open files of the mount per user, in several processes ---
+n=$(($(ulimit -Hn) - 100))
+[ $n -le 17000 ] || n=17000
+if [ $n -lt 4000 ]; then
+	skip "32768 open files per user" "RLIMIT_NOFILE's hard limit is $(ulimit -Hn): too many processes"
+else
+	rm -f "$T/go" "$T"/h.*
+	k=0 total=0 pids=
+	while [ $total -le 32768 ]; do
+		asu "$A" "$HO" field "$M" $n "$T/go" >"$T/h.$k" 2>&1 &
+		pids="$pids $!"
+		wait_until 60 grep -q '^held' "$T/h.$k"
+		total=$((total + n)) k=$((k + 1))
+	done
+	at_exit "touch $T/go; kill $pids"
+	opened=$(cat "$T"/h.* | awk '{ s += $2 } END { print s }')
+	echo "# uid $AUID opened the mount's root $opened times in $k processes"
+	check "one user holds 32768 open files of the mount, no more" [ "$opened" -eq 32768 ]
+	check "... then its opens fail with EMFILE" grep -q 'refused-open=EMFILE' "$T/h.$((k - 1))"
+	check "... the log names it" grep -q \
+		"open of a folder by uid $AUID (pid [0-9]*) refused (Too many open files): it holds 32768 handles, the limit per user is 32768" \
+		"$T/csfs.err"
+	check "... while the reader still reads" [ "$(asu "$R" cat "$M/runpod/api_key")" = "$SEED" ]
+	touch "$T/go"
+	wait $pids
 fi
 
 # --- .sandbox: 256 open files per user ---
