@@ -325,9 +325,13 @@ op_audit(const struct control_ctx *ctx, json_t *req)
 			    "1-%u", limit, CONTROL_AUDIT_LIMIT_MAX);
 	}
 	/* The log names who read which secret, when and with what program: it is the
-	 * audit log file's (0600, root's) to show, not every local user's. */
-	if (!as_root(ctx)) {
+	 * audit log file's (0600, root's) to show, and audit_group's, not every user's. */
+	if (!as_root(ctx) && !(ctx->cfg->has_audit_group && ctx->audit_member)) {
 		who(ctx, caller, sizeof caller);
+		if (ctx->cfg->has_audit_group)
+			return fail("audit: only root and group %lu (audit_group) may read the "
+			    "audit log (the caller is %s)", (unsigned long)ctx->cfg->audit_group,
+			    caller);
 		return fail("audit: only root may read the audit log (the caller is %s)", caller);
 	}
 	if (ctx->cfg->audit_path == NULL)

@@ -12,12 +12,14 @@
  *	providers -> the providers callback's object, plus audit_path  (enable_security_api;
  *	          the callback lists only what the caller may list)
  *	audit     {limit?: 1-1000 (50)} -> {items: [line objects], path, truncated?}
- *	          (enable_security_api, and only for uid 0: the log names who read what)
+ *	          (enable_security_api, and only for uid 0 or the config's audit_group:
+ *	          the log names who read what)
  *	rotate    {new_key?: base64} -> the rotate callback's object
  *	          (enable_security_api, and only for uid 0)
  *
  * "Only for uid 0" means the caller and, when there is one, the opener (below): a
- * request runs with the lesser rights of the two. An answer is at most
+ * request runs with the lesser rights of the two. Group membership is the caller's
+ * business to know (supplementary groups): it says so in audit_member. An answer is at most
  * CONTROL_ANSWER_MAX bytes: audit keeps the newest lines that fit and says
  * "truncated": true; any other answer that would be larger is an error.
  *
@@ -61,6 +63,9 @@ struct control_ctx {
 	 * another uid: rotate and audit need 0 here too. has_opener 0: no such. */
 	int			 has_opener;
 	uid_t			 opener_uid;
+	/* 1: the caller and the opener both belong to cfg->audit_group, so audit is
+	 * theirs to read as well as root's. */
+	int			 audit_member;
 	const char		*comm;		/* may be NULL */
 	const char		*via;		/* audit "via": "fs", "cli"; NULL: "control" */
 	struct audit		*audit;		/* denials go here; NULL: not recorded */

@@ -662,8 +662,9 @@ test_audit_keeps_the_newest_lines_that_fit(void **state)
 	f->cfg.enable_security_api = 0;
 }
 
-/* The audit log names who read what: only root sees it, and a request written by root
- * to a handle another uid opened runs with the opener's rights, for rotate too. */
+/* The audit log names who read what: only root (and the config's audit_group) sees it,
+ * and a request written by root to a handle another uid opened runs with the opener's
+ * rights, for rotate too. */
 static void
 test_audit_and_rotate_need_root_as_writer_and_opener(void **state)
 {
@@ -689,6 +690,19 @@ test_audit_and_rotate_need_root_as_writer_and_opener(void **state)
 	json_decref(o);
 	f->ctx.has_opener = 0;
 	f->ctx.uid = 1000;
+	/* the config's audit_group: its members read it too, as the caller says */
+	f->cfg.has_audit_group = 1;
+	f->cfg.audit_group = 4242;
+	expect_error(&f->ctx, "{\"op\":\"audit\"}", (size_t)-1,
+	    "audit: only root and group 4242 (audit_group) may read the audit log (the caller "
+	    "is uid 1000)");
+	f->ctx.audit_member = 1;
+	o = ask(&f->ctx, "{\"op\":\"audit\",\"limit\":1}");
+	assert_null(error_of(o));
+	json_decref(o);
+	expect_error(&f->ctx, "{\"op\":\"rotate\"}", (size_t)-1, "only root may rotate");
+	f->ctx.audit_member = 0;
+	f->cfg.has_audit_group = 0;
 	f->cfg.enable_security_api = 0;
 }
 

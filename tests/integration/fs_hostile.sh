@@ -19,8 +19,8 @@
 #    check still answers.
 #  - .control opened by the attacker and written by root (the descriptor handed over
 #    SCM_RIGHTS) runs with the lesser rights: root's audit and rotate are refused.
-#  - enable_security_api: audit is root's only; providers lists only the providers
-#    whose folder the caller may list.
+#  - enable_security_api: audit is for root and audit_group only; providers lists only
+#    the providers whose folder the caller may list.
 #  - SIGTERM while the attacker holds 4000 handles: the daemon exits 0.
 . tests/lib.sh
 fs_require fs_hostile
@@ -45,6 +45,7 @@ AUID=$(id -u "$A")
 cat >>"$CSD/cs.ini" <<EOF2
 [features]
 enable_security_api = true
+audit_group = $R
 [provider.runpod]
 group = $R
 mode = 0440
@@ -197,7 +198,7 @@ wait_until 10 test -S "$T/sock"
 fpr0=$(csc fingerprint)
 asu "$A" "$HO" handoff "$M" "$T/sock" >"$T/a" 2>&1
 check "root's audit request on the attacker's handle runs with the attacker's rights" \
-	grep -q "\"error\":\"audit: only root may read the audit log (the caller is uid 0, the handle was opened by uid $AUID)\"" "$T/a"
+	grep -q "\"error\":\"audit: only root and group $(id -g "$R") (audit_group) may read the audit log (the caller is uid 0, the handle was opened by uid $AUID)\"" "$T/a"
 check "... no line of the log reached the attacker" sh -c "! grep -q items $T/a"
 asu "$A" "$HO" handoff "$M" "$T/sock" >"$T/a" 2>&1
 check "so does root's rotate request" \
@@ -207,10 +208,12 @@ wait "$root_pid"
 
 # --- enable_security_api: who sees what ---
 ctl_as "$A" '{"op":"audit"}' >"$T/a" 2>&1
-check "audit is refused for a user" \
-	grep -q "\"error\":\"audit: only root may read the audit log (the caller is uid $AUID)\"" "$T/a"
+check "audit is refused for a user outside audit_group" \
+	grep -q "\"error\":\"audit: only root and group $(id -g "$R") (audit_group) may read the audit log (the caller is uid $AUID)\"" "$T/a"
 ctl_as root '{"op":"audit","limit":1}' >"$T/a" 2>&1
 check "... and answered for root" grep -q '"items":\[{' "$T/a"
+ctl_as "$R" '{"op":"audit","limit":1}' >"$T/a" 2>&1
+check "... and for a member of audit_group" grep -q '"items":\[{' "$T/a"
 ctl_as "$A" '{"op":"providers"}' >"$T/a" 2>&1
 check "providers lists nothing to a user who may list no provider's folder" \
 	grep -q '"providers":\[\]' "$T/a"
