@@ -151,16 +151,16 @@ may(const struct rights *r, const struct tree_node *n, int want)
 	return (bits & want) == want;
 }
 
-/* Whether r belongs to group g. */
+/* Whether r is root or belongs to group g. */
 static int
-member(const struct rights *r, gid_t g)
+root_or_member(const struct rights *r, gid_t g)
 {
 	int i;
 
 	for (i = 0; i < r->ngroups; i++)
 		if (r->groups[i] == g)
 			return 1;
-	return r->gid == g;
+	return r->uid == 0 || r->gid == g;
 }
 
 /* Whether a's opener and writer may both list directory d under root. */
@@ -279,8 +279,9 @@ context(struct ask *a, struct control_ctx *ctx)
 		ctx->opener_uid = a->opener->uid;
 	}
 	ctx->audit_member = a->opener != NULL && a->writer != NULL &&
-	    a->lo->cfg->has_audit_group && member(a->opener, a->lo->cfg->audit_group) &&
-	    member(a->writer, a->lo->cfg->audit_group);
+	    a->lo->cfg->has_audit_group &&
+	    root_or_member(a->opener, a->lo->cfg->audit_group) &&
+	    root_or_member(a->writer, a->lo->cfg->audit_group);
 	ctx->comm = a->who->comm[0] != '\0' ? a->who->comm : NULL;
 	ctx->via = "fs";
 	ctx->audit = a->lo->audit;

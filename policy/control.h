@@ -63,8 +63,8 @@ struct control_ctx {
 	 * another uid: rotate and audit need 0 here too. has_opener 0: no such. */
 	int			 has_opener;
 	uid_t			 opener_uid;
-	/* 1: the caller and the opener both belong to cfg->audit_group, so audit is
-	 * theirs to read as well as root's. */
+	/* 1: the caller and the opener are each root or in cfg->audit_group, so audit
+	 * is theirs to read as well as root's. */
 	int			 audit_member;
 	const char		*comm;		/* may be NULL */
 	const char		*via;		/* audit "via": "fs", "cli"; NULL: "control" */
