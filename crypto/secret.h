@@ -4,12 +4,17 @@
  * once the process is undumpable) and are wiped by secret_free(). Nothing else in
  * comfysecrets holds plaintext outside a struct secret, except briefly on one stack frame.
  *
- * Small secrets (up to SECRET_SLOT_BYTES) live in one-page guarded slots that
- * secret_free() wipes whole and keeps in a small pool for the next secret_new(): a
- * sodium_malloc/sodium_free pair costs mmap, two mprotect, mlock, munlock and munmap,
- * each a TLB shootdown in a threaded daemon, and the daemon makes one per open. A
- * pooled slot stays guarded and locked; the value is placed at its end, against the
- * guard page, as sodium_malloc places it. The pool is thread-safe. */
+ * Small secrets (up to SECRET_CHUNK_MAX bytes) share guarded regions: each size class
+ * (64 bytes, doubling up to SECRET_CHUNK_MAX) carves fixed chunks out of one
+ * sodium_malloc'd region of at least SECRET_SLAB_BYTES, locked and guarded as a whole.
+ * A region of its own costs four memory maps and mmap, two mprotect, mlock, munlock and
+ * munmap (each a TLB shootdown in a threaded daemon), and a daemon that held one per
+ * open file ran into the kernel's limit on maps (vm.max_map_count) at some 16 000 open
+ * values; chunks cost nothing of the kind. The price: only the region, not each value,
+ * has guard pages, so an overrun of one value reaches its neighbour before a guard page.
+ * A freed chunk is wiped whole at once; an emptied region is unmapped (one per class
+ * stays). Larger secrets, and secret_read_fd's growing buffer, get a region of their
+ * own. Thread-safe. */
 #ifndef CS_SECRET_H
 #define CS_SECRET_H
 
@@ -17,12 +22,13 @@
 
 #include "err.h"
 
-#define SECRET_SLOT_BYTES	4080	/* one page less sodium_malloc's 16-byte canary */
+#define SECRET_CHUNK_MAX	(64u * 1024)	/* bytes of the largest shared chunk */
+#define SECRET_SLAB_BYTES	(64u * 1024)	/* bytes of a shared region, at least */
 
 struct secret {
 	size_t		 len;	/* bytes of plaintext */
-	unsigned char	*buf;	/* sodium_malloc'd, at least 1 byte even when len == 0 */
-	unsigned char	*slot;	/* private: the pooled slot buf lies in, or NULL */
+	unsigned char	*buf;	/* guarded memory, at least 1 byte even when len == 0 */
+	void		*slab;	/* private: the shared region buf lies in, or NULL */
 };
 
 /* A new zero-filled secret of len bytes; NULL (errno ENOMEM) on failure. */

@@ -37,6 +37,7 @@
 #include "log.h"
 #include "opts.h"
 #include "overlay.h"
+#include "quota.h"
 #include "reload.h"
 #include "special.h"
 
@@ -239,7 +240,10 @@ main(int argc, char *argv[])
 		goto err_print;
 	lo.cfg = cfg;
 	lo.key_from_env = envkey != NULL;	/* .control's rotate refuses it */
-	if ((lo.nodes = special_nodes_new()) == NULL) {
+	/* Each user may hold QUOTA_USER_BYTES, or four of the largest values if more. */
+	if ((lo.nodes = special_nodes_new()) == NULL || (lo.quota = quota_new(
+	    cfg->max_value_size > QUOTA_USER_BYTES / 4 ? cfg->max_value_size * 4 :
+	    QUOTA_USER_BYTES)) == NULL) {
 		cs_err_sys(&e, ENOMEM, "starting");
 		goto err_print;
 	}
@@ -295,6 +299,7 @@ err_out3:
 err_out2:
 	reload_free(r);
 	special_nodes_free(lo.nodes);
+	quota_free(lo.quota);
 	tree_unref(lo_publish(&lo, NULL));
 	audit_close(lo.audit);
 	key_free(envkey);

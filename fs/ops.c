@@ -37,6 +37,7 @@
 #include "../crypto/vault.h"
 #include "lo.h"
 #include "log.h"
+#include "quota.h"
 #include "special.h"
 
 #define STATUS_READ_MAX	1024	/* bytes of /proc/<tid>/status read: Name and Tgid lead */
@@ -94,6 +95,9 @@ struct lo_handle {
 	void			*priv;	/* a special entry's state */
 	atomic_int		 cached;	/* a read filled the page cache: purge */
 	struct lo_handle	*prev, *next;	/* protected by open_lock */
+	struct quota		*quota;		/* charged one handle and bytes, or NULL */
+	uid_t			 uid;		/* the opener, who is charged */
+	size_t			 bytes;		/* of value charged */
 };
 
 /* Every handle open now, so that lo_destroy can wipe and free those whose release
@@ -131,7 +135,49 @@ handle_free(struct lo_handle *h)
 		h->sp->release(h->priv);
 	secret_free(h->value);
 	tree_unref(h->dir);
+	quota_give(h->quota, h->uid, QUOTA_BYTES, h->bytes);
+	quota_give(h->quota, h->uid, QUOTA_HANDLES, 1);
 	free(h);
+}
+
+/* A new handle charged to the caller (quota.h): one handle, and bytes of value. NULL
+ * with *err set (EMFILE, ENFILE, EAGAIN, ENOMEM) when the caller may not hold more;
+ * the refusal is logged naming what. */
+static struct lo_handle *
+handle_new(fuse_req_t req, size_t bytes, const char *what, int *err)
+{
+	struct quota *q = ((struct lo_data *)fuse_req_userdata(req))->quota;
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct lo_handle *h;
+
+	if ((*err = quota_take(q, ctx->uid, QUOTA_HANDLES, 1, what, ctx->pid)) != 0)
+		return NULL;
+	if ((*err = quota_take(q, ctx->uid, QUOTA_BYTES, bytes, what, ctx->pid)) != 0) {
+		quota_give(q, ctx->uid, QUOTA_HANDLES, 1);
+		return NULL;
+	}
+	if ((h = calloc(1, sizeof *h)) == NULL) {
+		quota_give(q, ctx->uid, QUOTA_BYTES, bytes);
+		quota_give(q, ctx->uid, QUOTA_HANDLES, 1);
+		*err = ENOMEM;
+		return NULL;
+	}
+	h->quota = q;
+	h->uid = ctx->uid;
+	h->bytes = bytes;
+	return h;
+}
+
+/* Charges n more bytes to h's opener: 0, or the errno to refuse with. */
+static int
+handle_more(fuse_req_t req, struct lo_handle *h, size_t n, const char *what)
+{
+	int err;
+
+	if ((err = quota_take(h->quota, h->uid, QUOTA_BYTES, n, what,
+	    fuse_req_ctx(req)->pid)) == 0)
+		h->bytes += n;
+	return err;
 }
 
 static struct lo_data *
@@ -552,9 +598,9 @@ lo_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return (void)fuse_reply_err(req, err);
 	}
 	/* The handle keeps its snapshot: offsets stay valid through a reload. */
-	if ((h = calloc(1, sizeof *h)) == NULL) {
+	if ((h = handle_new(req, 0, "open of a folder", &err)) == NULL) {
 		tree_unref(t);
-		return (void)fuse_reply_err(req, ENOMEM);
+		return (void)fuse_reply_err(req, err);
 	}
 	h->dir = t;
 	handle_link(h);
@@ -619,17 +665,19 @@ lo_open_special(fuse_req_t req, const struct tree_node *n, struct fuse_file_info
 {
 	const struct lo_special *sp = lo_special_of(n);
 	struct lo_handle *h;
+	char what[64];
 	int err;
 
 	if (sp == NULL || sp->open == NULL)
 		return (void)fuse_reply_err(req, S_ISDIR(n->mode) ? EISDIR : ENOENT);
-	if ((h = calloc(1, sizeof *h)) == NULL)
-		return (void)fuse_reply_err(req, ENOMEM);
-	h->sp = sp;
+	snprintf(what, sizeof what, "open of %s", sp->entry.name);
+	if ((h = handle_new(req, 0, what, &err)) == NULL)
+		return (void)fuse_reply_err(req, err);
 	if ((err = sp->open(req, n, fi, &h->priv)) != 0) {
-		free(h);
+		handle_free(h);		/* not linked yet: unlinking is a no-op */
 		return (void)fuse_reply_err(req, err);
 	}
+	h->sp = sp;
 	fi->fh = (uintptr_t)h;
 	handle_link(h);
 	if (fuse_reply_open(req, fi) != 0)
@@ -659,15 +707,19 @@ lo_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		err = EROFS;
 	else if (lo->check_access && !lo_may(req, n, R_OK))
 		err = EACCES;
+	else if ((h = handle_new(req, n->size, "open of a field", &err)) == NULL)
+		;	/* refused before anything is audited or decrypted */
 	else if ((err = lo_audit_read(req, lo, n)) != 0)
 		;
-	else if ((err = lo_reveal(t, n, &value)) != 0)
-		;
-	else if ((h = calloc(1, sizeof *h)) == NULL)
-		err = ENOMEM;
+	else
+		err = lo_reveal(t, n, &value);
+	if (err == 0 && value->len > h->bytes)	/* charged by the node's size: the rest */
+		err = handle_more(req, h, value->len - h->bytes, "open of a field");
 	tree_unref(t);
 	if (err != 0) {
 		secret_free(value);
+		if (h != NULL)
+			handle_free(h);		/* not linked yet */
 		return (void)fuse_reply_err(req, err);
 	}
 	h->value = value;

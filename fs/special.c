@@ -22,9 +22,11 @@
 #include "../policy/control.h"
 #include "../policy/vaultio.h"
 #include "log.h"
+#include "quota.h"
 #include "special.h"
 
 #define REQUEST_FIRST_BYTES	4096	/* first guarded buffer of a request; doubles */
+#define GROUPS_MAX		64	/* supplementary groups looked at for providers */
 
 /* One .sandbox/<pair> inode the kernel may hold. */
 struct node {
@@ -48,31 +50,47 @@ struct special_nodes {
 	uint64_t	 clock;			/* protected by lock */
 };
 
-/* One open .control. */
+/* The rights a request runs with: a process's uid, gid and supplementary groups. */
+struct rights {
+	uid_t	 uid;
+	gid_t	 gid;
+	int	 ngroups;
+	gid_t	 groups[GROUPS_MAX];
+};
+
+/* One open .control. Everything it keeps (the request's buffer, the answer) is
+ * charged to the opener's uid (quota.h); a request runs with the rights of both its
+ * opener and its writer, the lesser, so a descriptor handed to root never lends root's
+ * rights to the process that opened it, nor the other way round. */
 struct ctl {
 	pthread_mutex_t	 lock;		/* reads and writes of one handle may overlap */
 	struct lo_data	*lo;
+	struct rights	 opener;	/* fixed at open; charged for what is kept */
 	struct secret	*req;		/* protected by lock: request bytes; NULL before any */
 	size_t		 reqlen;	/* protected by lock: bytes kept in req */
 	size_t		 total;		/* protected by lock: bytes written, kept or not */
 	int		 pending;	/* protected by lock: written since the last answer */
 	struct lo_caller who;		/* protected by lock: the request's writer */
+	struct rights	 writer;	/* protected by lock: its rights */
 	char		*answer;	/* protected by lock: the last answer, or NULL */
 	size_t		 alen, apos;	/* protected by lock: its length, bytes read */
+	size_t		 held;		/* protected by lock: bytes charged to opener.uid */
 };
 
 /* One open .sandbox/<pair>: its answer, fixed at open. */
 struct sbx {
 	struct lo_data	*lo;
 	uint64_t	 ino;		/* pinned in lo->nodes until release */
+	uid_t		 owner;		/* charged one pin (quota.h) */
 	char		*answer;
 	size_t		 alen;
 };
 
-/* What the control callbacks need: the daemon and who asked. */
+/* What the control callbacks need: the daemon, who asked, whose rights count. */
 struct ask {
 	struct lo_data		*lo;
 	const struct lo_caller	*who;
+	const struct rights	*opener, *writer;	/* NULL: not asked (.sandbox) */
 };
 
 struct special_nodes *
@@ -100,7 +118,66 @@ special_nodes_free(struct special_nodes *m)
 	free(m);
 }
 
-/* The snapshot's providers, fields and overridden fields: names, never values. */
+/* The rights of the process that sent req. */
+static void
+rights_of(fuse_req_t req, struct rights *r)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	int n;
+
+	r->uid = ctx->uid;
+	r->gid = ctx->gid;
+	n = fuse_req_getgroups(req, GROUPS_MAX, r->groups);
+	r->ngroups = n < 0 ? 0 : n > GROUPS_MAX ? GROUPS_MAX : n;
+}
+
+/* Whether r may access n for want (R_OK, X_OK bits), by n's owner, group and mode, as
+ * the kernel decides with default_permissions. */
+static int
+may(const struct rights *r, const struct tree_node *n, int want)
+{
+	int bits, i, member = r->gid == n->gid;
+
+	if (r->uid == 0)
+		return 1;
+	for (i = 0; i < r->ngroups && !member; i++)
+		member = r->groups[i] == n->gid;
+	if (r->uid == n->uid)
+		bits = (n->mode >> 6) & 7;
+	else if (member)
+		bits = (n->mode >> 3) & 7;
+	else
+		bits = n->mode & 7;
+	return (bits & want) == want;
+}
+
+/* Whether r is root or belongs to group g. */
+static int
+root_or_member(const struct rights *r, gid_t g)
+{
+	int i;
+
+	for (i = 0; i < r->ngroups; i++)
+		if (r->groups[i] == g)
+			return 1;
+	return r->uid == 0 || r->gid == g;
+}
+
+/* Whether a's opener and writer may both list directory d under root. */
+static int
+may_list(const struct ask *a, const struct tree_node *root, const struct tree_node *d)
+{
+	const struct rights *r[2] = { a->opener, a->writer };
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (r[i] == NULL || !may(r[i], root, X_OK) || !may(r[i], d, R_OK | X_OK))
+			return 0;
+	return 1;
+}
+
+/* The snapshot's providers, fields and overridden fields: names, never values, and
+ * only of the providers whose folder both the opener and the writer may list. */
 static int
 providers(void *arg, json_t **out, struct cs_err *e)
 {
@@ -115,7 +192,7 @@ providers(void *arg, json_t **out, struct cs_err *e)
 	if (root == NULL || (list = json_array()) == NULL)
 		goto out;
 	for (i = 0; (d = tree_child(t, root, i)) != NULL; i++) {
-		if (d->kind != TREE_DIR)
+		if (d->kind != TREE_DIR || !may_list(a, root, d))
 			continue;
 		fields = json_array();
 		over = json_array();
@@ -197,6 +274,14 @@ context(struct ask *a, struct control_ctx *ctx)
 	ctx->pid = a->who->pid;
 	ctx->uid = a->who->uid;
 	ctx->gid = a->who->gid;
+	if (a->opener != NULL && a->opener->uid != a->who->uid) {
+		ctx->has_opener = 1;
+		ctx->opener_uid = a->opener->uid;
+	}
+	ctx->audit_member = a->opener != NULL && a->writer != NULL &&
+	    a->lo->cfg->has_audit_group &&
+	    root_or_member(a->opener, a->lo->cfg->audit_group) &&
+	    root_or_member(a->writer, a->lo->cfg->audit_group);
 	ctx->comm = a->who->comm[0] != '\0' ? a->who->comm : NULL;
 	ctx->via = "fs";
 	ctx->audit = a->lo->audit;
@@ -228,6 +313,7 @@ special_control_open(fuse_req_t req, const struct tree_node *n, struct fuse_file
 		return ENOMEM;
 	pthread_mutex_init(&c->lock, NULL);
 	c->lo = fuse_req_userdata(req);
+	rights_of(req, &c->opener);
 	/* No page cache: every read reaches us, whatever size the kernel thinks the file
 	 * has. Seekable, so that write, lseek(0), read works. */
 	fi->direct_io = 1;
@@ -236,18 +322,56 @@ special_control_open(fuse_req_t req, const struct tree_node *n, struct fuse_file
 	return 0;
 }
 
-/* Appends size bytes to the request in guarded memory, growing it by copying. Past
- * CONTROL_REQUEST_MAX nothing more is kept (the answer is the size error) and what was
- * kept is wiped. */
+/* Charges n more bytes kept by c to its opener: 0, or the errno to refuse with.
+ * Called with c->lock held. */
+static int
+charge(struct ctl *c, size_t n, const char *what)
+{
+	int err;
+
+	if ((err = quota_take(c->lo->quota, c->opener.uid, QUOTA_BYTES, n, what,
+	    c->who.pid)) == 0)
+		c->held += n;
+	return err;
+}
+
+/* Gives back n bytes charged by charge(); called with c->lock held. */
+static void
+uncharge(struct ctl *c, size_t n)
+{
+	quota_give(c->lo->quota, c->opener.uid, QUOTA_BYTES, n);
+	c->held -= n;
+}
+
+/* Wipes and frees the request buffer; called with c->lock held. */
+static void
+drop_request(struct ctl *c)
+{
+	if (c->req != NULL) {
+		uncharge(c, c->req->len);
+		secret_free(c->req);	/* wipes it */
+		c->req = NULL;
+	}
+	c->reqlen = c->total = 0;
+}
+
+/* Appends size bytes to the request in guarded memory, growing it by copying; 0, or
+ * the errno to refuse the write with (the opener may keep no more: EAGAIN, ENOMEM).
+ * Past CONTROL_REQUEST_MAX nothing more is kept (the answer is the size error) and
+ * what was kept is wiped. Called with c->lock held. */
 static int
 keep(struct ctl *c, const char *buf, size_t size)
 {
 	struct secret *s;
 	size_t cap;
+	int err;
 
 	if (c->total > CONTROL_REQUEST_MAX || size > CONTROL_REQUEST_MAX - c->total) {
-		if (c->req != NULL)
-			sodium_memzero(c->req->buf, c->reqlen);
+		if (c->req != NULL) {
+			uncharge(c, c->req->len);
+			secret_free(c->req);
+			c->req = NULL;
+		}
 		c->reqlen = 0;
 		return 0;
 	}
@@ -257,10 +381,18 @@ keep(struct ctl *c, const char *buf, size_t size)
 			cap *= 2;
 		if (cap > CONTROL_REQUEST_MAX)
 			cap = CONTROL_REQUEST_MAX;
-		if ((s = secret_new(cap)) == NULL)
-			return -1;
-		if (c->req != NULL)
+		if ((err = charge(c, cap, "write to .control")) != 0)
+			return err;
+		if ((s = secret_new(cap)) == NULL) {
+			uncharge(c, cap);
+			fslog("write to .control by pid %ld refused: out of guarded memory",
+			    (long)c->who.pid);
+			return ENOMEM;
+		}
+		if (c->req != NULL) {
 			memcpy(s->buf, c->req->buf, c->reqlen);
+			uncharge(c, c->req->len);
+		}
 		secret_free(c->req);
 		c->req = s;
 	}
@@ -274,26 +406,36 @@ special_control_write(fuse_req_t req, void *priv, const char *buf, size_t size, 
 {
 	struct ctl *c = priv;
 	struct lo_caller who;
-	int err = 0;
+	struct rights r;
+	int err;
 
 	(void)off;	/* a request is the bytes written, in order, wherever they land */
 	lo_caller(req, &who);
+	rights_of(req, &r);
 	pthread_mutex_lock(&c->lock);
 	if (!c->pending) {
 		/* A write after an answer starts a new request; the old answer goes. */
+		if (c->answer != NULL)
+			uncharge(c, c->alen);
 		free(c->answer);
 		c->answer = NULL;
 		c->alen = c->apos = 0;
 		c->reqlen = c->total = 0;
 		c->who = who;
+		c->writer = r;
 		c->pending = 1;
 	} else if (c->who.uid == 0 && who.uid != 0) {
-		c->who = who;	/* root's rights are not lent to an unprivileged co-writer */
+		/* root's rights are not lent to an unprivileged co-writer */
+		c->who = who;
+		c->writer = r;
 	}
-	if (keep(c, buf, size) == -1)
-		err = ENOMEM;
-	else
+	if ((err = keep(c, buf, size)) != 0) {
+		/* A request that could not be kept whole is dropped, not run cut short. */
+		drop_request(c);
+		c->pending = 0;
+	} else {
 		c->total = c->total + size < c->total ? SIZE_MAX : c->total + size;
+	}
 	pthread_mutex_unlock(&c->lock);
 	if (err != 0)
 		fuse_reply_err(req, err);
@@ -301,24 +443,27 @@ special_control_write(fuse_req_t req, void *priv, const char *buf, size_t size, 
 		fuse_reply_write(req, size);
 }
 
-/* Answers the pending request and wipes it. Called with c->lock held. */
+/* Answers the pending request and wipes it: 0, or the errno to refuse the read with.
+ * Room for the largest answer is charged before the request runs, so a request is
+ * never run (a rotation done) and its answer then refused. Called with c->lock held. */
 static int
 answer(struct ctl *c)
 {
-	struct ask a = { c->lo, &c->who };
+	struct ask a = { c->lo, &c->who, &c->opener, &c->writer };
 	struct control_ctx ctx;
-	int rc;
+	int err, rc;
 
+	if ((err = charge(c, CONTROL_ANSWER_MAX, "read of .control")) != 0)
+		return err;	/* the request stays pending: a later read may have room */
 	context(&a, &ctx);
 	/* Over the limit only the true size is passed: control_handle refuses it unread. */
 	rc = control_handle(&ctx, c->req != NULL ? (const char *)c->req->buf : NULL,
 	    c->total > CONTROL_REQUEST_MAX ? c->total : c->reqlen, &c->answer, &c->alen);
-	if (c->req != NULL)
-		sodium_memzero(c->req->buf, c->reqlen);
-	c->reqlen = c->total = 0;
+	uncharge(c, rc == 0 ? CONTROL_ANSWER_MAX - c->alen : CONTROL_ANSWER_MAX);
+	drop_request(c);
 	c->apos = 0;
 	c->pending = 0;
-	return rc;
+	return rc == 0 ? 0 : ENOMEM;
 }
 
 void
@@ -331,8 +476,8 @@ special_control_read(fuse_req_t req, void *priv, size_t size, off_t off)
 
 	(void)off;	/* the answer is read from its first byte, whatever the offset */
 	pthread_mutex_lock(&c->lock);
-	if (c->pending && answer(c) == -1)
-		err = ENOMEM;
+	if (c->pending && (err = answer(c)) != 0)
+		;
 	else if (c->answer != NULL && c->apos < c->alen) {
 		n = size < c->alen - c->apos ? size : c->alen - c->apos;
 		if ((chunk = malloc(n)) == NULL)
@@ -357,7 +502,10 @@ special_control_release(void *priv)
 {
 	struct ctl *c = priv;
 
-	secret_free(c->req);
+	pthread_mutex_lock(&c->lock);
+	uncharge(c, c->held);	/* the request's buffer and the answer */
+	pthread_mutex_unlock(&c->lock);
+	secret_free(c->req);	/* wipes it */
 	free(c->answer);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
@@ -505,9 +653,10 @@ special_sandbox_open(fuse_req_t req, const struct tree_node *n, struct fuse_file
     void **priv)
 {
 	struct lo_caller who;
-	struct ask a;
+	struct ask a = { 0 };
 	struct control_ctx ctx;
 	struct sbx *s;
+	int err;
 
 	if (S_ISDIR(n->mode))
 		return EISDIR;
@@ -519,7 +668,16 @@ special_sandbox_open(fuse_req_t req, const struct tree_node *n, struct fuse_file
 	a.lo = s->lo = fuse_req_userdata(req);
 	a.who = &who;
 	s->ino = n->ino;
+	s->owner = who.uid;
+	/* Each open file pins a slot of the shared name table: one user may pin only
+	 * QUOTA_USER_PINS of its SPECIAL_NODES_MAX. */
+	if ((err = quota_take(s->lo->quota, s->owner, QUOTA_PINS, 1, "open of a .sandbox file",
+	    who.pid)) != 0) {
+		free(s);
+		return err;
+	}
 	if (node_pin(s->lo, s->ino, 1) != 0) {
+		quota_give(s->lo->quota, s->owner, QUOTA_PINS, 1);
 		free(s);
 		return ENOENT;		/* evicted since the lookup: the walk is retried */
 	}
@@ -539,9 +697,21 @@ void
 special_sandbox_read(fuse_req_t req, void *priv, size_t size, off_t off)
 {
 	const struct sbx *s = priv;
+	size_t pos = off < 0 ? s->alen : (size_t)off, n = 0;
+	char *chunk = NULL;
 
-	/* The answer is fixed for the handle, so offsets mean what they say. */
-	reply_from(req, s->answer, s->alen, off < 0 ? s->alen : (size_t)off, size);
+	/* The answer is fixed for the handle, so offsets mean what they say. It is copied
+	 * first, as .control does: once the reader has its bytes it may close, and the
+	 * release (on another thread) frees s and its answer while the reply is still
+	 * being written. */
+	if (pos < s->alen) {
+		n = size < s->alen - pos ? size : s->alen - pos;
+		if ((chunk = malloc(n)) == NULL)
+			return (void)fuse_reply_err(req, ENOMEM);
+		memcpy(chunk, s->answer + pos, n);
+	}
+	reply_from(req, chunk, n, 0, n);
+	free(chunk);
 }
 
 void
@@ -550,6 +720,7 @@ special_sandbox_release(void *priv)
 	struct sbx *s = priv;
 
 	node_pin(s->lo, s->ino, -1);
+	quota_give(s->lo->quota, s->owner, QUOTA_PINS, 1);
 	free(s->answer);
 	free(s);
 }

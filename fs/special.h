@@ -7,13 +7,19 @@
  * a new request. So `exec 3<>.control; printf '{...}' >&3; cat <&3` and a program's
  * write, lseek(0), read both work, and two handles never see each other's answers. A
  * request is answered as its writer (the process that wrote it; when writers differ, an
- * unprivileged one wins, so root's rights are never lent out), and a request that no one
- * reads is never run.
+ * unprivileged one wins) with the rights of both the writer and the handle's opener,
+ * the lesser, so root's rights are never lent out through a descriptor handed either
+ * way; a request that no one reads is never run. What a handle keeps (the request's
+ * guarded buffer, the answer) is charged to its opener (quota.h): a write or read past
+ * the opener's room is refused with EAGAIN or ENOMEM, and a request that could not be
+ * kept whole is dropped.
  *
  * .sandbox/ (0555) lists nothing. Looking up a name that parses as host:port
  * ("api.example.com:443", "[::1]:8000") gives a read-only file (0444, size 0) whose
  * content is control_check_pair()'s answer, computed when it is opened - so a denial is
- * audited once per open, as the opener - and kept for that handle. Any other name is
+ * audited once per open, as the opener - and kept for that handle. An open file pins
+ * its name in the table; one uid may pin QUOTA_USER_PINS (EMFILE past them), so it
+ * takes many users to fill the table for everyone (ENFILE). Any other name is
  * ENOENT; `{"op":"check",...}` through .control says what is wrong with it. These
  * children live outside the snapshot, at inode numbers from SPECIAL_CHILD_INO_FIRST,
  * counted by the kernel's lookups and dropped by its forgets; they are never cached

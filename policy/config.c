@@ -72,6 +72,7 @@ static const char *parse_bool(struct loader *, const char *, void *);
 static const char *parse_flush(struct loader *, const char *, void *);
 static const char *parse_timeout(struct loader *, const char *, void *);
 static const char *parse_allow(struct loader *, const char *, void *);
+static const char *parse_audit_group(struct loader *, const char *, void *);
 
 static const struct keydef keys[] = {
 	{ SEC_VAULT, "path", parse_path, offsetof(struct cfg, vault_path) },
@@ -85,6 +86,7 @@ static const struct keydef keys[] = {
 	    offsetof(struct cfg, enable_security_api) },
 	{ SEC_FEATURES, "enable_security_sandbox_guard", parse_bool,
 	    offsetof(struct cfg, enable_security_sandbox_guard) },
+	{ SEC_FEATURES, "audit_group", parse_audit_group, offsetof(struct cfg, audit_group) },
 	{ SEC_SANDBOX, "network_allow", parse_allow, 0 },
 };
 _Static_assert(sizeof keys / sizeof keys[0] <= 16, "struct loader: seen[] is too small");
@@ -318,6 +320,17 @@ parse_group(const char *value, gid_t *out)
 		*out = gr.gr_gid;
 	free(buf);
 	return res != NULL ? NULL : "no such group";
+}
+
+/* [features] audit_group: a group name or number, resolved now. */
+static const char *
+parse_audit_group(struct loader *l, const char *value, void *slot)
+{
+	const char *why;
+
+	if ((why = parse_group(value, slot)) == NULL)
+		l->c->has_audit_group = 1;
+	return why;
 }
 
 /* Octal permission bits only: 440, 0440; no setuid, setgid or sticky bit. */

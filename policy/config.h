@@ -55,6 +55,8 @@ struct cfg {
 	enum audit_flush	 audit_flush;
 	unsigned		 audit_timeout_ms;
 	int			 enable_security_api;
+	int			 has_audit_group;	/* audit_group was given */
+	gid_t			 audit_group;	/* may read the audit log through .control */
 	int			 enable_security_sandbox_guard;
 	struct cfg_allow	*allow;		/* config's network_allow, then SANDBOX_NETWORK_ALLOW */
 	size_t			 nallow;

@@ -238,6 +238,24 @@ op_defaults(const struct control_ctx *ctx, json_t *req)
 	return o;
 }
 
+/* 1 when the request runs with root's rights: its caller and its opener are uid 0. */
+static int
+as_root(const struct control_ctx *ctx)
+{
+	return ctx->uid == 0 && (!ctx->has_opener || ctx->opener_uid == 0);
+}
+
+/* "uid N" or "uid N (the handle was opened by uid M)", for a refusal. */
+static void
+who(const struct control_ctx *ctx, char *buf, size_t n)
+{
+	if (ctx->has_opener)
+		snprintf(buf, n, "uid %lu, the handle was opened by uid %lu",
+		    (unsigned long)ctx->uid, (unsigned long)ctx->opener_uid);
+	else
+		snprintf(buf, n, "uid %lu", (unsigned long)ctx->uid);
+}
+
 /* The gate in front of providers, audit and rotate. */
 static json_t *
 api_gate(const struct control_ctx *ctx, const char *op)
@@ -290,10 +308,12 @@ op_audit(const struct control_ctx *ctx, json_t *req)
 	struct cs_err e = { 0 };
 	json_t *ans, *lim, *items, *it;
 	json_int_t limit = CONTROL_AUDIT_LIMIT;
-	char **lines = NULL;
-	size_t n = 0, i;
+	char **lines = NULL, caller[96];
+	size_t n = 0, i, budget = CONTROL_ANSWER_MAX / 2, first = 0;
 
-	if ((ans = api_gate(ctx, "audit")) != NULL || (ans = only("audit", req, known)) != NULL)
+	if ((ans = api_gate(ctx, "audit")) != NULL)
+		return ans;
+	if ((ans = only("audit", req, known)) != NULL)
 		return ans;
 	lim = json_object_get(req, "limit");
 	if (lim != NULL && !json_is_null(lim)) {
@@ -303,6 +323,16 @@ op_audit(const struct control_ctx *ctx, json_t *req)
 		if (limit < 1 || limit > CONTROL_AUDIT_LIMIT_MAX)
 			return fail("audit: limit %" JSON_INTEGER_FORMAT " is out of range "
 			    "1-%u", limit, CONTROL_AUDIT_LIMIT_MAX);
+	}
+	/* The log names who read which secret, when and with what program: it is the
+	 * audit log file's (0600, root's) to show, and audit_group's, not every user's. */
+	if (!as_root(ctx) && !(ctx->cfg->has_audit_group && ctx->audit_member)) {
+		who(ctx, caller, sizeof caller);
+		if (ctx->cfg->has_audit_group)
+			return fail("audit: only root and group %lu (audit_group) may read the "
+			    "audit log (the caller is %s)", (unsigned long)ctx->cfg->audit_group,
+			    caller);
+		return fail("audit: only root may read the audit log (the caller is %s)", caller);
 	}
 	if (ctx->cfg->audit_path == NULL)
 		return fail("audit: no audit log is configured");
@@ -316,7 +346,10 @@ op_audit(const struct control_ctx *ctx, json_t *req)
 		audit_lines_free(lines, n);
 		return NULL;
 	}
-	for (i = 0; i < n; i++) {
+	/* The newest lines that fit in half an answer (escaping may grow them). */
+	for (first = n; first > 0 && strlen(lines[first - 1]) < budget; first--)
+		budget -= strlen(lines[first - 1]);
+	for (i = first; i < n; i++) {
 		it = json_loads(lines[i], JSON_REJECT_DUPLICATES, NULL);
 		if (!json_is_object(it)) {
 			/* a damaged line is shown, not dropped: audit --verify will name it */
@@ -333,6 +366,8 @@ op_audit(const struct control_ctx *ctx, json_t *req)
 	}
 	json_object_set_new(ans, "items", items);
 	json_object_set_new(ans, "path", jstr(ctx->cfg->audit_path));
+	if (first > 0)
+		json_object_set_new(ans, "truncated", json_true());
 	return ans;
 }
 
@@ -342,13 +377,15 @@ op_rotate(const struct control_ctx *ctx, json_t *req)
 	static const char *const known[] = { "new_key", NULL };
 	struct cs_err e = { 0 };
 	json_t *ans, *nk, *out = NULL;
+	char caller[96];
 	int rc;
 
 	if ((ans = api_gate(ctx, "rotate")) != NULL)
 		return ans;
-	if (ctx->uid != 0)
-		return fail("rotate: only root may rotate the key (the caller is uid %lu)",
-		    (unsigned long)ctx->uid);
+	if (!as_root(ctx)) {
+		who(ctx, caller, sizeof caller);
+		return fail("rotate: only root may rotate the key (the caller is %s)", caller);
+	}
 	if ((ans = only("rotate", req, known)) != NULL)
 		return ans;
 	nk = json_object_get(req, "new_key");
@@ -423,8 +460,13 @@ finish(json_t *ans, char **answer, size_t *alen)
 	char *s;
 	size_t n = 0;
 
-	if (ans != NULL && (n = json_dumpb(ans, NULL, 0, JSON_COMPACT)) > 0 &&
-	    (s = malloc(n + 2)) != NULL) {
+	if (ans != NULL && (n = json_dumpb(ans, NULL, 0, JSON_COMPACT)) >= CONTROL_ANSWER_MAX) {
+		json_decref(ans);
+		ans = fail("answer: %zu bytes, more than the %u allowed", n + 1,
+		    CONTROL_ANSWER_MAX);
+		n = ans != NULL ? json_dumpb(ans, NULL, 0, JSON_COMPACT) : 0;
+	}
+	if (ans != NULL && n > 0 && (s = malloc(n + 2)) != NULL) {
 		if (json_dumpb(ans, s, n, JSON_COMPACT) == n) {
 			s[n] = '\n';
 			s[n + 1] = '\0';

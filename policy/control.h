@@ -9,10 +9,19 @@
  *	          -> {allowed, matched?, source?, reason, host, port}
  *	defaults  -> {guard, network_default, api_enabled, config,
  *	              network_allow: [{pattern, source, error?}]}
- *	providers -> the providers callback's object, plus audit_path  (enable_security_api)
- *	audit     {limit?: 1-1000 (50)} -> {items: [line objects], path}  (enable_security_api)
+ *	providers -> the providers callback's object, plus audit_path  (enable_security_api;
+ *	          the callback lists only what the caller may list)
+ *	audit     {limit?: 1-1000 (50)} -> {items: [line objects], path, truncated?}
+ *	          (enable_security_api, and only for uid 0 or the config's audit_group:
+ *	          the log names who read what)
  *	rotate    {new_key?: base64} -> the rotate callback's object
  *	          (enable_security_api, and only for uid 0)
+ *
+ * "Only for uid 0" means the caller and, when there is one, the opener (below): a
+ * request runs with the lesser rights of the two. Group membership is the caller's
+ * business to know (supplementary groups): it says so in audit_member. An answer is at most
+ * CONTROL_ANSWER_MAX bytes: audit keeps the newest lines that fit and says
+ * "truncated": true; any other answer that would be larger is an error.
  *
  * Anything else - bad JSON, not an object, an unknown op, a missing or ill-typed field, a
  * refusal - is {"error": "..."}. Every answer is one line ending in a newline.
@@ -40,6 +49,7 @@
 #include "config.h"
 
 #define CONTROL_REQUEST_MAX	(64u * 1024)	/* bytes of one request */
+#define CONTROL_ANSWER_MAX	(1024u * 1024)	/* bytes of one answer, the newline included */
 #define CONTROL_PAIR_MAX	(ALLOW_NAME_MAX + 16)	/* bytes of a "host:port" path name */
 #define CONTROL_AUDIT_LIMIT_MAX	1000		/* lines an audit request may ask for */
 #define CONTROL_AUDIT_LIMIT	50		/* lines when it does not say */
@@ -47,8 +57,15 @@
 struct control_ctx {
 	const struct cfg	*cfg;		/* required */
 	pid_t			 pid;		/* the caller; < 0: unknown (no ids audited) */
-	uid_t			 uid;		/* rotate needs 0 */
+	uid_t			 uid;		/* rotate and audit need 0 */
 	gid_t			 gid;
+	/* The process that opened the .control handle the caller wrote to, when it is
+	 * another uid: rotate and audit need 0 here too. has_opener 0: no such. */
+	int			 has_opener;
+	uid_t			 opener_uid;
+	/* 1: the caller and the opener are each root or in cfg->audit_group, so audit
+	 * is theirs to read as well as root's. */
+	int			 audit_member;
 	const char		*comm;		/* may be NULL */
 	const char		*via;		/* audit "via": "fs", "cli"; NULL: "control" */
 	struct audit		*audit;		/* denials go here; NULL: not recorded */

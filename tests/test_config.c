@@ -97,6 +97,7 @@ test_defaults_apply_without_a_file(void **state)
 	assert_int_equal(c->audit_timeout_ms, 2000);
 	assert_int_equal(c->enable_security_api, 0);
 	assert_int_equal(c->enable_security_sandbox_guard, 1);
+	assert_false(c->has_audit_group);
 	assert_int_equal(c->nallow, 0);
 	assert_int_equal(c->nproviders, 0);
 	cfg_free(c);
@@ -183,6 +184,7 @@ test_full_file_is_parsed(void **state)
 	    "[features]\n"
 	    "enable_security_api = true\n"
 	    "enable_security_sandbox_guard = 0\n"
+	    "audit_group = 4242\n"
 	    "[sandbox]\n"
 	    "network_allow = localhost:8080, api.example.com:443 ,, [::1]:8000 ,\n"
 	    "[provider.runpod]\n"
@@ -202,6 +204,8 @@ test_full_file_is_parsed(void **state)
 	assert_int_equal(c->audit_timeout_ms, 500);
 	assert_int_equal(c->enable_security_api, 1);
 	assert_int_equal(c->enable_security_sandbox_guard, 0);
+	assert_true(c->has_audit_group);
+	assert_int_equal(c->audit_group, 4242);
 	assert_int_equal(c->nallow, 3);
 	assert_string_equal(c->allow[0].pattern, "localhost:8080");
 	assert_string_equal(c->allow[1].pattern, "api.example.com:443");

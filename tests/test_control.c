@@ -596,6 +596,7 @@ test_audit_op_returns_the_latest_lines_as_objects(void **state)
 	o = ask(&f->ctx, "{\"op\":\"check\",\"host\":\"blocked.example\",\"port\":25}");
 	json_decref(o);
 	f->cfg.enable_security_api = 1;
+	f->ctx.uid = 0;
 	o = ask(&f->ctx, "{\"op\":\"audit\",\"limit\":1}");
 	items = json_object_get(o, "items");
 	assert_int_equal(json_array_size(items), 1);
@@ -620,6 +621,91 @@ test_audit_op_returns_the_latest_lines_as_objects(void **state)
 	assert_int_equal(json_array_size(json_object_get(o, "items")), 0);
 	json_decref(o);
 	f->cfg.audit_path = f->log;
+	f->cfg.enable_security_api = 0;
+	f->ctx.uid = 1000;
+}
+
+/* An answer is at most CONTROL_ANSWER_MAX bytes: audit keeps the newest lines that fit
+ * and says it cut the rest. */
+static void
+test_audit_keeps_the_newest_lines_that_fit(void **state)
+{
+	struct fix *f = *state;
+	char req[512], host[256], last[256];
+	char *ans = NULL;
+	size_t alen = 0, n, i;
+	json_t *o, *items;
+
+	memset(host, 'a', 60);
+	host[60] = '.';
+	memset(host + 61, 'b', 60);
+	host[121] = '.';
+	memset(host + 122, 'c', 60);
+	for (i = 0; i < CONTROL_AUDIT_LIMIT_MAX; i++) {
+		snprintf(host + 182, sizeof host - 182, ".d%zu.example", i);
+		snprintf(req, sizeof req, "{\"op\":\"check\",\"host\":\"%s\",\"port\":1}", host);
+		json_decref(ask(&f->ctx, req));
+	}
+	snprintf(last, sizeof last, "%s", host);
+	f->cfg.enable_security_api = 1;
+	f->ctx.uid = 0;
+	snprintf(req, sizeof req, "{\"op\":\"audit\",\"limit\":%d}", CONTROL_AUDIT_LIMIT_MAX);
+	assert_int_equal(control_handle(&f->ctx, req, strlen(req), &ans, &alen), 0);
+	assert_true(alen <= CONTROL_ANSWER_MAX);
+	o = answer_of(ans, alen);
+	free(ans);
+	items = json_object_get(o, "items");
+	n = json_array_size(items);
+	assert_true(n > 100 && n < CONTROL_AUDIT_LIMIT_MAX);
+	assert_true(json_is_true(json_object_get(o, "truncated")));
+	assert_string_equal(json_string_value(json_object_get(json_array_get(items, n - 1),
+	    "host")), last);
+	json_decref(o);
+	f->ctx.uid = 1000;
+	f->cfg.enable_security_api = 0;
+}
+
+/* The audit log names who read what: only root (and the config's audit_group) sees it,
+ * and a request written by root to a handle another uid opened runs with the opener's
+ * rights, for rotate too. */
+static void
+test_audit_and_rotate_need_root_as_writer_and_opener(void **state)
+{
+	struct fix *f = *state;
+	json_t *o;
+
+	f->cfg.enable_security_api = 1;
+	expect_error(&f->ctx, "{\"op\":\"audit\"}", (size_t)-1,
+	    "audit: only root may read the audit log (the caller is uid 1000)");
+	f->ctx.uid = 0;
+	f->ctx.has_opener = 1;
+	f->ctx.opener_uid = 1000;
+	expect_error(&f->ctx, "{\"op\":\"audit\",\"limit\":1}", (size_t)-1,
+	    "audit: only root may read the audit log (the caller is uid 0, the handle was "
+	    "opened by uid 1000)");
+	expect_error(&f->ctx, "{\"op\":\"rotate\"}", (size_t)-1,
+	    "rotate: only root may rotate the key (the caller is uid 0, the handle was "
+	    "opened by uid 1000)");
+	assert_int_equal(f->rotated, 0);
+	f->ctx.opener_uid = 0;
+	o = ask(&f->ctx, "{\"op\":\"audit\",\"limit\":1}");
+	assert_null(error_of(o));
+	json_decref(o);
+	f->ctx.has_opener = 0;
+	f->ctx.uid = 1000;
+	/* the config's audit_group: its members read it too, as the caller says */
+	f->cfg.has_audit_group = 1;
+	f->cfg.audit_group = 4242;
+	expect_error(&f->ctx, "{\"op\":\"audit\"}", (size_t)-1,
+	    "audit: only root and group 4242 (audit_group) may read the audit log (the caller "
+	    "is uid 1000)");
+	f->ctx.audit_member = 1;
+	o = ask(&f->ctx, "{\"op\":\"audit\",\"limit\":1}");
+	assert_null(error_of(o));
+	json_decref(o);
+	expect_error(&f->ctx, "{\"op\":\"rotate\"}", (size_t)-1, "only root may rotate");
+	f->ctx.audit_member = 0;
+	f->cfg.has_audit_group = 0;
 	f->cfg.enable_security_api = 0;
 }
 
@@ -743,6 +829,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_audit_op_returns_the_latest_lines_as_objects,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_and_rotate_need_root_as_writer_and_opener,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_keeps_the_newest_lines_that_fit, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_unrecorded_denial_fails_closed, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_sandbox_path_names_answer_the_same_check,

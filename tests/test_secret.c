@@ -174,40 +174,83 @@ test_equal_compares_length_and_bytes(void **state)
 	secret_free(b);
 }
 
-/* A small secret takes a pooled one-page slot, its bytes against the guard page; a
- * freed slot is wiped whole before the next secret_new() gets it. */
+/* Lines of /proc/self/maps: the memory maps the process holds. */
+static size_t
+maps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	size_t n = 0;
+	int c;
+
+	assert_non_null(f);
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+/* 20 000 small secrets share a few guarded regions: a region of its own each would
+ * take some 60 000 maps, near the kernel's default limit of 65 530. Freed, they leave
+ * at most one region per size class behind. */
 static void
-test_small_secrets_reuse_a_wiped_slot(void **state)
+test_small_secrets_share_a_few_maps(void **state)
+{
+	enum { N = 20000 };
+	struct secret **v;
+	size_t before, during, after, i;
+
+	(void)state;
+	assert_non_null(v = calloc(N, sizeof *v));
+	before = maps();
+	for (i = 0; i < N; i++) {
+		assert_non_null(v[i] = secret_dup(SEED_VALUE, strlen(SEED_VALUE)));
+		assert_non_null(v[i]->slab);
+	}
+	during = maps();
+	assert_true(during < before + 200);
+	for (i = 1; i < N; i++)
+		assert_ptr_not_equal(v[i]->buf, v[i - 1]->buf);
+	assert_memory_equal(v[N - 1]->buf, SEED_VALUE, strlen(SEED_VALUE));
+	for (i = 0; i < N; i++)
+		secret_free(v[i]);
+	after = maps();
+	assert_true(after < before + 20);
+	free(v);
+}
+
+/* A freed chunk is wiped whole before the next secret of its class gets it. */
+static void
+test_a_freed_chunk_is_wiped_whole(void **state)
 {
 	struct secret *a, *b;
-	unsigned char *slot;
+	unsigned char *p;
 	size_t i;
 
 	(void)state;
 	assert_non_null(a = secret_dup(SEED_VALUE, strlen(SEED_VALUE)));
-	assert_non_null(slot = a->slot);
-	assert_ptr_equal(a->buf + a->len, slot + SECRET_SLOT_BYTES);
+	p = a->buf;
 	secret_free(a);
 	assert_non_null(b = secret_new(8));
-	assert_ptr_equal(b->slot, slot);	/* the pool hands back the last slot */
-	for (i = 0; i < SECRET_SLOT_BYTES; i++)
-		assert_int_equal(slot[i], 0);
+	assert_ptr_equal(b->buf, p);		/* the lowest free chunk of the class */
+	for (i = 0; i < 64; i++)
+		assert_int_equal(p[i], 0);
 	secret_free(b);
-	assert_non_null(a = secret_new(SECRET_SLOT_BYTES + 1));
-	assert_null(a->slot);			/* too big for a slot */
+	assert_non_null(a = secret_new(SECRET_CHUNK_MAX + 1));
+	assert_null(a->slab);			/* too big to share */
 	secret_free(a);
 }
 
-/* One byte past a pooled value is the guard page: touching it kills the process. */
+/* One byte past a secret too big to share is the guard page: touching it kills the
+ * process. */
 static void
-test_writing_past_a_pooled_value_faults(void **state)
+test_writing_past_a_large_value_faults(void **state)
 {
 	struct secret *s;
 	pid_t pid;
 	int st;
 
 	(void)state;
-	assert_non_null(s = secret_dup("abc", 3));
+	assert_non_null(s = secret_new(SECRET_CHUNK_MAX + 1));
 	if ((pid = fork()) == 0) {
 		signal(SIGSEGV, SIG_DFL);	/* cmocka's handler would report, not die */
 		signal(SIGBUS, SIG_DFL);
@@ -232,8 +275,9 @@ main(void)
 		cmocka_unit_test(test_read_fd_over_the_limit_is_refused_naming_what),
 		cmocka_unit_test(test_read_fd_error_names_what),
 		cmocka_unit_test(test_equal_compares_length_and_bytes),
-		cmocka_unit_test(test_small_secrets_reuse_a_wiped_slot),
-		cmocka_unit_test(test_writing_past_a_pooled_value_faults),
+		cmocka_unit_test(test_small_secrets_share_a_few_maps),
+		cmocka_unit_test(test_a_freed_chunk_is_wiped_whole),
+		cmocka_unit_test(test_writing_past_a_large_value_faults),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
