@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../crypto/file.h"
 #include "../policy/state.h"
 #include "cli.h"
 
@@ -54,12 +55,15 @@ static int
 follow(const char *path, struct cs_err *e)
 {
 	struct timespec ts = { 0, FOLLOW_POLL_MS * 1000000L };
+	struct stat sb;
 	char buf[8192];
 	ssize_t n;
 	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
-		return cs_err_sys(e, errno, "%s", path);
+	/* A regular file only: a FIFO there would hang the open, and reading one would
+	 * take lines from whoever the log is meant for. */
+	if (file_open_regular(path, "audit log", &fd, &sb, e) == -1)
+		return -1;
 	if (lseek(fd, 0, SEEK_END) == -1) {
 		close(fd);
 		return cs_err_sys(e, errno, "%s: seek", path);

@@ -2,7 +2,9 @@
  *
  * The file is one JSON object: {"generation": N, "audit_seq": S, "audit_hash": "...",
  * "audit_path": "..."}. A malformed state file is an error, not a reset: silently
- * starting from zero would reopen the door to a rollback. */
+ * starting from zero would reopen the door to a rollback. Every file here is opened
+ * without blocking and must be a regular file: a FIFO planted at the state file's or
+ * the lock's path would otherwise hang every command and the daemon's start. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -15,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "../crypto/file.h"
 #include "state.h"
 
 #define STATE_FILE_MAX	(64u * 1024)	/* bytes; the real file is under 5 KiB */
@@ -107,6 +110,21 @@ read_fd(int fd, const char *path, struct cs_state *st, struct cs_err *e)
 	return rc;
 }
 
+/* Opens the state file at path: 1 with *fd, 0 when there is none, -1 on error (a
+ * symbolic link, a FIFO or anything but a regular file included). */
+static int
+open_state(const char *path, int *fd, struct cs_err *e)
+{
+	struct cs_err oe = { 0 };
+	struct stat sb;
+
+	if (file_open_regular(path, "state file", fd, &sb, &oe) == 0)
+		return 1;
+	if (oe.code == ENOENT)
+		return 0;
+	return cs_err_set(e, oe.code, "%s", oe.msg);
+}
+
 int
 state_read(const char *vault_path, struct cs_state *st, struct cs_err *e)
 {
@@ -116,98 +134,103 @@ state_read(const char *vault_path, struct cs_state *st, struct cs_err *e)
 	memset(st, 0, sizeof *st);
 	if (state_file(vault_path, "", path, sizeof path, e) == -1)
 		return -1;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1) {
-		if (errno == ENOENT)
-			return 0;
-		return cs_err_sys(e, errno, "%s", path);
-	}
+	if ((rc = open_state(path, &fd, e)) <= 0)
+		return rc;
 	rc = read_fd(fd, path, st, e);
 	close(fd);
 	return rc;
 }
 
+/* text with a newline appended (text is freed on failure); *len is the new length. */
+static char *
+realloc_nl(char *text, size_t *len)
+{
+	char *t;
+
+	*len = strlen(text);
+	if ((t = realloc(text, *len + 2)) == NULL) {
+		free(text);
+		return NULL;
+	}
+	t[(*len)++] = '\n';
+	t[*len] = '\0';
+	return t;
+}
+
+/* Replaces the state file at path with st, atomically (crypto/file.c: a temporary file
+ * with a fresh random name, so nothing planted at a fixed name is ever opened). */
 static int
-write_state(const char *path, const char *tmp, const struct cs_state *st, struct cs_err *e)
+write_state(const char *path, const struct cs_state *st, struct cs_err *e)
 {
 	json_t *root;
 	char *text = NULL;
-	size_t len, off = 0;
-	ssize_t n;
-	int fd = -1, rc = -1;
+	size_t len;
+	int rc = -1;
 
 	root = json_pack("{s:I, s:I, s:s, s:s}", "generation", (json_int_t)st->generation,
 	    "audit_seq", (json_int_t)st->audit_seq, "audit_hash", st->audit_hash,
 	    "audit_path", st->audit_path);
-	if (root == NULL || (text = json_dumps(root, JSON_INDENT(2))) == NULL) {
+	if (root == NULL || (text = json_dumps(root, JSON_INDENT(2))) == NULL ||
+	    (text = realloc_nl(text, &len)) == NULL) {
 		cs_err_set(e, ENOMEM, "%s: cannot encode the state", path);
 		goto out;
 	}
-	len = strlen(text);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		cs_err_sys(e, errno, "%s", tmp);
-		goto out;
-	}
-	while (off < len) {
-		if ((n = write(fd, text + off, len - off)) < 0) {
-			if (errno == EINTR)
-				continue;
-			cs_err_sys(e, errno, "%s: write", tmp);
-			goto out;
-		}
-		off += (size_t)n;
-	}
-	if (write(fd, "\n", 1) != 1 || fsync(fd) == -1) {
-		cs_err_sys(e, errno, "%s: write", tmp);
-		goto out;
-	}
-	if (rename(tmp, path) == -1) {
-		cs_err_sys(e, errno, "%s: rename to %s", tmp, path);
-		goto out;
-	}
-	rc = 0;
+	rc = file_write_atomic(path, text, len, 0, NULL, e);
 out:
-	if (fd != -1)
-		close(fd);
-	if (rc == -1)
-		unlink(tmp);
 	free(text);
 	json_decref(root);
 	return rc;
+}
+
+/* Opens and flocks the lock file at lockp; -1 with e set for anything but a regular
+ * file (O_NONBLOCK: a FIFO there must not hang the open). */
+static int
+lock_state(const char *lockp, struct cs_err *e)
+{
+	struct stat sb;
+	int fd;
+
+	fd = open(lockp, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
+	if (fd == -1)
+		return cs_err_sys(e, errno, "%s", lockp);
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return cs_err_set(e, EINVAL, "%s: the lock file is not a regular file", lockp);
+	}
+	while (flock(fd, LOCK_EX) == -1) {
+		if (errno != EINTR) {
+			cs_err_sys(e, errno, "%s: lock", lockp);
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
 }
 
 int
 state_advance(const char *vault_path, uint64_t generation, uint64_t audit_seq,
     const char *audit_hash, const char *audit_path, struct cs_err *e)
 {
-	char path[PATH_MAX], tmp[PATH_MAX], lockp[PATH_MAX];
+	char path[PATH_MAX], lockp[PATH_MAX];
 	struct cs_state st;
 	int lfd, fd, rc = -1, changed = 0;
 
 	if (state_file(vault_path, "", path, sizeof path, e) == -1 ||
-	    state_file(vault_path, ".tmp", tmp, sizeof tmp, e) == -1 ||
 	    state_file(vault_path, ".lock", lockp, sizeof lockp, e) == -1)
 		return -1;
-	lfd = open(lockp, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (lfd == -1)
-		return cs_err_sys(e, errno, "%s", lockp);
-	if (flock(lfd, LOCK_EX) == -1) {
-		cs_err_sys(e, errno, "%s: lock", lockp);
-		goto out;
-	}
+	if ((lfd = lock_state(lockp, e)) == -1)
+		return -1;
 	memset(&st, 0, sizeof st);
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd != -1) {
+	if ((rc = open_state(path, &fd, e)) == 1) {
 		rc = read_fd(fd, path, &st, e);
 		close(fd);
-		if (rc == -1)
-			goto out;
-		rc = -1;
-	} else if (errno != ENOENT) {
-		cs_err_sys(e, errno, "%s", path);
-		goto out;
 	}
+	if (rc == -1)
+		goto out;
+	rc = -1;
+	/* Temporary files of a writer killed mid-write: none is live under the lock. */
+	if (file_sweep_tmp(path, e) == -1)
+		goto out;
 	if (generation > st.generation) {
 		st.generation = generation;
 		changed = 1;
@@ -223,7 +246,7 @@ state_advance(const char *vault_path, uint64_t generation, uint64_t audit_seq,
 		snprintf(st.audit_path, sizeof st.audit_path, "%s", audit_path);
 		changed = 1;
 	}
-	rc = changed ? write_state(path, tmp, &st, e) : 0;
+	rc = changed ? write_state(path, &st, e) : 0;
 out:
 	close(lfd);	/* releases the flock */
 	return rc;
