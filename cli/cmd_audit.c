@@ -31,7 +31,7 @@ verify(struct cli *c)
 	uint64_t seq = 0;
 	const char *hash = NULL;
 
-	if (state_read(c->cfg->vault_path, &st, &e) == -1)
+	if (state_read(c->cfg->state_dir, c->cfg->vault_path, &st, &e) == -1)
 		return cli_fail(&e);
 	if (st.audit_seq != 0 && strcmp(st.audit_path, c->cfg->audit_path) == 0) {
 		seq = st.audit_seq;

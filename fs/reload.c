@@ -45,6 +45,7 @@ struct reload {
 	pthread_mutex_t		 lock;
 	struct tree_inomap	*inomap;	/* protected by lock */
 	uint64_t		 served;	/* protected by lock: generation served */
+	char			 served_mac[VAULT_MAC_HEX + 1];	/* protected by lock: its MAC */
 	struct fuse_session	*se;
 	int			 ino_fd, sig_fd, stop_fd;
 	pthread_t		 thread;
@@ -94,10 +95,11 @@ reload_new(struct lo_data *lo, const struct reload_src *src, struct reload **out
 	return 0;
 }
 
-/* Opens and verifies the vault, and checks its generation against floor and the state
- * file. On success *out is a tree holding the vault. */
+/* Opens and verifies the vault, and checks it against what is served and against the
+ * rollback floor (policy/state.h). On success *out is a tree holding the vault and mac
+ * its MAC. */
 static int
-load(struct reload *r, uint64_t floor, struct tree **out, struct cs_err *e)
+load(struct reload *r, struct tree **out, char mac[VAULT_MAC_HEX + 1], struct cs_err *e)
 {
 	struct vault *v = NULL;
 	struct key *k = NULL;
@@ -109,9 +111,9 @@ load(struct reload *r, uint64_t floor, struct tree **out, struct cs_err *e)
 	uint64_t gen;
 	int rc;
 
-	/* The state before the vault: writers save the vault, then advance the state, so
+	/* The floor before the vault: writers save the vault, then advance the floor, so
 	 * read the other way round a save landing in between would look like a rollback. */
-	if (state_read(r->src.vault_path, &st, e) == -1)
+	if (state_read(r->src.state_dir, r->src.vault_path, &st, e) == -1)
 		return -1;
 	if (r->src.key != NULL)
 		rc = vault_open(r->src.vault_path, r->src.key, &v, e);
@@ -120,15 +122,22 @@ load(struct reload *r, uint64_t floor, struct tree **out, struct cs_err *e)
 	key_free(k);
 	if (rc == -1)
 		return -1;
-	if (st.generation > floor)
-		floor = st.generation;
 	gen = vault_generation(v);
-	if (gen < floor) {
+	vault_mac_hex(v, mac);
+	/* What this daemon served is a floor of its own, which no file can take away. */
+	if (gen < r->served) {
 		cs_err_set(e, ESTALE, "%s: generation %" PRIu64 " is older than generation %"
-		    PRIu64 " already served or recorded in %s%s: rollback refused",
-		    r->src.vault_path, gen, floor, r->base, STATE_SUFFIX);
+		    PRIu64 " already served: rollback refused", r->src.vault_path, gen,
+		    r->served);
 		goto fail;
 	}
+	if (r->served != 0 && gen == r->served && strcmp(mac, r->served_mac) != 0) {
+		cs_err_set(e, ESTALE, "%s: generation %" PRIu64 " is the one served, but "
+		    "another vault's: rollback refused", r->src.vault_path, gen);
+		goto fail;
+	}
+	if (state_check(&st, r->src.vault_path, gen, mac, e) == -1)
+		goto fail;
 	if (lstat(r->src.vault_path, &sb) == 0)
 		a.time = sb.st_mtim;
 	else
@@ -193,24 +202,26 @@ serve_loaded(struct reload *r, const char *why, struct cs_err *e)
 {
 	struct tree *t, *old;
 	struct cs_err se = { 0 };
+	char mac[VAULT_MAC_HEX + 1];
 	uint64_t gen;
 
 	pthread_mutex_lock(&r->lock);
-	if (load(r, r->served, &t, e) == -1) {
+	if (load(r, &t, mac, e) == -1) {
 		pthread_mutex_unlock(&r->lock);
 		return -1;
 	}
 	gen = tree_generation(t);
 	r->served = gen;
+	memcpy(r->served_mac, mac, sizeof r->served_mac);
 	old = lo_publish(r->lo, tree_ref(t));
 	pthread_mutex_unlock(&r->lock);
 	if (r->se != NULL && old != NULL)
 		invalidate(r->se, old, t);
 	tree_unref(old);
 	trim();
-	/* Seen is seen: a restarted daemon must not go below it either. A folder we cannot
-	 * write (a read-only vault) weakens that, but is no reason not to serve. */
-	if (state_advance(r->src.vault_path, gen, 0, NULL, NULL, &se) == -1)
+	/* Seen is seen: a restarted daemon must not go below it either. A state folder we
+	 * cannot write weakens that, but is no reason not to serve. */
+	if (state_advance_floor(r->src.state_dir, r->src.vault_path, gen, mac, &se) == -1)
 		fslog("%s", se.msg);
 	if (why != NULL)
 		fslog("reloaded %s (%s): generation %" PRIu64 ", %zu nodes",
@@ -273,7 +284,8 @@ flush_state(struct reload *r)
 	audit_last(r->lo->audit, &seq, hash);
 	if (seq == 0 || seq == r->flushed_seq)
 		return;
-	if (state_advance(r->src.vault_path, 0, seq, hash, r->src.audit_path, &e) == -1) {
+	if (state_advance_audit(r->src.state_dir, r->src.vault_path, seq, hash,
+	    r->src.audit_path, &e) == -1) {
 		fslog("%s", e.msg);
 		return;
 	}

@@ -2,7 +2,9 @@
  *
  * A load opens the vault (with the key file, or the key that came from
  * COMFYVN_SECRETS_KEY), verifies it, refuses a generation lower than the one served or
- * the one recorded in "<vault>.state" (rollback), builds a tree and publishes it
+ * the rollback floor in state_dir, or one equal to either with another MAC (a different
+ * vault of the same generation: rollback), or a vault with no floor, builds a tree and
+ * publishes it
  * (lo_publish). A refused load changes nothing: the last good snapshot stays served, and
  * the refusal goes to stderr and to the audit log ("vault_reload_refused").
  *
@@ -30,6 +32,7 @@
 
 struct reload_src {
 	const char		*vault_path;	/* absolute */
+	const char		*state_dir;	/* absolute: the rollback floor's folder */
 	const char		*key_file;	/* absolute; unused when key is set */
 	const struct key	*key;		/* from COMFYVN_SECRETS_KEY, or NULL */
 	const struct overlay	*ov;		/* may be NULL */

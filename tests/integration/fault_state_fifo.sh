@@ -7,7 +7,8 @@
 . tests/lib.sh
 cs_init
 printf 'fifo-state' | csc set runpod api_key
-S=$CSD/vault.json.state
+S=$(echo "$CSD"/floor/vault.json-*.state)
+[ -f "$S" ] || { notok "the floor file is in state_dir" "$S"; done_testing; }
 
 rm -f "$S"
 mkfifo "$S"
@@ -32,7 +33,8 @@ else
 fi
 rm -f "$S"
 
-# A FIFO at the old fixed temporary name: a write never opens it.
+# The state back, and a FIFO at the old fixed temporary name: a write never opens it.
+"$CS" --config "$CSD/cs.ini" floor --reset >/dev/null
 mkfifo "$S.tmp"
 printf 'fifo-2' | timeout -s KILL 10 "$CS" --config "$CSD/cs.ini" set runpod api_key 2>"$T/err"
 rc=$?
