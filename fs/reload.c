@@ -97,9 +97,11 @@ reload_new(struct lo_data *lo, const struct reload_src *src, struct reload **out
 
 /* Opens and verifies the vault, and checks it against what is served and against the
  * rollback floor (policy/state.h). On success *out is a tree holding the vault and mac
- * its MAC. */
+ * its MAC. *rollback is set when the vault was refused by those checks (not set
+ * otherwise). */
 static int
-load(struct reload *r, struct tree **out, char mac[VAULT_MAC_HEX + 1], struct cs_err *e)
+load(struct reload *r, struct tree **out, char mac[VAULT_MAC_HEX + 1], int *rollback,
+    struct cs_err *e)
 {
 	struct vault *v = NULL;
 	struct key *k = NULL;
@@ -129,15 +131,19 @@ load(struct reload *r, struct tree **out, char mac[VAULT_MAC_HEX + 1], struct cs
 		cs_err_set(e, ESTALE, "%s: generation %" PRIu64 " is older than generation %"
 		    PRIu64 " already served: rollback refused", r->src.vault_path, gen,
 		    r->served);
+		*rollback = 1;
 		goto fail;
 	}
 	if (r->served != 0 && gen == r->served && strcmp(mac, r->served_mac) != 0) {
 		cs_err_set(e, ESTALE, "%s: generation %" PRIu64 " is the one served, but "
 		    "another vault's: rollback refused", r->src.vault_path, gen);
+		*rollback = 1;
 		goto fail;
 	}
-	if (state_check(&st, r->src.vault_path, gen, mac, e) == -1)
+	if (state_check(&st, r->src.vault_path, gen, mac, e) == -1) {
+		*rollback = 1;
 		goto fail;
+	}
 	if (lstat(r->src.vault_path, &sb) == 0)
 		a.time = sb.st_mtim;
 	else
@@ -195,18 +201,19 @@ invalidate(struct fuse_session *se, const struct tree *old, const struct tree *t
 }
 
 /* Loads the vault and serves it: the kernel is told what changed (once it is mounted),
- * the heap is trimmed and the state file advanced. why names a reload in the log; NULL
- * for the first load, which logs nothing. */
+ * the heap is trimmed and the floor raised. why names a reload in the log; NULL for the
+ * first load, which logs nothing. *rollback (may be NULL): see load(). */
 static int
-serve_loaded(struct reload *r, const char *why, struct cs_err *e)
+serve_loaded(struct reload *r, const char *why, int *rollback, struct cs_err *e)
 {
 	struct tree *t, *old;
 	struct cs_err se = { 0 };
 	char mac[VAULT_MAC_HEX + 1];
 	uint64_t gen;
+	int rb = 0;
 
 	pthread_mutex_lock(&r->lock);
-	if (load(r, &t, mac, e) == -1) {
+	if (load(r, &t, mac, rollback != NULL ? rollback : &rb, e) == -1) {
 		pthread_mutex_unlock(&r->lock);
 		return -1;
 	}
@@ -233,7 +240,7 @@ serve_loaded(struct reload *r, const char *why, struct cs_err *e)
 int
 reload_first(struct reload *r, struct cs_err *e)
 {
-	return serve_loaded(r, NULL, e);
+	return serve_loaded(r, NULL, NULL, e);
 }
 
 static void
@@ -257,7 +264,33 @@ refused(struct reload *r, const char *why, const struct cs_err *err)
 int
 reload_now(struct reload *r, const char *why, struct cs_err *e)
 {
-	return serve_loaded(r, why, e);
+	return serve_loaded(r, why, NULL, e);
+}
+
+/* What a failed load means for the next try. */
+enum fault { FAULT_FINAL, FAULT_VERIFY, FAULT_TRANSIENT };
+
+static enum fault
+classify(int rollback, int code)
+{
+	if (rollback)
+		return FAULT_FINAL;
+	/* A vault that does not parse or verify: refused, unless it was caught half-way
+	 * through a non-atomic write, which the next tries (and its close event) settle. */
+	if (code == EBADMSG || code == EINVAL || code == ELOOP)
+		return FAULT_VERIFY;
+	return FAULT_TRANSIENT;
+}
+
+/* The wait before try number tries + 1, after tries failed ones (tries >= 1). */
+static int64_t
+backoff_ms(int tries)
+{
+	int64_t ms = RELOAD_RETRY_MIN_MS;
+
+	while (--tries > 0 && ms < RELOAD_RETRY_MAX_MS)
+		ms *= 2;
+	return ms < RELOAD_RETRY_MAX_MS ? ms : RELOAD_RETRY_MAX_MS;
 }
 
 uint64_t
@@ -344,9 +377,10 @@ watch(void *arg)
 	struct pollfd pfd[4];
 	struct signalfd_siginfo si;
 	struct cs_err e;
-	int64_t due = -1, first = -1, flush_at, now;
+	int64_t due = -1, first = -1, flush_at, now, wait;
 	const char *why = "change";
-	int tries = 0, timeout;
+	int tries = 0, told = 0, rollback, timeout;
+	enum fault f;
 
 	flush_at = now_ms() + STATE_FLUSH_MS;
 	pfd[0] = (struct pollfd){ .fd = r->stop_fd, .events = POLLIN };
@@ -373,26 +407,47 @@ watch(void *arg)
 				due = first + RELOAD_MAX_DELAY_MS;
 			if (strcmp(why, "SIGHUP") != 0)
 				why = "change";
-			tries = 0;
+			tries = told = 0;
 		}
 		if ((pfd[2].revents & POLLIN) &&
 		    read(r->sig_fd, &si, sizeof si) == (ssize_t)sizeof si) {
 			due = now;
 			why = "SIGHUP";
-			tries = 0;
+			tries = told = 0;
 		}
 		if (due >= 0 && now >= due) {
 			memset(&e, 0, sizeof e);
-			if (reload_now(r, why, &e) == 0 || e.code == ESTALE ||
-			    ++tries > RELOAD_RETRIES) {
-				if (e.code != 0)
-					refused(r, why, &e);
+			rollback = 0;
+			if (serve_loaded(r, why, &rollback, &e) == 0) {
+				if (tries > 0)
+					fslog("reload (%s) succeeded after %d failed tries", why,
+					    tries);
 				due = first = -1;
 				why = "change";
-				tries = 0;
+				tries = told = 0;
+			} else if ((f = classify(rollback, e.code)) == FAULT_FINAL ||
+			    (f == FAULT_VERIFY && ++tries > RELOAD_VERIFY_RETRIES)) {
+				refused(r, why, &e);
+				due = first = -1;
+				why = "change";
+				tries = told = 0;
 			} else {
-				/* a rotation may be half-way: its key lands just after */
-				due = now_ms() + RELOAD_RETRY_MS;
+				/* Out of descriptors or memory, an I/O error, a key that lands
+				 * just after (a rotation half-way): the vault on disk is not what
+				 * is served, so try again, less and less often. */
+				if (f == FAULT_TRANSIENT)
+					tries++;
+				wait = backoff_ms(tries);
+				if ((tries & (tries - 1)) == 0)	/* 1, 2, 4, 8 ...: a few lines */
+					fslog("reload (%s) failed (try %d), still serving generation %"
+					    PRIu64 ", next try in %" PRId64 " ms: %s", why, tries,
+					    reload_generation(r), wait, e.msg);
+				/* Audited once per change, as a refusal was before it was retried. */
+				if (!told && tries >= RELOAD_REPORT_TRIES) {
+					refused(r, why, &e);
+					told = 1;
+				}
+				due = now_ms() + wait;
 			}
 			now = now_ms();
 		}
