@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "../crypto/store.h"
 #include "../crypto/vault.h"
 #include "../policy/state.h"
@@ -134,7 +136,8 @@ load(struct reload *r, struct tree **out, char mac[VAULT_MAC_HEX + 1], int *roll
 		*rollback = 1;
 		goto fail;
 	}
-	if (r->served != 0 && gen == r->served && strcmp(mac, r->served_mac) != 0) {
+	if (r->served != 0 && gen == r->served &&
+	    sodium_memcmp(mac, r->served_mac, VAULT_MAC_HEX) != 0) {
 		cs_err_set(e, ESTALE, "%s: generation %" PRIu64 " is the one served, but "
 		    "another vault's: rollback refused", r->src.vault_path, gen);
 		*rollback = 1;

@@ -414,7 +414,9 @@ state_check(const struct cs_state *st, const char *vault_path, uint64_t gen,
 		return cs_err_set(e, ESTALE, "%s: generation %llu is older than generation "
 		    "%llu recorded in %s: rollback refused", vault_path, (unsigned long long)gen,
 		    (unsigned long long)st->generation, st->file);
-	if (gen == st->generation && st->mac[0] != '\0' && strcmp(mac, st->mac) != 0)
+	/* The MAC is public (it is in the vault file); compared in constant time anyway. */
+	if (gen == st->generation && st->mac[0] != '\0' && (strlen(mac) != VAULT_MAC_HEX ||
+	    sodium_memcmp(mac, st->mac, VAULT_MAC_HEX) != 0))
 		return cs_err_set(e, ESTALE, "%s: generation %llu is the one recorded in %s, "
 		    "but another vault's: rollback refused", vault_path, (unsigned long long)gen,
 		    st->file);
