@@ -48,6 +48,7 @@ int	cmd_list(struct cli *c, int argc, char **argv);
 int	cmd_rm(struct cli *c, int argc, char **argv);
 int	cmd_rotate(struct cli *c, int argc, char **argv);
 int	cmd_fingerprint(struct cli *c, int argc, char **argv);
+int	cmd_floor(struct cli *c, int argc, char **argv);
 int	cmd_audit(struct cli *c, int argc, char **argv);
 int	cmd_import(struct cli *c, int argc, char **argv);
 int	cmd_check(struct cli *c, int argc, char **argv);

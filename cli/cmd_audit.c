@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../crypto/file.h"
 #include "../policy/state.h"
 #include "cli.h"
 
@@ -30,7 +31,7 @@ verify(struct cli *c)
 	uint64_t seq = 0;
 	const char *hash = NULL;
 
-	if (state_read(c->cfg->vault_path, &st, &e) == -1)
+	if (state_read(c->cfg->state_dir, c->cfg->vault_path, &st, &e) == -1)
 		return cli_fail(&e);
 	if (st.audit_seq != 0 && strcmp(st.audit_path, c->cfg->audit_path) == 0) {
 		seq = st.audit_seq;
@@ -54,12 +55,15 @@ static int
 follow(const char *path, struct cs_err *e)
 {
 	struct timespec ts = { 0, FOLLOW_POLL_MS * 1000000L };
+	struct stat sb;
 	char buf[8192];
 	ssize_t n;
 	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
-		return cs_err_sys(e, errno, "%s", path);
+	/* A regular file only: a FIFO there would hang the open, and reading one would
+	 * take lines from whoever the log is meant for. */
+	if (file_open_regular(path, "audit log", &fd, &sb, e) == -1)
+		return -1;
 	if (lseek(fd, 0, SEEK_END) == -1) {
 		close(fd);
 		return cs_err_sys(e, errno, "%s: seek", path);

@@ -1,5 +1,5 @@
 /* cli/cmd_vault.c - the subcommands that read or change the vault: init, set, get, list,
- * rm, rotate, fingerprint. How a writer opens and saves is in common.c. */
+ * rm, rotate, fingerprint, floor. How a writer opens and saves is policy/vaultio.c. */
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -57,6 +57,7 @@ cmd_init(struct cli *c, int argc, char **argv)
 	struct key *k = NULL;
 	struct vault *v = NULL;
 	const char *env = getenv(KEY_ENV);
+	char mac[VAULT_MAC_HEX + 1];
 	int from_env = env != NULL && env[0] != '\0';
 	int i, rc = EXIT_FAIL;
 
@@ -81,7 +82,9 @@ cmd_init(struct cli *c, int argc, char **argv)
 	}
 	if (vault_new(k, &v, &e) == -1 || vault_save(v, vp, 1, &e) == -1)
 		goto out;
-	if (state_advance(vp, vault_generation(v), 0, NULL, NULL, &e) == -1)
+	/* A new vault is the floor, whatever an earlier vault at this path left. */
+	vault_mac_hex(v, mac);
+	if (state_reset_floor(c->cfg->state_dir, vp, vault_generation(v), mac, NULL, &e) == -1)
 		goto out;
 	printf("created %s (key %s%s)\n", vp, k->fpr, from_env ? ", from " KEY_ENV : "");
 	if (!from_env)
@@ -367,5 +370,58 @@ cmd_fingerprint(struct cli *c, int argc, char **argv)
 		return cli_fail(&e);
 	printf("%s\n", k->fpr);
 	key_free(k);
+	return EXIT_OK;
+}
+
+/* floor: shows the rollback floor; --reset makes the vault on disk the floor. */
+int
+cmd_floor(struct cli *c, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "reset", no_argument, NULL, 'r' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct cs_err e = { 0 };
+	struct cs_state st;
+	struct vaultio_floor f;
+	struct audit_event ev = { 0 };
+	char gen[32];
+	int reset = 0, ch;
+
+	while ((ch = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+		if (ch == 'r')
+			reset = 1;
+		else if (ch == 'h')
+			return cli_help("floor");
+		else
+			return cli_usage("floor", NULL);
+	}
+	if (optind != argc)
+		return cli_usage("floor", "takes no operands");
+	if (!reset) {
+		if (state_read(c->cfg->state_dir, c->cfg->vault_path, &st, &e) == -1)
+			return cli_fail(&e);
+		if (st.generation == 0 && st.mac[0] == '\0')
+			return cs_err_set(&e, ENOENT, "%s: no rollback floor recorded in %s",
+			    c->cfg->vault_path, st.file), cli_fail(&e);
+		printf("%s: floor generation %llu, vault MAC %s, recorded in %s%s\n",
+		    c->cfg->vault_path, (unsigned long long)st.generation,
+		    st.mac[0] ? st.mac : "(none yet)", st.legacy ? "" : st.file,
+		    st.legacy ? "the old state file beside the vault" : "");
+		return EXIT_OK;
+	}
+	if (vaultio_floor_reset(c->cfg, &f, &e) == -1)
+		return cli_fail(&e);
+	if (f.was == 0)
+		snprintf(gen, sizeof gen, "none");
+	else
+		snprintf(gen, sizeof gen, "%llu", (unsigned long long)f.was);
+	printf("%s: floor set to generation %llu (was %s) in %s\n", c->cfg->vault_path,
+	    (unsigned long long)f.generation, gen, f.file);
+	fflush(stdout);
+	ev.event = "floor_reset";
+	ev.detail = gen;
+	if (cli_audit(c, &ev, &e) == -1)
+		return cli_fail(&e);
 	return EXIT_OK;
 }

@@ -49,7 +49,8 @@ cli_audit(struct cli *c, struct audit_event *ev, struct cs_err *e)
 	    &a, e) == -1 || audit_append(a, ev, e) == -1)
 		goto out;
 	audit_last(a, &seq, hash);
-	rc = state_advance(c->cfg->vault_path, 0, seq, hash, c->cfg->audit_path, e);
+	rc = state_advance_audit(c->cfg->state_dir, c->cfg->vault_path, seq, hash,
+	    c->cfg->audit_path, e);
 out:
 	audit_close(a);
 	return rc;

@@ -30,7 +30,8 @@ static const struct command commands[] = {
 	{ "init", cmd_init, "init",
 	  "Creates the key file (mode 0600, a new random key) and an empty vault. Refuses to\n"
 	  "overwrite either. With COMFYVN_SECRETS_KEY set, only the vault is created, under\n"
-	  "that key. Missing parent folders are created with mode 0700.\n" },
+	  "that key. Missing parent folders are created with mode 0700. The new vault is\n"
+	  "recorded as the rollback floor in state_dir.\n" },
 	{ "set", cmd_set, "set [--raw] PROVIDER FIELD   (value on stdin)",
 	  "Stores the value read from stdin as PROVIDER/FIELD. One trailing newline is\n"
 	  "dropped unless --raw is given. On a terminal, the value is typed at a prompt\n"
@@ -52,6 +53,12 @@ static const struct command commands[] = {
 	  "  --new-key-stdin   use the base64 key read from stdin instead of a random one\n" },
 	{ "fingerprint", cmd_fingerprint, "fingerprint",
 	  "Prints the active key's fingerprint (first 16 hex digits of its SHA-256).\n" },
+	{ "floor", cmd_floor, "floor [--reset]",
+	  "Shows the rollback floor: the generation and MAC of the newest vault written or\n"
+	  "served, kept in state_dir. A vault below it, or of its generation but another\n"
+	  "content, is refused, and so is a vault with no floor.\n"
+	  "  --reset   verify the vault on disk and make it the floor, whatever the floor\n"
+	  "            was: for a lost floor, or a rollback you accept (audited)\n" },
 	{ "audit", cmd_audit, "audit [--limit N] [--verify] [--follow]",
 	  "Prints the latest audit lines (JSON, one per line).\n"
 	  "  --limit N   how many lines (default 20)\n"

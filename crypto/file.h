@@ -1,9 +1,11 @@
-/* crypto/file.h - careful file access shared by key.c and vault.c (private to crypto/).
+/* crypto/file.h - careful file access shared by key.c, vault.c and the state file.
  *
  * Files that hold keys or the vault are opened O_NOFOLLOW (a symbolic link is refused,
  * not followed), must be regular files, and are replaced atomically: a temporary file in
  * the same folder, fsync, rename (or link, to refuse replacing), fsync of the folder.
- * cli/ and fs/ use key.h, vault.h and store.h, not this header. */
+ * cli/ and fs/ use key.h, vault.h and store.h, not this header; policy/state.c and
+ * cli/cmd_audit.c use it for their own files, so that every file opened by path is
+ * opened the same way. */
 #ifndef CS_FILE_H
 #define CS_FILE_H
 

@@ -3,7 +3,9 @@
  * The key is 32 bytes in sodium_malloc() memory; on disk and in COMFYVN_SECRETS_KEY it
  * is one line of base64 (libsodium's ORIGINAL variant, with padding). A key file that
  * group or others may read or write is refused, as ssh refuses such a private key: the
- * mode check is the only thing between the key and every local user. Key text is only
+ * mode check is the only thing between the key and every local user. So is one owned
+ * by anyone but the caller or root: its owner could chmod it open, or replace the key
+ * (an owner of the file is as good as a writer). Key text is only
  * ever held in guarded memory or on one stack frame, wiped before returning, and no
  * message quotes it, not even in part. The fingerprint (first 16 hex digits of SHA-256)
  * names a key without revealing it. Subkeys are derived in vault.c. */
@@ -118,6 +120,12 @@ key_read_file(const char *path, struct key **out, struct cs_err *e)
 		    path, (unsigned)(st.st_mode & 07777),
 		    st.st_mode & (S_IRGRP | S_IROTH) ? "readable" :
 		    st.st_mode & (S_IWGRP | S_IWOTH) ? "writable" : "executable");
+		goto out;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		cs_err_set(e, EACCES, "%s: owned by uid %lu, neither root nor the caller "
+		    "(uid %lu); chown it", path, (unsigned long)st.st_uid,
+		    (unsigned long)geteuid());
 		goto out;
 	}
 	if (st.st_size > KEY_FILE_MAX_BYTES) {

@@ -43,6 +43,7 @@
 #define TAG_BYTES	crypto_aead_xchacha20poly1305_ietf_ABYTES
 #define CT_OVERHEAD	(NONCE_BYTES + TAG_BYTES)	/* bytes a sealed value adds */
 #define MAC_BYTES	32
+_Static_assert(VAULT_MAC_HEX == 2 * MAC_BYTES, "VAULT_MAC_HEX is the MAC in hex");
 #define AD_MAX		(2 * VAULT_NAME_MAX + 2)	/* "provider/field" and its NUL */
 #define SHOWN_MAX	40	/* bytes of a hostile name echoed in a message */
 #define SHOWN_BUF	CS_SHOW_BUF(SHOWN_MAX)
@@ -878,6 +879,15 @@ const char *
 vault_fingerprint(const struct vault *v)
 {
 	return v->fpr;
+}
+
+void
+vault_mac_hex(const struct vault *v, char out[VAULT_MAC_HEX + 1])
+{
+	unsigned char mac[MAC_BYTES];
+
+	mac_compute(v, mac);
+	sodium_bin2hex(out, VAULT_MAC_HEX + 1, mac, sizeof mac);
 }
 
 size_t

@@ -25,6 +25,7 @@
 #define VAULT_VALUE_MAX_BYTES	(64u * 1024)	/* default limit of one value */
 #define VAULT_VALUE_HARD_MAX	(16u << 20)	/* no config may raise it above this */
 #define VAULT_FILE_MAX_BYTES	(512u << 20)	/* a bigger file is refused unread */
+#define VAULT_MAC_HEX		64		/* hex digits of a vault's MAC */
 
 struct vault;
 
@@ -48,6 +49,10 @@ void	vault_close(struct vault *v);		/* NULL is fine; wipes the subkeys */
 
 uint64_t	 vault_generation(const struct vault *v);
 const char	*vault_fingerprint(const struct vault *v);	/* of the key it is under */
+/* The vault's MAC in hex, the value its "mac" holds (as of the last save or open): it
+ * covers everything in the vault, so two vaults of one generation differ here. Public,
+ * like the file it is written in. */
+void		 vault_mac_hex(const struct vault *v, char out[VAULT_MAC_HEX + 1]);
 
 /* Enumeration: providers and fields in name order. Never decrypts. */
 size_t		 vault_nproviders(const struct vault *v);

@@ -250,6 +250,7 @@ main(int argc, char *argv[])
 	memset(&src, 0, sizeof src);
 	src.vault_path = cfg->vault_path;
 	src.key_file = cfg->key_file;
+	src.state_dir = cfg->state_dir;
 	src.key = envkey;
 	src.ov = ov;
 	src.audit_path = cfg->audit_path;

@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "../crypto/store.h"
 #include "../crypto/vault.h"
 #include "../policy/state.h"
@@ -45,6 +47,7 @@ struct reload {
 	pthread_mutex_t		 lock;
 	struct tree_inomap	*inomap;	/* protected by lock */
 	uint64_t		 served;	/* protected by lock: generation served */
+	char			 served_mac[VAULT_MAC_HEX + 1];	/* protected by lock: its MAC */
 	struct fuse_session	*se;
 	int			 ino_fd, sig_fd, stop_fd;
 	pthread_t		 thread;
@@ -94,10 +97,13 @@ reload_new(struct lo_data *lo, const struct reload_src *src, struct reload **out
 	return 0;
 }
 
-/* Opens and verifies the vault, and checks its generation against floor and the state
- * file. On success *out is a tree holding the vault. */
+/* Opens and verifies the vault, and checks it against what is served and against the
+ * rollback floor (policy/state.h). On success *out is a tree holding the vault and mac
+ * its MAC. *rollback is set when the vault was refused by those checks (not set
+ * otherwise). */
 static int
-load(struct reload *r, uint64_t floor, struct tree **out, struct cs_err *e)
+load(struct reload *r, struct tree **out, char mac[VAULT_MAC_HEX + 1], int *rollback,
+    struct cs_err *e)
 {
 	struct vault *v = NULL;
 	struct key *k = NULL;
@@ -109,9 +115,9 @@ load(struct reload *r, uint64_t floor, struct tree **out, struct cs_err *e)
 	uint64_t gen;
 	int rc;
 
-	/* The state before the vault: writers save the vault, then advance the state, so
+	/* The floor before the vault: writers save the vault, then advance the floor, so
 	 * read the other way round a save landing in between would look like a rollback. */
-	if (state_read(r->src.vault_path, &st, e) == -1)
+	if (state_read(r->src.state_dir, r->src.vault_path, &st, e) == -1)
 		return -1;
 	if (r->src.key != NULL)
 		rc = vault_open(r->src.vault_path, r->src.key, &v, e);
@@ -120,13 +126,25 @@ load(struct reload *r, uint64_t floor, struct tree **out, struct cs_err *e)
 	key_free(k);
 	if (rc == -1)
 		return -1;
-	if (st.generation > floor)
-		floor = st.generation;
 	gen = vault_generation(v);
-	if (gen < floor) {
+	vault_mac_hex(v, mac);
+	/* What this daemon served is a floor of its own, which no file can take away. */
+	if (gen < r->served) {
 		cs_err_set(e, ESTALE, "%s: generation %" PRIu64 " is older than generation %"
-		    PRIu64 " already served or recorded in %s%s: rollback refused",
-		    r->src.vault_path, gen, floor, r->base, STATE_SUFFIX);
+		    PRIu64 " already served: rollback refused", r->src.vault_path, gen,
+		    r->served);
+		*rollback = 1;
+		goto fail;
+	}
+	if (r->served != 0 && gen == r->served &&
+	    sodium_memcmp(mac, r->served_mac, VAULT_MAC_HEX) != 0) {
+		cs_err_set(e, ESTALE, "%s: generation %" PRIu64 " is the one served, but "
+		    "another vault's: rollback refused", r->src.vault_path, gen);
+		*rollback = 1;
+		goto fail;
+	}
+	if (state_check(&st, r->src.vault_path, gen, mac, e) == -1) {
+		*rollback = 1;
 		goto fail;
 	}
 	if (lstat(r->src.vault_path, &sb) == 0)
@@ -186,31 +204,34 @@ invalidate(struct fuse_session *se, const struct tree *old, const struct tree *t
 }
 
 /* Loads the vault and serves it: the kernel is told what changed (once it is mounted),
- * the heap is trimmed and the state file advanced. why names a reload in the log; NULL
- * for the first load, which logs nothing. */
+ * the heap is trimmed and the floor raised. why names a reload in the log; NULL for the
+ * first load, which logs nothing. *rollback (may be NULL): see load(). */
 static int
-serve_loaded(struct reload *r, const char *why, struct cs_err *e)
+serve_loaded(struct reload *r, const char *why, int *rollback, struct cs_err *e)
 {
 	struct tree *t, *old;
 	struct cs_err se = { 0 };
+	char mac[VAULT_MAC_HEX + 1];
 	uint64_t gen;
+	int rb = 0;
 
 	pthread_mutex_lock(&r->lock);
-	if (load(r, r->served, &t, e) == -1) {
+	if (load(r, &t, mac, rollback != NULL ? rollback : &rb, e) == -1) {
 		pthread_mutex_unlock(&r->lock);
 		return -1;
 	}
 	gen = tree_generation(t);
 	r->served = gen;
+	memcpy(r->served_mac, mac, sizeof r->served_mac);
 	old = lo_publish(r->lo, tree_ref(t));
 	pthread_mutex_unlock(&r->lock);
 	if (r->se != NULL && old != NULL)
 		invalidate(r->se, old, t);
 	tree_unref(old);
 	trim();
-	/* Seen is seen: a restarted daemon must not go below it either. A folder we cannot
-	 * write (a read-only vault) weakens that, but is no reason not to serve. */
-	if (state_advance(r->src.vault_path, gen, 0, NULL, NULL, &se) == -1)
+	/* Seen is seen: a restarted daemon must not go below it either. A state folder we
+	 * cannot write weakens that, but is no reason not to serve. */
+	if (state_advance_floor(r->src.state_dir, r->src.vault_path, gen, mac, &se) == -1)
 		fslog("%s", se.msg);
 	if (why != NULL)
 		fslog("reloaded %s (%s): generation %" PRIu64 ", %zu nodes",
@@ -222,7 +243,7 @@ serve_loaded(struct reload *r, const char *why, struct cs_err *e)
 int
 reload_first(struct reload *r, struct cs_err *e)
 {
-	return serve_loaded(r, NULL, e);
+	return serve_loaded(r, NULL, NULL, e);
 }
 
 static void
@@ -246,7 +267,33 @@ refused(struct reload *r, const char *why, const struct cs_err *err)
 int
 reload_now(struct reload *r, const char *why, struct cs_err *e)
 {
-	return serve_loaded(r, why, e);
+	return serve_loaded(r, why, NULL, e);
+}
+
+/* What a failed load means for the next try. */
+enum fault { FAULT_FINAL, FAULT_VERIFY, FAULT_TRANSIENT };
+
+static enum fault
+classify(int rollback, int code)
+{
+	if (rollback)
+		return FAULT_FINAL;
+	/* A vault that does not parse or verify: refused, unless it was caught half-way
+	 * through a non-atomic write, which the next tries (and its close event) settle. */
+	if (code == EBADMSG || code == EINVAL || code == ELOOP)
+		return FAULT_VERIFY;
+	return FAULT_TRANSIENT;
+}
+
+/* The wait before try number tries + 1, after tries failed ones (tries >= 1). */
+static int64_t
+backoff_ms(int tries)
+{
+	int64_t ms = RELOAD_RETRY_MIN_MS;
+
+	while (--tries > 0 && ms < RELOAD_RETRY_MAX_MS)
+		ms *= 2;
+	return ms < RELOAD_RETRY_MAX_MS ? ms : RELOAD_RETRY_MAX_MS;
 }
 
 uint64_t
@@ -273,7 +320,8 @@ flush_state(struct reload *r)
 	audit_last(r->lo->audit, &seq, hash);
 	if (seq == 0 || seq == r->flushed_seq)
 		return;
-	if (state_advance(r->src.vault_path, 0, seq, hash, r->src.audit_path, &e) == -1) {
+	if (state_advance_audit(r->src.state_dir, r->src.vault_path, seq, hash,
+	    r->src.audit_path, &e) == -1) {
 		fslog("%s", e.msg);
 		return;
 	}
@@ -332,9 +380,10 @@ watch(void *arg)
 	struct pollfd pfd[4];
 	struct signalfd_siginfo si;
 	struct cs_err e;
-	int64_t due = -1, first = -1, flush_at, now;
+	int64_t due = -1, first = -1, flush_at, now, wait;
 	const char *why = "change";
-	int tries = 0, timeout;
+	int tries = 0, told = 0, rollback, timeout;
+	enum fault f;
 
 	flush_at = now_ms() + STATE_FLUSH_MS;
 	pfd[0] = (struct pollfd){ .fd = r->stop_fd, .events = POLLIN };
@@ -361,26 +410,47 @@ watch(void *arg)
 				due = first + RELOAD_MAX_DELAY_MS;
 			if (strcmp(why, "SIGHUP") != 0)
 				why = "change";
-			tries = 0;
+			tries = told = 0;
 		}
 		if ((pfd[2].revents & POLLIN) &&
 		    read(r->sig_fd, &si, sizeof si) == (ssize_t)sizeof si) {
 			due = now;
 			why = "SIGHUP";
-			tries = 0;
+			tries = told = 0;
 		}
 		if (due >= 0 && now >= due) {
 			memset(&e, 0, sizeof e);
-			if (reload_now(r, why, &e) == 0 || e.code == ESTALE ||
-			    ++tries > RELOAD_RETRIES) {
-				if (e.code != 0)
-					refused(r, why, &e);
+			rollback = 0;
+			if (serve_loaded(r, why, &rollback, &e) == 0) {
+				if (tries > 0)
+					fslog("reload (%s) succeeded after %d failed tries", why,
+					    tries);
 				due = first = -1;
 				why = "change";
-				tries = 0;
+				tries = told = 0;
+			} else if ((f = classify(rollback, e.code)) == FAULT_FINAL ||
+			    (f == FAULT_VERIFY && ++tries > RELOAD_VERIFY_RETRIES)) {
+				refused(r, why, &e);
+				due = first = -1;
+				why = "change";
+				tries = told = 0;
 			} else {
-				/* a rotation may be half-way: its key lands just after */
-				due = now_ms() + RELOAD_RETRY_MS;
+				/* Out of descriptors or memory, an I/O error, a key that lands
+				 * just after (a rotation half-way): the vault on disk is not what
+				 * is served, so try again, less and less often. */
+				if (f == FAULT_TRANSIENT)
+					tries++;
+				wait = backoff_ms(tries);
+				if ((tries & (tries - 1)) == 0)	/* 1, 2, 4, 8 ...: a few lines */
+					fslog("reload (%s) failed (try %d), still serving generation %"
+					    PRIu64 ", next try in %" PRId64 " ms: %s", why, tries,
+					    reload_generation(r), wait, e.msg);
+				/* Audited once per change, as a refusal was before it was retried. */
+				if (!told && tries >= RELOAD_REPORT_TRIES) {
+					refused(r, why, &e);
+					told = 1;
+				}
+				due = now_ms() + wait;
 			}
 			now = now_ms();
 		}

@@ -564,7 +564,9 @@ do_open(struct audit *a, struct job *j)
 	if (fstatfs(a->wfd, &sf) == 0)
 		for (i = 0; i < sizeof local_fs / sizeof local_fs[0]; i++)
 			a->local |= (unsigned long)sf.f_type == local_fs[i];
-	a->rfd = open(a->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO swapped in since wfd's open must not hang us (it fails the
+	 * same-file check below instead). */
+	a->rfd = open(a->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (a->rfd == -1)
 		return cs_err_sys(&j->err, errno, "%s: opening to read the chain's tail",
 		    a->path);

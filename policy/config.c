@@ -67,6 +67,7 @@ struct loader {
 };
 
 static const char *parse_path(struct loader *, const char *, void *);
+static const char *parse_abspath(struct loader *, const char *, void *);
 static const char *parse_size(struct loader *, const char *, void *);
 static const char *parse_bool(struct loader *, const char *, void *);
 static const char *parse_flush(struct loader *, const char *, void *);
@@ -77,6 +78,7 @@ static const char *parse_audit_group(struct loader *, const char *, void *);
 static const struct keydef keys[] = {
 	{ SEC_VAULT, "path", parse_path, offsetof(struct cfg, vault_path) },
 	{ SEC_VAULT, "key_file", parse_path, offsetof(struct cfg, key_file) },
+	{ SEC_VAULT, "state_dir", parse_abspath, offsetof(struct cfg, state_dir) },
 	{ SEC_VAULT, "max_value_size", parse_size, offsetof(struct cfg, max_value_size) },
 	{ SEC_AUDIT, "path", parse_path, offsetof(struct cfg, audit_path) },
 	{ SEC_AUDIT, "fail_closed", parse_bool, offsetof(struct cfg, audit_fail_closed) },
@@ -179,6 +181,15 @@ parse_path(struct loader *l, const char *value, void *slot)
 	if (set_string(slot, value) == -1)
 		return "out of memory";
 	return NULL;
+}
+
+/* An absolute path: the floor's folder must not depend on the caller's cwd. */
+static const char *
+parse_abspath(struct loader *l, const char *value, void *slot)
+{
+	if (value[0] != '/')
+		return "expected an absolute path";
+	return parse_path(l, value, slot);
 }
 
 /* Digits only, no sign, no suffix: the whole value must be the number. */
@@ -641,6 +652,7 @@ new_defaults(void)
 	c->enable_security_sandbox_guard = 1;
 	if (set_string(&c->vault_path, CFG_DEFAULT_VAULT) == -1 ||
 	    set_string(&c->key_file, CFG_DEFAULT_KEY_FILE) == -1 ||
+	    set_string(&c->state_dir, CFG_DEFAULT_STATE_DIR) == -1 ||
 	    set_string(&c->audit_path, CFG_DEFAULT_AUDIT) == -1) {
 		cfg_free(c);
 		return NULL;
@@ -793,6 +805,7 @@ cfg_free(struct cfg *c)
 	free(c->path);
 	free(c->vault_path);
 	free(c->key_file);
+	free(c->state_dir);
 	free(c->audit_path);
 	for (i = 0; i < c->nallow; i++)
 		free(c->allow[i].pattern);

@@ -17,6 +17,9 @@
 #define CFG_DEFAULT_PATH	"/etc/comfysecrets/comfysecrets.ini"
 #define CFG_DEFAULT_VAULT	"/var/lib/comfysecrets/vault.json"
 #define CFG_DEFAULT_KEY_FILE	"/etc/comfysecrets/key"
+/* The rollback floor's folder: root's alone, and not the default vault's folder, which
+ * may be handed to someone who only has to write the vault (see policy/state.h). */
+#define CFG_DEFAULT_STATE_DIR	"/var/lib/comfysecrets-state"
 #define CFG_DEFAULT_AUDIT	"/var/log/comfysecrets/audit.log"
 #define CFG_ENV_PATH		"COMFYSECRETS_CONFIG"
 #define CFG_ENV_AUDIT		"COMFYVN_SECURITY_LOG_FILE"
@@ -49,6 +52,7 @@ struct cfg {
 	char			*path;		/* the file read, or NULL when none was */
 	char			*vault_path;
 	char			*key_file;
+	char			*state_dir;	/* absolute; holds the rollback floor */
 	size_t			 max_value_size;	/* bytes */
 	char			*audit_path;
 	int			 audit_fail_closed;

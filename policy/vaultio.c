@@ -1,9 +1,9 @@
-/* policy/vaultio.c - opening, saving and rotating the vault with its state file; see
+/* policy/vaultio.c - opening, saving and rotating the vault with its rollback floor; see
  * vaultio.h.
  *
  * The order matters and is the same for every caller: a writer saves the vault, then
- * advances the state file; so a reader reads the state first and the vault second, and
- * a vault older than that state is a real rollback, not a save that landed in between.
+ * advances the floor; so a reader reads the floor first and the vault second, and a
+ * vault older than the floor is a real rollback, not a save that landed in between.
  * Nothing here prints or knows who asked: the CLI and the daemon report and audit. */
 #include <errno.h>
 #include <stdlib.h>
@@ -17,21 +17,25 @@ int
 vaultio_open_read(const struct cfg *c, struct key **k, struct vault **v, struct cs_err *e)
 {
 	const char *path = c->vault_path;
+	char mac[VAULT_MAC_HEX + 1];
 	struct cs_state st;
 
-	if (state_read(path, &st, e) == -1 || store_open(path, c->key_file, k, v, e) == -1)
+	if (state_read(c->state_dir, path, &st, e) == -1 ||
+	    store_open(path, c->key_file, k, v, e) == -1)
 		return -1;
-	if (vault_generation(*v) < st.generation) {
-		cs_err_set(e, ESTALE, "%s: generation %llu is older than generation %llu "
-		    "recorded in %s%s: a rolled-back copy? (remove the state file to accept it)",
-		    path, (unsigned long long)vault_generation(*v),
-		    (unsigned long long)st.generation, path, STATE_SUFFIX);
-		vaultio_close(-1, *k, *v);
-		*v = NULL;
-		*k = NULL;
-		return -1;
-	}
+	vault_mac_hex(*v, mac);
+	if (state_check(&st, path, vault_generation(*v), mac, e) == -1)
+		goto fail;
+	/* A floor from the old place, or one not yet bound to a MAC: settle it now, once. */
+	if ((st.legacy || st.mac[0] == '\0') &&
+	    state_advance_floor(c->state_dir, path, vault_generation(*v), mac, e) == -1)
+		goto fail;
 	return 0;
+fail:
+	vaultio_close(-1, *k, *v);
+	*v = NULL;
+	*k = NULL;
+	return -1;
 }
 
 /* Lock, open, settle an interrupted rotation, sweep what killed writers left. */
@@ -57,12 +61,47 @@ fail:
 	return -1;
 }
 
+/* Raises the floor to v as saved. */
+static int
+advance(const struct cfg *c, const struct vault *v, struct cs_err *e)
+{
+	char mac[VAULT_MAC_HEX + 1];
+
+	vault_mac_hex(v, mac);
+	return state_advance_floor(c->state_dir, c->vault_path, vault_generation(v), mac, e);
+}
+
 int
 vaultio_save(const struct cfg *c, struct vault *v, struct cs_err *e)
 {
 	if (vault_save(v, c->vault_path, 0, e) == -1)
 		return -1;
-	return state_advance(c->vault_path, vault_generation(v), 0, NULL, NULL, e);
+	return advance(c, v, e);
+}
+
+int
+vaultio_floor_reset(const struct cfg *c, struct vaultio_floor *out, struct cs_err *e)
+{
+	struct key *k = NULL;
+	struct vault *v = NULL;
+	int lockfd = -1, rc = -1;
+
+	memset(out, 0, sizeof *out);
+	/* Under the vault lock, so that no writer saves between the open and the reset. */
+	if (vault_lock(c->vault_path, &lockfd, e) == -1)
+		return -1;
+	if (store_open(c->vault_path, c->key_file, &k, &v, e) == -1)
+		goto out;
+	out->generation = vault_generation(v);
+	vault_mac_hex(v, out->mac);
+	if (state_reset_floor(c->state_dir, c->vault_path, out->generation, out->mac,
+	    &out->was, e) == -1 ||
+	    state_path(c->state_dir, c->vault_path, out->file, sizeof out->file, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	vaultio_close(lockfd, k, v);
+	return rc;
 }
 
 void
@@ -106,7 +145,7 @@ vaultio_rotate(const struct cfg *c, int key_from_env, const struct key *nk,
 		return -1;
 	/* On failure v may be re-encrypted in memory already: it is only closed. */
 	if (store_rotate(c->vault_path, c->key_file, v, nk, out->fpr, e) == -1 ||
-	    state_advance(c->vault_path, vault_generation(v), 0, NULL, NULL, e) == -1)
+	    advance(c, v, e) == -1)
 		goto out;
 	out->generation = vault_generation(v);
 	if (names(v, out, e) == -1)

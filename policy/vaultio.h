@@ -1,11 +1,12 @@
 /* policy/vaultio.h - the vault as every reader and writer must open it, and the key
  * rotation, shared by the CLI and the daemon.
  *
- * Readers read the state file first and the vault second, and refuse a vault older than
- * the generation the state file recorded (a restored copy would bring back values that
- * were removed or rotated away). Writers take the vault lock, open the same way, finish
- * an interrupted rotation and sweep what killed writers left, change the vault in memory
- * and save it atomically; the state file then records the new generation.
+ * Readers read the rollback floor first (policy/state.h) and the vault second, and
+ * refuse a vault older than the floor, or of the floor's generation with another MAC (a
+ * restored copy would bring back values that were removed or rotated away), and a vault
+ * with no floor at all. Writers take the vault lock, open the same way, finish an
+ * interrupted rotation and sweep what killed writers left, change the vault in memory
+ * and save it atomically; the floor then moves up to the new generation and MAC.
  *
  * vaultio_rotate() is the whole of `comfysecrets rotate` short of reading the new key and
  * writing the audit line, so the CLI and the daemon's .control file rotate alike; each
@@ -13,6 +14,7 @@
 #ifndef CS_VAULTIO_H
 #define CS_VAULTIO_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,16 +24,29 @@
 #include "audit.h"
 #include "config.h"
 
-/* Opens c's vault with its key; refuses one older than the state file's generation
- * (ESTALE). Caller frees both: vaultio_close(-1, k, v). */
+/* Opens c's vault with its key; refuses one below the floor or of its generation with
+ * another MAC (ESTALE), or one with no floor (ENOENT); settles a floor migrated from the
+ * old place. Caller frees both: vaultio_close(-1, k, v). */
 int	vaultio_open_read(const struct cfg *c, struct key **k, struct vault **v,
 	    struct cs_err *e);
 /* The same under the vault lock (*lockfd), finishing an interrupted rotation first.
  * On failure nothing is left held. */
 int	vaultio_open_write(const struct cfg *c, int *lockfd, struct key **k, struct vault **v,
 	    struct cs_err *e);
-/* Saves v atomically and records its generation in the state file. */
+/* Saves v atomically and raises the floor to its generation and MAC. */
 int	vaultio_save(const struct cfg *c, struct vault *v, struct cs_err *e);
+
+/* What `comfysecrets floor --reset` did. */
+struct vaultio_floor {
+	uint64_t	generation;		/* the floor now: the vault's */
+	char		mac[VAULT_MAC_HEX + 1];
+	uint64_t	was;			/* the floor before; 0: none */
+	char		file[PATH_MAX];		/* where it is recorded */
+};
+/* Opens and verifies c's vault (no floor check) under the vault lock and makes it the
+ * floor, whatever the floor was: for a floor that is missing, or a rollback the admin
+ * accepts. */
+int	vaultio_floor_reset(const struct cfg *c, struct vaultio_floor *out, struct cs_err *e);
 /* Frees what vaultio_open_write gave (lockfd -1: already unlocked); NULLs are fine. */
 void	vaultio_close(int lockfd, struct key *k, struct vault *v);
 

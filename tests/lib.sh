@@ -47,7 +47,8 @@ fuse_usable() {
 	return 0
 }
 
-# cs_init [DIR]: a config, key, vault and audit log under DIR (default $T/v), created
+# cs_init [DIR]: a config, key, vault, rollback floor (DIR/floor) and audit log under
+# DIR (default $T/v), created
 # with the CLI; csc runs the CLI with that config. Values go in on stdin (printf is a
 # shell builtin, so a value never reaches a process's argv).
 cs_init() {
@@ -57,6 +58,7 @@ cs_init() {
 [vault]
 path = $CSD/vault.json
 key_file = $CSD/key
+state_dir = $CSD/floor
 [audit]
 path = $CSD/audit.log
 flush = none

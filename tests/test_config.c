@@ -90,6 +90,7 @@ test_defaults_apply_without_a_file(void **state)
 	assert_null(c->path);
 	assert_string_equal(c->vault_path, CFG_DEFAULT_VAULT);
 	assert_string_equal(c->key_file, CFG_DEFAULT_KEY_FILE);
+	assert_string_equal(c->state_dir, CFG_DEFAULT_STATE_DIR);
 	assert_string_equal(c->audit_path, CFG_DEFAULT_AUDIT);
 	assert_int_equal(c->max_value_size, 65536);
 	assert_int_equal(c->audit_fail_closed, 1);
@@ -537,6 +538,7 @@ test_set_path_replaces_a_setting(void **state)
 	assert_int_equal(cfg_set_path(&c->key_file, "", &e), -1);
 	assert_int_equal(e.code, EINVAL);
 	assert_string_equal(c->key_file, CFG_DEFAULT_KEY_FILE);
+	assert_string_equal(c->state_dir, CFG_DEFAULT_STATE_DIR);
 	cfg_free(c);
 	cfg_free(NULL);
 }

@@ -303,6 +303,34 @@ test_key_file_mode_0400_is_accepted(void **state)
 	unlink(path);
 }
 
+/* As ssh: a key file must belong to the caller or root, whatever its mode. */
+static void
+test_key_file_owned_by_another_user_is_refused_naming_the_owner(void **state)
+{
+	struct cs_err e = { 0 };
+	struct key *k = NULL;
+	char path[128], uid[32];
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();	/* only root can give a file away */
+	path_of(path, sizeof path, "key-other");
+	write_file(path, TEST_KEY_B64 "\n", 0600);
+	assert_int_equal(chown(path, 65534, 65534), 0);
+	assert_int_equal(key_read_file(path, &k, &e), -1);
+	assert_null(k);
+	assert_int_equal(e.code, EACCES);
+	assert_non_null(strstr(e.msg, path));
+	assert_non_null(strstr(e.msg, "owned by uid 65534"));
+	snprintf(uid, sizeof uid, "(uid %lu)", (unsigned long)geteuid());
+	assert_non_null(strstr(e.msg, uid));
+	assert_null(strstr(e.msg, "AAECAwQF"));
+	assert_int_equal(chown(path, 0, 0), 0);	/* root's own: accepted */
+	assert_int_equal(key_read_file(path, &k, &e), 0);
+	key_free(k);
+	unlink(path);
+}
+
 static void
 test_symlinked_key_file_is_refused(void **state)
 {
@@ -459,6 +487,7 @@ main(void)
 		cmocka_unit_test(test_key_file_readable_by_others_is_refused_naming_the_mode),
 		cmocka_unit_test(test_key_file_writable_by_others_is_refused_naming_the_mode),
 		cmocka_unit_test(test_key_file_mode_0400_is_accepted),
+		cmocka_unit_test(test_key_file_owned_by_another_user_is_refused_naming_the_owner),
 		cmocka_unit_test(test_symlinked_key_file_is_refused),
 		cmocka_unit_test(test_key_file_that_is_not_a_regular_file_is_refused),
 		cmocka_unit_test(test_missing_key_file_is_an_error_naming_it),

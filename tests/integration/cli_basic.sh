@@ -54,7 +54,7 @@ csc frobnicate 2>/dev/null
 check "an unknown command exits 2" [ $? -eq 2 ]
 csc get 2>/dev/null
 check "a missing operand exits 2" [ $? -eq 2 ]
-for cmd in init set get list rm rotate fingerprint audit import; do
+for cmd in init set get list rm rotate fingerprint floor audit import; do
 	check "$cmd --help prints its usage" sh -c "$CS --config $CSD/cs.ini $cmd --help | grep -q 'usage: comfysecrets.* $cmd'"
 done
 

@@ -52,6 +52,8 @@ else notok "mount point 'mnt -o allow_other' mounts" "$(tail -n 1 "$T/csfs.err")
 V="$T/v,allow_other"
 mkdir -p "$V" "$T/mnt"
 cp -p "$CSD/vault.json" "$V/"
+# A copy at a new path has no rollback floor of its own until it is given one.
+csc --vault "$V/vault.json" floor --reset >/dev/null
 M=$T/mnt
 "$CSFS" -f -o "config=$CSD/cs.ini" "$V/vault.json" "$M" 2>>"$T/csfs.err" &
 CSFS_PID=$!; at_exit "kill $CSFS_PID"
@@ -68,6 +70,7 @@ cat >"$T/c,-o allow_other/cs.ini" <<EOF2
 [vault]
 path = $V/vault.json
 key_file = $T/c,-o allow_other/key
+state_dir = $CSD/floor
 [audit]
 path = $T/c,-o allow_other/audit,allow_other.log
 flush = none

@@ -38,6 +38,7 @@ if ! csfs_start "$M"; then notok "the vault mounts" "$(tail -n 2 "$T/csfs.err" |
 check "serving" value_is "$F" sl-1
 mkdir -p "$T/newer"
 cp -p "$CSD/vault.json" "$T/newer/vault.json"
+"$CS" --config "$CSD/cs.ini" --vault "$T/newer/vault.json" floor --reset >/dev/null	# its own floor
 printf 'sl-2' | "$CS" --config "$CSD/cs.ini" --vault "$T/newer/vault.json" set runpod api_key
 check "(the symlink's target is a good, newer vault)" \
 	sh -c "[ \"\$($CS --config $CSD/cs.ini --vault $T/newer/vault.json get runpod api_key)\" = sl-2 ]"

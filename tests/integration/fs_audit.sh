@@ -54,7 +54,7 @@ check "audit --verify passes with the daemon's and the CLI's lines mixed" csc au
 csfs_stop "$M"
 last=$(tail -n 1 "$CSD/audit.log" | sed 's/^{"seq":\([0-9]*\),.*/\1/')
 check "the state file records the log's last seq after a stop" \
-	grep -q "\"audit_seq\": $last," "$CSD/vault.json.state"
+	sh -c "grep -q '\"audit_seq\": $last,' $CSD/floor/vault.json-*.state"
 check "no value reached the daemon's stderr" sh -c "! grep -q '$SEED' $T/csfs.err"
 
 # A log that cannot be written: /dev/full fails every write with ENOSPC.

@@ -33,7 +33,7 @@ refuses "a missing vault" "$T/none.json" -o "config=$CSD/cs.ini" "$T/none.json" 
 ln -s "$CSD/vault.json" "$T/link.json"
 refuses "a symlinked vault (O_NOFOLLOW)" "link" -o "config=$CSD/cs.ini" "$T/link.json" "$M"
 mkdir -p "$T/k2"
-"$CS" --vault "$T/k2/v.json" --key-file "$T/k2/key" init >/dev/null 2>&1
+"$CS" --config "$CSD/cs.ini" --vault "$T/k2/v.json" --key-file "$T/k2/key" init >/dev/null 2>&1
 refuses "the wrong key" "key" -o "config=$CSD/cs.ini,key_file=$T/k2/key" "$CSD/vault.json" "$M"
 ln -s "$CSD/key" "$T/key.link"
 refuses "a symlinked key file" "link" -o "config=$CSD/cs.ini,key_file=$T/key.link" "$CSD/vault.json" "$M"

@@ -97,8 +97,8 @@ if command -v setpriv >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
 	nobody="setpriv --reuid=65534 --regid=65534 --clear-groups"
 	$nobody sleep 30 &
 	ctl=$!
-	printf '[vault]\npath = %s/v.json\nkey_file = %s/key\n[audit]\npath = %s/audit.log\n' \
-	    "$P" "$P" "$P" >"$P/cs.ini"
+	printf '[vault]\npath = %s/v.json\nkey_file = %s/key\nstate_dir = %s/floor\n[audit]\npath = %s/audit.log\n' \
+	    "$P" "$P" "$P" "$P" >"$P/cs.ini"
 	chmod 644 "$P/cs.ini"
 	chown 65534:65534 "$P"
 	(cd "$P" && $nobody "$CS" --config "$P/cs.ini" init) >/dev/null 2>"$T/nobody.err"
