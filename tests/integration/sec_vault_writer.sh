@@ -27,7 +27,6 @@ state_dir = $K/floor
 path = $K/audit.log
 flush = none
 EOF2
-CSD=$K
 cs() { "$CS" --config "$K/cs.ini" "$@"; }
 as_user() { setpriv --reuid="$U" --regid=65534 --clear-groups sh -c "$1"; }
 cs init >/dev/null
