@@ -33,6 +33,7 @@
 #include "../policy/audit.h"
 #include "../policy/config.h"
 #include "daemon.h"
+#include "held.h"
 #include "lo.h"
 #include "log.h"
 #include "opts.h"
@@ -239,7 +240,7 @@ main(int argc, char *argv[])
 		goto err_print;
 	lo.cfg = cfg;
 	lo.key_from_env = envkey != NULL;	/* .control's rotate refuses it */
-	if ((lo.nodes = special_nodes_new()) == NULL) {
+	if ((lo.nodes = special_nodes_new()) == NULL || (lo.held = held_new()) == NULL) {
 		cs_err_sys(&e, ENOMEM, "starting");
 		goto err_print;
 	}
@@ -295,6 +296,7 @@ err_out3:
 err_out2:
 	reload_free(r);
 	special_nodes_free(lo.nodes);
+	held_free(lo.held);
 	tree_unref(lo_publish(&lo, NULL));
 	audit_close(lo.audit);
 	key_free(envkey);

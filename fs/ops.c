@@ -1,7 +1,11 @@
 /* fs/ops.c - the FUSE low-level operations of comfysecretsfs.
  *
  * A read-only tree over the served snapshot (tree.h): lookup, getattr and readdir
- * answer from names and lengths and never decrypt. open is where a value is touched: it
+ * answer from names and lengths and never decrypt. A field's inode number stands for
+ * one value; lookups of fields are counted in fs/held.c, so an inode a reload replaced
+ * still answers getattr with its own attributes while the kernel holds it (an open
+ * file's fstat describes what it reads), and open or access on it answers ESTALE,
+ * which makes the kernel look the path up again. open is where a value is touched: it
  * refuses write access (EROFS), checks access when the kernel does not, writes the
  * secret_read audit line (failing the open with EIO when that line cannot be written
  * and fail_closed is on), then decrypts the one field into a per-handle sodium_malloc
@@ -35,6 +39,7 @@
 
 #include "../crypto/secret.h"
 #include "../crypto/vault.h"
+#include "held.h"
 #include "lo.h"
 #include "log.h"
 #include "special.h"
@@ -402,6 +407,17 @@ lo_reveal(const struct tree *t, const struct tree_node *n, struct secret **out)
 	return 0;
 }
 
+/* The error for an inode the served snapshot lacks. One the kernel still holds from an
+ * older snapshot (a dentry not yet invalidated) is ESTALE: open(2), access(2) and
+ * stat(2) then look the path up again and find the inode that replaced it. */
+static int
+lo_gone(struct lo_data *lo, uint64_t ino)
+{
+	struct stat st;
+
+	return held_stat(lo->held, ino, &st) == 0 ? ESTALE : ENOENT;
+}
+
 static void
 lo_erofs(fuse_req_t req)
 {
@@ -458,17 +474,26 @@ lo_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	ep.entry_timeout = lo_timeout(lo, n);
 	lo_stat(t, n, &ep.attr);
 	tree_unref(t);
+	/* A field's inode may outlive its snapshot (held.h): count it before the kernel
+	 * can forget it. */
+	if (n->kind == TREE_FILE && (err = held_lookup(lo->held, &ep.attr)) != 0)
+		return (void)fuse_reply_err(req, err);
 	/* A reply the kernel never took counts no lookup. */
-	if (fuse_reply_entry(req, &ep) != 0 && sp != NULL && sp->forget != NULL)
-		sp->forget(lo, ep.ino, 1);
+	if (fuse_reply_entry(req, &ep) != 0) {
+		if (sp != NULL && sp->forget != NULL)
+			sp->forget(lo, ep.ino, 1);
+		held_forget(lo->held, ep.ino, 1);
+	}
 }
 
-/* Snapshot nodes live in snapshots, not in lookup counts; special children count. */
+/* Directories live in snapshots, not in lookup counts; fields (held.h) and special
+ * children count. */
 static void
 lo_forget_one(struct lo_data *lo, uint64_t ino, uint64_t nlookup)
 {
 	const struct lo_special *sp;
 
+	held_forget(lo->held, ino, nlookup);
 	for (sp = lo_special; sp->entry.name != NULL; sp++)
 		if (sp->forget != NULL)
 			sp->forget(lo, ino, nlookup);
@@ -501,9 +526,14 @@ lo_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct stat st;
 	double timeout;
 
+	/* With or without a handle (fstat(2) sends none), an inode number stands for one
+	 * value: one whose value changed or went in a reload answers with the attributes
+	 * it had while the kernel holds it, so an open file's size is what it reads. */
 	(void)fi;
 	if (n == NULL) {
 		tree_unref(t);
+		if (held_stat(lo->held, ino, &st) == 0)
+			return (void)fuse_reply_attr(req, &st, lo->timeout);
 		return (void)fuse_reply_err(req, ENOENT);	/* vanished in a reload */
 	}
 	lo_stat(t, n, &st);
@@ -522,7 +552,7 @@ lo_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	int err = 0;
 
 	if (n == NULL)
-		err = ENOENT;
+		err = lo_gone(lo, ino);
 	else if ((mask & W_OK) && !lo_writable(n))
 		err = EROFS;
 	else if (mask != F_OK && !lo_may(req, n, mask))
@@ -652,7 +682,7 @@ lo_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return tree_unref(t);
 	}
 	if (n == NULL)
-		err = ENOENT;
+		err = lo_gone(lo, ino);
 	else if (n->kind != TREE_FILE)
 		err = EISDIR;
 	else if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
