@@ -39,6 +39,7 @@
 
 #include "../crypto/secret.h"
 #include "../crypto/vault.h"
+#include "../policy/control.h"
 #include "held.h"
 #include "lo.h"
 #include "log.h"
@@ -48,6 +49,8 @@
 #define GROUPS_MAX	64	/* supplementary groups looked at by lo_may() */
 #define STATFS_BSIZE	4096
 #define LO_NAME_MAX	1024	/* FUSE_NAME_MAX: the longest name the kernel sends */
+/* st_size of .control: see lo_stat(). */
+#define LO_ANSWER_SIZE	(64 * 1024)
 /* What a truncate may carry besides its size: the times the kernel sets with it. */
 #define TRUNCATE_BITS	(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | \
 			 FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)
@@ -71,7 +74,32 @@ struct lo_special {
 	void	(*read)(fuse_req_t req, void *priv, size_t size, off_t off);
 	void	(*write)(fuse_req_t req, void *priv, const char *buf, size_t size, off_t off);
 	void	(*release)(void *priv);
+	/* Whether page-cache reads (splice, sendfile) are served: only where the answer
+	 * is the same bytes at the same offsets for every handle of the inode. child_size
+	 * then gives a child's size: its answer's length. */
+	int	 page_cache;
+	uint64_t (*child_size)(struct lo_data *lo, const char *name);
 };
+
+/* The length of the answer .sandbox/<name> gives when opened: the same check, with
+ * nothing audited. An open's own answer differs only when its denial cannot be audited
+ * (it then says so), and that is a denial either way. */
+static uint64_t
+sandbox_size(struct lo_data *lo, const char *name)
+{
+	struct control_ctx ctx;
+	char *answer = NULL;
+	size_t alen = 0;
+
+	memset(&ctx, 0, sizeof ctx);
+	ctx.cfg = lo->cfg;
+	ctx.pid = -1;
+	ctx.via = "fs";
+	if (lo->cfg == NULL || control_check_pair(&ctx, name, &answer, &alen) == -1)
+		return LO_ANSWER_SIZE;
+	free(answer);
+	return alen;
+}
 
 static const struct lo_special lo_special[] = {
 	{ .entry = { ".control", SPECIAL_INO_CONTROL, S_IFREG | 0666, SPECIAL_ID_CONTROL },
@@ -81,7 +109,7 @@ static const struct lo_special lo_special[] = {
 	  .lookup = special_sandbox_lookup, .child = special_sandbox_child,
 	  .forget = special_sandbox_forget, .child_mode = S_IFREG | 0444,
 	  .open = special_sandbox_open, .read = special_sandbox_read,
-	  .release = special_sandbox_release },
+	  .release = special_sandbox_release, .page_cache = 1, .child_size = sandbox_size },
 	{ .entry = { .name = NULL } },
 };
 
@@ -180,7 +208,8 @@ lo_node(struct lo_data *lo, const struct tree *t, uint64_t ino, struct lo_tmpnod
 		tmp->n.parent = d->ino;
 		tmp->n.name = tmp->name;
 		tmp->n.mode = sp->child_mode;
-		tmp->n.size = 0;
+		tmp->n.size = sp->child_size != NULL ? sp->child_size(lo, tmp->name) :
+		    LO_ANSWER_SIZE;
 		tmp->n.first = tmp->n.nchild = 0;
 		tmp->n.nlink = S_ISDIR(sp->child_mode) ? 2 : 1;
 		n = &tmp->n;
@@ -294,8 +323,18 @@ lo_stat(const struct tree *t, const struct tree_node *n, struct stat *st)
 	st->st_uid = n->uid;
 	st->st_gid = n->gid;
 	st->st_size = (off_t)n->size;
+	/* sendfile(2) and splice(2) read a FUSE file through the page cache, even a
+	 * direct_io one, and only up to st_size: a size of 0 ends them at once. So a
+	 * special file has a size: a .sandbox child its answer's (lo_node), .control,
+	 * whose answer exists only once a handle asked, a bound (its page-cache reads are
+	 * refused, lo_read, so sendfile fails and BusyBox cat and the like read(2); read
+	 * stops at the answer's end whatever the size, as the file is direct_io). */
+	if (n->kind == TREE_SPECIAL && S_ISREG(n->mode) && n->parent == TREE_INO_ROOT)
+		st->st_size = LO_ANSWER_SIZE;
 	st->st_blksize = STATFS_BSIZE;
-	st->st_blocks = (blkcnt_t)((n->size + 511) / 512);
+	st->st_blocks = 0;
+	if (n->kind != TREE_SPECIAL)
+		st->st_blocks = (blkcnt_t)((n->size + 511) / 512);
 	st->st_atim = st->st_mtim = st->st_ctim = ts;
 }
 
@@ -716,13 +755,18 @@ lo_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file
 	size_t len;
 
 	(void)ino;
+	/* read(2) of a direct_io file comes with the reader's lock owner (the kernel's
+	 * fuse_direct_io() sets FUSE_READ_LOCKOWNER); a page-cache fill, which a
+	 * MAP_PRIVATE mmap, splice(2) or sendfile(2) makes, comes without one. The page
+	 * cache is the inode's, shared by every handle: .control's answers are per handle
+	 * and read from a cursor, so a fill is refused there (EINVAL, as for a file that
+	 * cannot splice; BusyBox cat and the like then read(2)). */
+	if (h->sp != NULL && fi->lock_owner == 0 && !h->sp->page_cache)
+		return (void)fuse_reply_err(req, EINVAL);
 	if (h->sp != NULL)
 		return h->sp->read != NULL ? h->sp->read(req, h->priv, size, off) :
 		    (void)fuse_reply_err(req, EINVAL);
-	/* read(2) of a direct_io file comes with the reader's lock owner (the kernel's
-	 * fuse_direct_io() sets FUSE_READ_LOCKOWNER); a page-cache fill, which only a
-	 * MAP_PRIVATE mmap makes here, comes without one. Only that leaves pages of the
-	 * value behind, for release to have purged. */
+	/* A field's pages are purged once the handle that filled them is released. */
 	if (fi->lock_owner == 0)
 		atomic_store(&h->cached, 1);
 	len = h->value->len;
