@@ -49,6 +49,11 @@
 #define GROUPS_MAX	64	/* supplementary groups looked at by lo_may() */
 #define STATFS_BSIZE	4096
 #define LO_NAME_MAX	1024	/* FUSE_NAME_MAX: the longest name the kernel sends */
+/* The longest name anything in the tree can have, the NAME_MAX that statfs reports and
+ * every operation enforces (ENAMETOOLONG): a .sandbox "host:port", which is longer than
+ * any provider or field name. */
+#define LO_NAMEMAX	(CONTROL_PAIR_MAX - 1)
+_Static_assert(LO_NAMEMAX >= VAULT_NAME_MAX && LO_NAMEMAX <= LO_NAME_MAX, "NAME_MAX");
 /* st_size of .control: see lo_stat(). */
 #define LO_ANSWER_SIZE	(64 * 1024)
 /* What a truncate may carry besides its size: the times the kernel sets with it. */
@@ -463,6 +468,17 @@ lo_erofs(fuse_req_t req)
 	fuse_reply_err(req, EROFS);
 }
 
+/* ENAMETOOLONG for a name over NAME_MAX, before anything else is said of it (as a
+ * local filesystem answers), else EROFS: the answer of every operation that would
+ * create, remove or rename a name. */
+static void
+lo_erofs_name(fuse_req_t req, const char *name, const char *name2)
+{
+	if (strlen(name) > LO_NAMEMAX || (name2 != NULL && strlen(name2) > LO_NAMEMAX))
+		return (void)fuse_reply_err(req, ENAMETOOLONG);
+	lo_erofs(req);
+}
+
 static void
 lo_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -487,6 +503,10 @@ lo_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	uint64_t ino;
 	int err;
 
+	if (strlen(name) > LO_NAMEMAX) {
+		tree_unref(t);
+		return (void)fuse_reply_err(req, ENAMETOOLONG);
+	}
 	if (d != NULL && lo->check_access && !lo_may(req, d, X_OK)) {
 		tree_unref(t);
 		return (void)fuse_reply_err(req, EACCES);
@@ -820,7 +840,7 @@ lo_statfs(fuse_req_t req, fuse_ino_t ino)
 	sv.f_bsize = STATFS_BSIZE;
 	sv.f_frsize = STATFS_BSIZE;
 	sv.f_files = tree_count(t);
-	sv.f_namemax = VAULT_NAME_MAX;
+	sv.f_namemax = LO_NAMEMAX;
 	sv.f_flag = ST_RDONLY | ST_NOSUID | ST_NODEV;
 	tree_unref(t);
 	fuse_reply_statfs(req, &sv);
@@ -874,27 +894,24 @@ static void
 lo_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
 	(void)parent;
-	(void)name;
 	(void)mode;
 	(void)rdev;
-	lo_erofs(req);
+	lo_erofs_name(req, name, NULL);
 }
 
 static void
 lo_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	(void)parent;
-	(void)name;
 	(void)mode;
-	lo_erofs(req);
+	lo_erofs_name(req, name, NULL);
 }
 
 static void
 lo_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	(void)parent;
-	(void)name;
-	lo_erofs(req);
+	lo_erofs_name(req, name, NULL);
 }
 
 static void
@@ -902,8 +919,7 @@ lo_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name
 {
 	(void)link;
 	(void)parent;
-	(void)name;
-	lo_erofs(req);
+	lo_erofs_name(req, name, NULL);
 }
 
 static void
@@ -911,11 +927,9 @@ lo_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newpar
     const char *newname, unsigned int flags)
 {
 	(void)parent;
-	(void)name;
 	(void)newparent;
-	(void)newname;
 	(void)flags;
-	lo_erofs(req);
+	lo_erofs_name(req, name, newname);
 }
 
 static void
@@ -923,8 +937,7 @@ lo_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newnam
 {
 	(void)ino;
 	(void)newparent;
-	(void)newname;
-	lo_erofs(req);
+	lo_erofs_name(req, newname, NULL);
 }
 
 static void
@@ -932,10 +945,9 @@ lo_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
     struct fuse_file_info *fi)
 {
 	(void)parent;
-	(void)name;
 	(void)mode;
 	(void)fi;
-	lo_erofs(req);
+	lo_erofs_name(req, name, NULL);
 }
 
 static void
