@@ -85,10 +85,12 @@ print(n, cut, a, b)
 PY
 LOOP=$!
 at_exit "kill $LOOP"
+# The sets only drive reloads: their own leaks are checked elsewhere, and LSan's exit
+# scan would double the time of 200 of them under ASan.
 i=0
 while [ $i -lt 100 ]; do
-	printf '%s' "$B" | csc set app rot
-	printf '%s' "$A" | csc set app rot
+	printf '%s' "$B" | ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" csc set app rot
+	printf '%s' "$A" | ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" csc set app rot
 	i=$((i + 1))
 done
 : >"$T/stop"
