@@ -924,6 +924,19 @@ vault_value_len(const struct vault *v, size_t pi, size_t fi)
 	return v->p[pi].f[fi].ctlen - CT_OVERHEAD;
 }
 
+uint64_t
+vault_value_id(const struct vault *v, size_t pi, size_t fi)
+{
+	const struct field *f;
+	uint64_t nonce, tag;
+
+	assert(pi < v->n && fi < v->p[pi].n);
+	f = &v->p[pi].f[fi];
+	memcpy(&nonce, f->ct, sizeof nonce);
+	memcpy(&tag, f->ct + f->ctlen - TAG_BYTES, sizeof tag);
+	return nonce ^ tag;
+}
+
 /* field NULL looks up the provider only (*fi untouched). */
 int
 vault_find(const struct vault *v, const char *provider, const char *field, size_t *pi,

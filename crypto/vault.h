@@ -60,6 +60,10 @@ const char	*vault_provider(const struct vault *v, size_t pi);
 size_t		 vault_nfields(const struct vault *v, size_t pi);
 const char	*vault_field(const struct vault *v, size_t pi, size_t fi);
 size_t		 vault_value_len(const struct vault *v, size_t pi, size_t fi);	/* plaintext */
+/* An identity of the sealed value: 64 bits of its nonce (drawn afresh at each
+ * encryption) and of its tag (which covers the ciphertext). Two sealings of the same
+ * plaintext differ; an untouched field keeps its id from one save to the next. */
+uint64_t	 vault_value_id(const struct vault *v, size_t pi, size_t fi);
 /* Index lookup by name; -1 (and e set, ENOENT) when absent. With field NULL, looks up
  * the provider only (fi untouched); pi and fi may be NULL. */
 int		 vault_find(const struct vault *v, const char *provider, const char *field,

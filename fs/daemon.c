@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "log.h"
 #include "overlay.h"
 
 int
@@ -43,7 +44,7 @@ daemon_fork(struct cs_err *e)
 void
 daemon_ready(int fd)
 {
-	int null;
+	int null, keep_err;
 
 	if (fd == -1)
 		return;
@@ -51,10 +52,12 @@ daemon_ready(int fd)
 	if (chdir("/") == -1) {
 		/* "/" always exists; nothing here depends on the folder */
 	}
+	keep_err = fslog_background();	/* the log leaves stderr, unless it is the journal */
 	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
 		dup2(null, STDIN_FILENO);
 		dup2(null, STDOUT_FILENO);
-		dup2(null, STDERR_FILENO);
+		if (!keep_err)
+			dup2(null, STDERR_FILENO);
 		if (null > STDERR_FILENO)
 			close(null);
 	}

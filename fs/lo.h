@@ -25,6 +25,7 @@
 #define LO_COMM_MAX		64	/* bytes of a caller's command name, escaped by /proc */
 
 struct quota;
+struct held;
 struct special_nodes;
 
 struct lo_data {
@@ -39,6 +40,7 @@ struct lo_data {
 	int			 key_from_env;	/* the key came from COMFYVN_SECRETS_KEY: no rotate */
 	struct special_nodes	*nodes;		/* .sandbox/<pair> inodes; locked inside */
 	struct quota		*quota;		/* what each uid holds; locked inside */
+	struct held		*held;		/* field inodes the kernel holds; locked inside */
 
 	/* direct_io keeps read(2) out of the page cache, but a MAP_PRIVATE mmap still
 	 * reads through it. So every closed field that was read that way is queued here,

@@ -33,6 +33,7 @@
 #include "../policy/audit.h"
 #include "../policy/config.h"
 #include "daemon.h"
+#include "held.h"
 #include "lo.h"
 #include "log.h"
 #include "opts.h"
@@ -241,9 +242,9 @@ main(int argc, char *argv[])
 	lo.cfg = cfg;
 	lo.key_from_env = envkey != NULL;	/* .control's rotate refuses it */
 	/* Each user may hold QUOTA_USER_BYTES, or four of the largest values if more. */
-	if ((lo.nodes = special_nodes_new()) == NULL || (lo.quota = quota_new(
-	    cfg->max_value_size > QUOTA_USER_BYTES / 4 ? cfg->max_value_size * 4 :
-	    QUOTA_USER_BYTES)) == NULL) {
+	if ((lo.nodes = special_nodes_new()) == NULL || (lo.held = held_new()) == NULL ||
+	    (lo.quota = quota_new(cfg->max_value_size > QUOTA_USER_BYTES / 4 ?
+	    cfg->max_value_size * 4 : QUOTA_USER_BYTES)) == NULL) {
 		cs_err_sys(&e, ENOMEM, "starting");
 		goto err_print;
 	}
@@ -301,6 +302,7 @@ err_out2:
 	reload_free(r);
 	special_nodes_free(lo.nodes);
 	quota_free(lo.quota);
+	held_free(lo.held);
 	tree_unref(lo_publish(&lo, NULL));
 	audit_close(lo.audit);
 	key_free(envkey);

@@ -1,7 +1,11 @@
 /* fs/ops.c - the FUSE low-level operations of comfysecretsfs.
  *
  * A read-only tree over the served snapshot (tree.h): lookup, getattr and readdir
- * answer from names and lengths and never decrypt. open is where a value is touched: it
+ * answer from names and lengths and never decrypt. A field's inode number stands for
+ * one value; lookups of fields are counted in fs/held.c, so an inode a reload replaced
+ * still answers getattr with its own attributes while the kernel holds it (an open
+ * file's fstat describes what it reads), and open or access on it answers ESTALE,
+ * which makes the kernel look the path up again. open is where a value is touched: it
  * refuses write access (EROFS), checks access when the kernel does not, writes the
  * secret_read audit line (failing the open with EIO when that line cannot be written
  * and fail_closed is on), then decrypts the one field into a per-handle sodium_malloc
@@ -35,6 +39,8 @@
 
 #include "../crypto/secret.h"
 #include "../crypto/vault.h"
+#include "../policy/control.h"
+#include "held.h"
 #include "lo.h"
 #include "log.h"
 #include "quota.h"
@@ -44,6 +50,13 @@
 #define GROUPS_MAX	64	/* supplementary groups looked at by lo_may() */
 #define STATFS_BSIZE	4096
 #define LO_NAME_MAX	1024	/* FUSE_NAME_MAX: the longest name the kernel sends */
+/* The longest name anything in the tree can have, the NAME_MAX that statfs reports and
+ * every operation enforces (ENAMETOOLONG): a .sandbox "host:port", which is longer than
+ * any provider or field name. */
+#define LO_NAMEMAX	(CONTROL_PAIR_MAX - 1)
+_Static_assert(LO_NAMEMAX >= VAULT_NAME_MAX && LO_NAMEMAX <= LO_NAME_MAX, "NAME_MAX");
+/* st_size of .control: see lo_stat(). */
+#define LO_ANSWER_SIZE	(64 * 1024)
 /* What a truncate may carry besides its size: the times the kernel sets with it. */
 #define TRUNCATE_BITS	(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | \
 			 FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)
@@ -67,7 +80,32 @@ struct lo_special {
 	void	(*read)(fuse_req_t req, void *priv, size_t size, off_t off);
 	void	(*write)(fuse_req_t req, void *priv, const char *buf, size_t size, off_t off);
 	void	(*release)(void *priv);
+	/* Whether page-cache reads (splice, sendfile) are served: only where the answer
+	 * is the same bytes at the same offsets for every handle of the inode. child_size
+	 * then gives a child's size: its answer's length. */
+	int	 page_cache;
+	uint64_t (*child_size)(struct lo_data *lo, const char *name);
 };
+
+/* The length of the answer .sandbox/<name> gives when opened: the same check, with
+ * nothing audited. An open's own answer differs only when its denial cannot be audited
+ * (it then says so), and that is a denial either way. */
+static uint64_t
+sandbox_size(struct lo_data *lo, const char *name)
+{
+	struct control_ctx ctx;
+	char *answer = NULL;
+	size_t alen = 0;
+
+	memset(&ctx, 0, sizeof ctx);
+	ctx.cfg = lo->cfg;
+	ctx.pid = -1;
+	ctx.via = "fs";
+	if (lo->cfg == NULL || control_check_pair(&ctx, name, &answer, &alen) == -1)
+		return LO_ANSWER_SIZE;
+	free(answer);
+	return alen;
+}
 
 static const struct lo_special lo_special[] = {
 	{ .entry = { ".control", SPECIAL_INO_CONTROL, S_IFREG | 0666, SPECIAL_ID_CONTROL },
@@ -77,7 +115,7 @@ static const struct lo_special lo_special[] = {
 	  .lookup = special_sandbox_lookup, .child = special_sandbox_child,
 	  .forget = special_sandbox_forget, .child_mode = S_IFREG | 0444,
 	  .open = special_sandbox_open, .read = special_sandbox_read,
-	  .release = special_sandbox_release },
+	  .release = special_sandbox_release, .page_cache = 1, .child_size = sandbox_size },
 	{ .entry = { .name = NULL } },
 };
 
@@ -221,7 +259,8 @@ lo_node(struct lo_data *lo, const struct tree *t, uint64_t ino, struct lo_tmpnod
 		tmp->n.parent = d->ino;
 		tmp->n.name = tmp->name;
 		tmp->n.mode = sp->child_mode;
-		tmp->n.size = 0;
+		tmp->n.size = sp->child_size != NULL ? sp->child_size(lo, tmp->name) :
+		    LO_ANSWER_SIZE;
 		tmp->n.first = tmp->n.nchild = 0;
 		tmp->n.nlink = S_ISDIR(sp->child_mode) ? 2 : 1;
 		n = &tmp->n;
@@ -335,8 +374,18 @@ lo_stat(const struct tree *t, const struct tree_node *n, struct stat *st)
 	st->st_uid = n->uid;
 	st->st_gid = n->gid;
 	st->st_size = (off_t)n->size;
+	/* sendfile(2) and splice(2) read a FUSE file through the page cache, even a
+	 * direct_io one, and only up to st_size: a size of 0 ends them at once. So a
+	 * special file has a size: a .sandbox child its answer's (lo_node), .control,
+	 * whose answer exists only once a handle asked, a bound (its page-cache reads are
+	 * refused, lo_read, so sendfile fails and BusyBox cat and the like read(2); read
+	 * stops at the answer's end whatever the size, as the file is direct_io). */
+	if (n->kind == TREE_SPECIAL && S_ISREG(n->mode) && n->parent == TREE_INO_ROOT)
+		st->st_size = LO_ANSWER_SIZE;
 	st->st_blksize = STATFS_BSIZE;
-	st->st_blocks = (blkcnt_t)((n->size + 511) / 512);
+	st->st_blocks = 0;
+	if (n->kind != TREE_SPECIAL)
+		st->st_blocks = (blkcnt_t)((n->size + 511) / 512);
 	st->st_atim = st->st_mtim = st->st_ctim = ts;
 }
 
@@ -448,10 +497,32 @@ lo_reveal(const struct tree *t, const struct tree_node *n, struct secret **out)
 	return 0;
 }
 
+/* The error for an inode the served snapshot lacks. One the kernel still holds from an
+ * older snapshot (a dentry not yet invalidated) is ESTALE: open(2), access(2) and
+ * stat(2) then look the path up again and find the inode that replaced it. */
+static int
+lo_gone(struct lo_data *lo, uint64_t ino)
+{
+	struct stat st;
+
+	return held_stat(lo->held, ino, &st) == 0 ? ESTALE : ENOENT;
+}
+
 static void
 lo_erofs(fuse_req_t req)
 {
 	fuse_reply_err(req, EROFS);
+}
+
+/* ENAMETOOLONG for a name over NAME_MAX, before anything else is said of it (as a
+ * local filesystem answers), else EROFS: the answer of every operation that would
+ * create, remove or rename a name. */
+static void
+lo_erofs_name(fuse_req_t req, const char *name, const char *name2)
+{
+	if (strlen(name) > LO_NAMEMAX || (name2 != NULL && strlen(name2) > LO_NAMEMAX))
+		return (void)fuse_reply_err(req, ENAMETOOLONG);
+	lo_erofs(req);
 }
 
 static void
@@ -478,6 +549,10 @@ lo_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	uint64_t ino;
 	int err;
 
+	if (strlen(name) > LO_NAMEMAX) {
+		tree_unref(t);
+		return (void)fuse_reply_err(req, ENAMETOOLONG);
+	}
 	if (d != NULL && lo->check_access && !lo_may(req, d, X_OK)) {
 		tree_unref(t);
 		return (void)fuse_reply_err(req, EACCES);
@@ -504,17 +579,26 @@ lo_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	ep.entry_timeout = lo_timeout(lo, n);
 	lo_stat(t, n, &ep.attr);
 	tree_unref(t);
+	/* A field's inode may outlive its snapshot (held.h): count it before the kernel
+	 * can forget it. */
+	if (n->kind == TREE_FILE && (err = held_lookup(lo->held, &ep.attr)) != 0)
+		return (void)fuse_reply_err(req, err);
 	/* A reply the kernel never took counts no lookup. */
-	if (fuse_reply_entry(req, &ep) != 0 && sp != NULL && sp->forget != NULL)
-		sp->forget(lo, ep.ino, 1);
+	if (fuse_reply_entry(req, &ep) != 0) {
+		if (sp != NULL && sp->forget != NULL)
+			sp->forget(lo, ep.ino, 1);
+		held_forget(lo->held, ep.ino, 1);
+	}
 }
 
-/* Snapshot nodes live in snapshots, not in lookup counts; special children count. */
+/* Directories live in snapshots, not in lookup counts; fields (held.h) and special
+ * children count. */
 static void
 lo_forget_one(struct lo_data *lo, uint64_t ino, uint64_t nlookup)
 {
 	const struct lo_special *sp;
 
+	held_forget(lo->held, ino, nlookup);
 	for (sp = lo_special; sp->entry.name != NULL; sp++)
 		if (sp->forget != NULL)
 			sp->forget(lo, ino, nlookup);
@@ -547,9 +631,14 @@ lo_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct stat st;
 	double timeout;
 
+	/* With or without a handle (fstat(2) sends none), an inode number stands for one
+	 * value: one whose value changed or went in a reload answers with the attributes
+	 * it had while the kernel holds it, so an open file's size is what it reads. */
 	(void)fi;
 	if (n == NULL) {
 		tree_unref(t);
+		if (held_stat(lo->held, ino, &st) == 0)
+			return (void)fuse_reply_attr(req, &st, lo->timeout);
 		return (void)fuse_reply_err(req, ENOENT);	/* vanished in a reload */
 	}
 	lo_stat(t, n, &st);
@@ -568,7 +657,7 @@ lo_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	int err = 0;
 
 	if (n == NULL)
-		err = ENOENT;
+		err = lo_gone(lo, ino);
 	else if ((mask & W_OK) && !lo_writable(n))
 		err = EROFS;
 	else if (mask != F_OK && !lo_may(req, n, mask))
@@ -700,7 +789,7 @@ lo_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return tree_unref(t);
 	}
 	if (n == NULL)
-		err = ENOENT;
+		err = lo_gone(lo, ino);
 	else if (n->kind != TREE_FILE)
 		err = EISDIR;
 	else if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
@@ -738,13 +827,18 @@ lo_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file
 	size_t len;
 
 	(void)ino;
+	/* read(2) of a direct_io file comes with the reader's lock owner (the kernel's
+	 * fuse_direct_io() sets FUSE_READ_LOCKOWNER); a page-cache fill, which a
+	 * MAP_PRIVATE mmap, splice(2) or sendfile(2) makes, comes without one. The page
+	 * cache is the inode's, shared by every handle: .control's answers are per handle
+	 * and read from a cursor, so a fill is refused there (EINVAL, as for a file that
+	 * cannot splice; BusyBox cat and the like then read(2)). */
+	if (h->sp != NULL && fi->lock_owner == 0 && !h->sp->page_cache)
+		return (void)fuse_reply_err(req, EINVAL);
 	if (h->sp != NULL)
 		return h->sp->read != NULL ? h->sp->read(req, h->priv, size, off) :
 		    (void)fuse_reply_err(req, EINVAL);
-	/* read(2) of a direct_io file comes with the reader's lock owner (the kernel's
-	 * fuse_direct_io() sets FUSE_READ_LOCKOWNER); a page-cache fill, which only a
-	 * MAP_PRIVATE mmap makes here, comes without one. Only that leaves pages of the
-	 * value behind, for release to have purged. */
+	/* A field's pages are purged once the handle that filled them is released. */
 	if (fi->lock_owner == 0)
 		atomic_store(&h->cached, 1);
 	len = h->value->len;
@@ -798,7 +892,7 @@ lo_statfs(fuse_req_t req, fuse_ino_t ino)
 	sv.f_bsize = STATFS_BSIZE;
 	sv.f_frsize = STATFS_BSIZE;
 	sv.f_files = tree_count(t);
-	sv.f_namemax = VAULT_NAME_MAX;
+	sv.f_namemax = LO_NAMEMAX;
 	sv.f_flag = ST_RDONLY | ST_NOSUID | ST_NODEV;
 	tree_unref(t);
 	fuse_reply_statfs(req, &sv);
@@ -852,27 +946,24 @@ static void
 lo_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
 	(void)parent;
-	(void)name;
 	(void)mode;
 	(void)rdev;
-	lo_erofs(req);
+	lo_erofs_name(req, name, NULL);
 }
 
 static void
 lo_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	(void)parent;
-	(void)name;
 	(void)mode;
-	lo_erofs(req);
+	lo_erofs_name(req, name, NULL);
 }
 
 static void
 lo_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	(void)parent;
-	(void)name;
-	lo_erofs(req);
+	lo_erofs_name(req, name, NULL);
 }
 
 static void
@@ -880,8 +971,7 @@ lo_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name
 {
 	(void)link;
 	(void)parent;
-	(void)name;
-	lo_erofs(req);
+	lo_erofs_name(req, name, NULL);
 }
 
 static void
@@ -889,11 +979,9 @@ lo_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newpar
     const char *newname, unsigned int flags)
 {
 	(void)parent;
-	(void)name;
 	(void)newparent;
-	(void)newname;
 	(void)flags;
-	lo_erofs(req);
+	lo_erofs_name(req, name, newname);
 }
 
 static void
@@ -901,8 +989,7 @@ lo_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newnam
 {
 	(void)ino;
 	(void)newparent;
-	(void)newname;
-	lo_erofs(req);
+	lo_erofs_name(req, newname, NULL);
 }
 
 static void
@@ -910,10 +997,9 @@ lo_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
     struct fuse_file_info *fi)
 {
 	(void)parent;
-	(void)name;
 	(void)mode;
 	(void)fi;
-	lo_erofs(req);
+	lo_erofs_name(req, name, NULL);
 }
 
 static void

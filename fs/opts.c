@@ -13,11 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "opts.h"
 
 #define POSITIONAL_MAX	2	/* VAULT MOUNTPOINT */
+#define MOUNTINFO_LINE_MAX	(3 * PATH_MAX)	/* bytes of a /proc/self/mountinfo line */
+#define FSTYPE_MAX	64	/* bytes of a filesystem type in mountinfo */
 
 enum {
 	KEY_ALLOW_OTHER,
@@ -155,6 +158,94 @@ convert(struct raw *r, struct fsopts *o, struct cs_err *e)
 	return 0;
 }
 
+/* Undoes mountinfo's octal escapes (\040 for a space...) of s, in place. */
+static void
+unescape(char *s)
+{
+	char *w = s;
+
+	for (; *s != '\0'; s++, w++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*w = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*w = *s;
+		}
+	}
+	*w = '\0';
+}
+
+/* The topmost mount at path, from /proc/self/mountinfo: its type ("fuse.sshfs") and
+ * source into type and src. 0 when there is one, -1 when not (or unreadable). */
+static int
+mount_at(const char *path, char type[FSTYPE_MAX], char src[PATH_MAX])
+{
+	char line[MOUNTINFO_LINE_MAX], *f[5], *sep, *t, *so, *save;
+	FILE *fp;
+	int i, found = -1;
+
+	if ((fp = fopen("/proc/self/mountinfo", "re")) == NULL)
+		return -1;
+	/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPER */
+	while (fgets(line, sizeof line, fp) != NULL) {
+		if ((sep = strstr(line, " - ")) == NULL)
+			continue;
+		*sep = '\0';
+		for (i = 0, save = NULL; i < 5; i++)
+			if ((f[i] = strtok_r(i == 0 ? line : NULL, " ", &save)) == NULL)
+				break;
+		if (i < 5 || (t = strtok_r(sep + 3, " ", &save)) == NULL ||
+		    (so = strtok_r(NULL, " ", &save)) == NULL)
+			continue;
+		unescape(f[4]);
+		if (strcmp(f[4], path) != 0)
+			continue;
+		unescape(so);
+		snprintf(type, FSTYPE_MAX, "%s", t);
+		snprintf(src, PATH_MAX, "%s", so);
+		found = 0;	/* a later line is a mount on top of this one */
+	}
+	fclose(fp);
+	return found;
+}
+
+/* The mountpoint must be a directory we can mount on. A FUSE mount whose daemon died
+ * answers ENOTCONN (statfs always asks the daemon; stat may come from the kernel's
+ * cache for a second, and a second mount would then land on top of the dead one): it
+ * is named, with the fix. A live comfysecretsfs mount of the same point is refused:
+ * two daemons stacked would serve from whichever mounted last. Anything else mounted
+ * there (a tmpfs) is the admin's choice. */
+static int
+check_mountpoint(const char *mnt, struct cs_err *e)
+{
+	char type[FSTYPE_MAX] = "", src[PATH_MAX] = "";
+	struct statfs sf;
+	struct stat sb;
+	int fuse, err = 0;
+
+	fuse = mount_at(mnt, type, src) == 0 && strncmp(type, "fuse", 4) == 0;
+	if (fuse && statfs(mnt, &sf) == -1)
+		err = errno;
+	else if (stat(mnt, &sb) == -1)
+		err = errno;
+	if (err == ENOTCONN || err == ECONNABORTED)
+		return cs_err_set(e, ENOTCONN, "%s: a dead FUSE mount is in the way (not "
+		    "connected: its daemon is gone); remove it with `fusermount3 -uz %s` and "
+		    "start again (-o auto_unmount avoids this)", mnt, mnt);
+	if (fuse && err == 0 && strcmp(type, "fuse.comfysecretsfs") == 0)
+		return cs_err_set(e, EBUSY, "%s: comfysecretsfs already serves %s there; stop "
+		    "that daemon (`fusermount3 -u %s`) before starting another", mnt, src, mnt);
+	if (err == 0 && stat(mnt, &sb) == -1)
+		err = errno;
+	if (err != 0)
+		return cs_err_set(e, err, "%s: %s", mnt, strerror(err));
+	if (!S_ISDIR(sb.st_mode))
+		return cs_err_set(e, ENOTDIR, "%s: the mountpoint must be a directory (usage: "
+		    "comfysecretsfs [-f] [-o OPTIONS] VAULT MOUNTPOINT)", mnt);
+	return 0;
+}
+
 static void
 raw_free(struct raw *r)
 {
@@ -174,7 +265,6 @@ int
 fsopts_parse(int argc, char **argv, struct fsopts *o, struct cs_err *e)
 {
 	struct fuse_cmdline_opts co;
-	struct stat sb;
 	struct raw r;
 	int rc = -1;
 
@@ -219,11 +309,8 @@ fsopts_parse(int argc, char **argv, struct fsopts *o, struct cs_err *e)
 	}
 	/* FUSE can mount over a file: `comfysecretsfs vault.json` would hide the vault. */
 	if (strncmp(o->mountpoint, "/dev/fd/", 8) != 0 &&
-	    (stat(o->mountpoint, &sb) == -1 || !S_ISDIR(sb.st_mode))) {
-		cs_err_set(e, ENOTDIR, "%s: the mountpoint must be a directory (usage: "
-		    "comfysecretsfs [-f] [-o OPTIONS] VAULT MOUNTPOINT)", o->mountpoint);
+	    check_mountpoint(o->mountpoint, e) == -1)
 		goto out;
-	}
 	if (r.npos == 2 && (o->vault = fsopts_abspath(r.pos[0])) == NULL) {
 		cs_err_sys(e, errno != 0 ? errno : ENOMEM, "%s", r.pos[0]);
 		goto out;

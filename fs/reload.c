@@ -7,10 +7,13 @@
  * loop threads must be free to serve it.
  *
  * What changes between two snapshots is found by inode: a node of the old tree that
- * is missing from the new one has vanished (its entry is invalidated); one whose size,
- * mode, owner or link count changed has its attributes invalidated; a new node's entry
- * is invalidated too, in case the kernel remembered its absence. Values themselves
- * need no invalidation: files are direct_io, so the kernel caches no page of them. */
+ * is missing from the new one has vanished or, for a field, changed its value (a new
+ * value is a new inode, tree.h); its entry is invalidated, so the next lookup finds
+ * the new inode, while the kernel keeps the old one for whoever has it open (ops.c
+ * answers for it from fs/held.c). One whose mode, owner or link count changed has its
+ * attributes invalidated; a new node's entry is invalidated too, in case the kernel
+ * remembered its absence. Values themselves need no invalidation: files are
+ * direct_io, so the kernel caches no page of them. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>

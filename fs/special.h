@@ -1,6 +1,6 @@
 /* fs/special.h - the special root entries: .control and .sandbox/.
  *
- * .control (0666, size 0) is a conversation per open handle. Writes append to the
+ * .control (0666) is a conversation per open handle. Writes append to the
  * handle's request; the first read after them hands the whole request to
  * control_handle() (policy/control.c) and keeps its answer; reads return that answer
  * from its first byte, whatever the file offset, then EOF until the next write starts
@@ -15,7 +15,7 @@
  * kept whole is dropped.
  *
  * .sandbox/ (0555) lists nothing. Looking up a name that parses as host:port
- * ("api.example.com:443", "[::1]:8000") gives a read-only file (0444, size 0) whose
+ * ("api.example.com:443", "[::1]:8000") gives a read-only file (0444) whose
  * content is control_check_pair()'s answer, computed when it is opened - so a denial is
  * audited once per open, as the opener - and kept for that handle. An open file pins
  * its name in the table; one uid may pin QUOTA_USER_PINS (EMFILE past them), so it
@@ -25,8 +25,9 @@
  * counted by the kernel's lookups and dropped by its forgets; they are never cached
  * (timeouts 0), so each path walk checks again.
  *
- * Both are direct_io: the kernel keeps no page of an answer, and the size 0 they report
- * is honest (an answer exists only once a handle asked). Neither is a secret: nothing
+ * Both are direct_io. The sizes they report are set in ops.c (lo_stat, lo_node): a
+ * bound for .control, the answer's length for .sandbox/<pair>, so that sendfile and
+ * splice, which stop at the size, read the answer. Neither is a secret: nothing
  * here writes secret_read. The hooks are wired into lo_special[] in ops.c; each opens,
  * reads, writes or releases and leaves the one fuse_reply_* to ops.c, except read and
  * write, which reply themselves. */

@@ -5,7 +5,7 @@
  * nodes out so that every directory's children are one contiguous, name-sorted run:
  * the root, the special entries, the provider directories, then the fields provider by
  * provider. Inode numbers come from the inomap, an open-addressing hash of path ->
- * number that only grows. Each snapshot adds two more: inode -> node and
+ * (number, value id) that only grows. Each snapshot adds two more: inode -> node and
  * (parent, name) -> node, so both lookups take a probe or two whatever the size; the
  * sorted runs serve readdir. Names point into the vault and the overlay, which outlive
  * the nodes. */
@@ -24,6 +24,7 @@
 struct tree_inomap {
 	char		**keys;		/* NULL: empty slot */
 	uint64_t	 *inos;
+	uint64_t	 *ids;		/* the value's identity the number stands for */
 	size_t		  nslots;	/* a power of two */
 	size_t		  used;
 	uint64_t	  next;		/* the next number to hand out */
@@ -48,6 +49,7 @@ struct src {
 	const struct secret	*env;
 	size_t			 pi, fi;
 	uint64_t		 size;
+	uint64_t		 id;		/* vault_value_id; 0 for the overlay */
 };
 
 static uint64_t
@@ -82,7 +84,8 @@ tree_inomap_new(void)
 	m->nslots = INOMAP_MIN_SLOTS;
 	m->keys = calloc(m->nslots, sizeof *m->keys);
 	m->inos = calloc(m->nslots, sizeof *m->inos);
-	if (m->keys == NULL || m->inos == NULL) {
+	m->ids = calloc(m->nslots, sizeof *m->ids);
+	if (m->keys == NULL || m->inos == NULL || m->ids == NULL) {
 		tree_inomap_free(m);
 		return NULL;
 	}
@@ -101,6 +104,7 @@ tree_inomap_free(struct tree_inomap *m)
 		free(m->keys[i]);
 	free(m->keys);
 	free(m->inos);
+	free(m->ids);
 	free(m);
 }
 
@@ -109,13 +113,15 @@ inomap_grow(struct tree_inomap *m)
 {
 	size_t n = m->nslots * 2, i, j;
 	char **keys;
-	uint64_t *inos;
+	uint64_t *inos, *ids;
 
 	keys = calloc(n, sizeof *keys);
 	inos = calloc(n, sizeof *inos);
-	if (keys == NULL || inos == NULL) {
+	ids = calloc(n, sizeof *ids);
+	if (keys == NULL || inos == NULL || ids == NULL) {
 		free(keys);
 		free(inos);
+		free(ids);
 		return -1;
 	}
 	for (i = 0; i < m->nslots; i++) {
@@ -125,30 +131,41 @@ inomap_grow(struct tree_inomap *m)
 			;
 		keys[j] = m->keys[i];
 		inos[j] = m->inos[i];
+		ids[j] = m->ids[i];
 	}
 	free(m->keys);
 	free(m->inos);
+	free(m->ids);
 	m->keys = keys;
 	m->inos = inos;
+	m->ids = ids;
 	m->nslots = n;
 	return 0;
 }
 
-/* The number of path key, handing out the next one for a new path; 0 on ENOMEM. */
+/* The number of path key holding the value id, handing out the next one for a new
+ * path or a new value at a known path; 0 on ENOMEM. */
 static uint64_t
-inomap_get(struct tree_inomap *m, const char *key)
+inomap_get(struct tree_inomap *m, const char *key, uint64_t id)
 {
 	size_t j;
 
 	if ((m->used + 1) * 2 > m->nslots && inomap_grow(m) == -1)
 		return 0;
 	for (j = hash_str(key) & (m->nslots - 1); m->keys[j] != NULL;
-	    j = (j + 1) & (m->nslots - 1))
-		if (strcmp(m->keys[j], key) == 0)
-			return m->inos[j];
+	    j = (j + 1) & (m->nslots - 1)) {
+		if (strcmp(m->keys[j], key) != 0)
+			continue;
+		if (m->ids[j] != id) {
+			m->ids[j] = id;
+			m->inos[j] = m->next++;
+		}
+		return m->inos[j];
+	}
 	if ((m->keys[j] = strdup(key)) == NULL)
 		return 0;
 	m->inos[j] = m->next++;
+	m->ids[j] = id;
 	m->used++;
 	return m->inos[j];
 }
@@ -194,7 +211,7 @@ gather(const struct vault *v, const struct overlay *ov, size_t *n)
 		for (fi = 0; fi < vault_nfields(v, pi); fi++)
 			s[k++] = (struct src){ .provider = vault_provider(v, pi),
 			    .field = vault_field(v, pi, fi), .pi = pi, .fi = fi,
-			    .size = vault_value_len(v, pi, fi) };
+			    .size = vault_value_len(v, pi, fi), .id = vault_value_id(v, pi, fi) };
 	}
 	for (i = 0; ov != NULL && i < ov->n; i++)
 		s[k++] = (struct src){ .provider = ov->v[i].provider, .field = ov->v[i].field,
@@ -313,7 +330,7 @@ layout(struct tree *t, struct tree_inomap *m, const struct src *s, size_t ns,
 			dir->mode = S_IFDIR | fmode | ((fmode & 0444) >> 2);
 			dir->first = f;
 			dir->nlink = 2;
-			if ((dir->ino = inomap_get(m, s[i].provider)) == 0)
+			if ((dir->ino = inomap_get(m, s[i].provider, 0)) == 0)
 				return -1;
 			t->nodes[0].nlink++;
 		}
@@ -333,7 +350,7 @@ layout(struct tree *t, struct tree_inomap *m, const struct src *s, size_t ns,
 		n->nlink = 1;
 		dir->nchild++;
 		snprintf(key, sizeof key, "%s/%s", s[i].provider, s[i].field);
-		if ((n->ino = inomap_get(m, key)) == 0)
+		if ((n->ino = inomap_get(m, key, s[i].id)) == 0)
 			return -1;
 	}
 	return index_nodes(t);

@@ -7,9 +7,12 @@
  * one keeps it until it is done. Nothing here decrypts: a file node says where its bytes
  * are (the vault's indexes, or an overlay secret) and how many there are.
  *
- * Inode numbers are stable across snapshots for the same path: they come from a
- * struct tree_inomap (path -> number) kept by the caller from one build to the next
- * and never shrunk, so a path that vanishes and comes back gets its old number.
+ * Inode numbers come from a struct tree_inomap (path -> number) kept by the caller
+ * from one build to the next and never shrunk. A directory keeps its number for good.
+ * A field keeps its number while its value is unchanged (vault_value_id) and gets a new
+ * one when the value changes, as a file replaced by rename(2) is a new inode: a handle
+ * open on the old inode keeps describing what it reads (size, attributes), and
+ * lookups find the new one. A number is never handed out twice.
  * Lookups by inode and by (parent, name) are O(1) (hashes); children are also kept
  * sorted by name, for readdir.
  *

@@ -1,5 +1,6 @@
 /* tests/test_tree.c - snapshots of the mounted tree: layout, owners and modes, the
- * overlay over the vault, special entries, inode numbers that survive reloads, and
+ * overlay over the vault, special entries, inode numbers across reloads (kept while a
+ * value is unchanged, new when it changes), and
  * lookups that do not slow down with the number of fields. */
 #include <errno.h>
 #include <setjmp.h>
@@ -154,17 +155,35 @@ test_one_directory_per_provider_one_file_per_field(void **state)
 	tree_inomap_free(m);
 }
 
-static void
-test_inodes_are_stable_across_snapshots(void **state)
+/* A copy of the vault saved at path, as the daemon reads it at each reload. */
+static struct vault *
+reopen(const char *path)
 {
-	struct tree_inomap *m = tree_inomap_new();
-	struct vault *v1 = sample(), *v2 = sample(), *v3 = sample();
-	struct tree *t1, *t2, *t3;
+	struct vault *v = NULL;
 	struct cs_err e = { 0 };
-	uint64_t key1, end1, oa1, rp1, added;
+
+	if (vault_open(path, test_key, &v, &e) == -1)
+		fail_msg("vault_open: %s", e.msg);
+	return v;
+}
+
+static void
+test_a_changed_value_is_a_new_inode_the_rest_keep_theirs(void **state)
+{
+	char dir[] = "/tmp/cs-test-tree-XXXXXX", path[64];
+	struct tree_inomap *m = tree_inomap_new();
+	struct vault *v0 = sample(), *v1, *v2, *v3, *v4;
+	struct tree *t1, *t2, *t3, *t4;
+	struct cs_err e = { 0 };
+	uint64_t key1, end1, oa1, rp1, key2, key3, added;
 
 	(void)state;
-	t1 = build(m, v1, NULL);
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/vault.json", dir);
+	if (vault_save(v0, path, 0, &e) == -1)
+		fail_msg("vault_save: %s", e.msg);
+	vault_close(v0);
+	t1 = build(m, v1 = reopen(path), NULL);
 	key1 = ino_of(t1, "runpod", "api_key");
 	end1 = ino_of(t1, "runpod", "endpoint");
 	oa1 = ino_of(t1, "openai", "api_key");
@@ -173,30 +192,47 @@ test_inodes_are_stable_across_snapshots(void **state)
 	assert_true(key1 != end1 && key1 != oa1 && end1 != oa1 && rp1 != key1);
 
 	/* a field added before the others in name order, one removed, one changed */
+	v2 = reopen(path);
 	put(v2, "aaa", "first", "x");
 	put(v2, "runpod", "api_key", "a different, longer value");
 	assert_int_equal(vault_remove(v2, "runpod", "endpoint", &e), 0);
 	t2 = build(m, v2, NULL);
-	assert_int_equal(ino_of(t2, "runpod", "api_key"), key1);
-	assert_int_equal(ino_of(t2, "openai", "api_key"), oa1);
-	assert_int_equal(ino_of(t2, "runpod", NULL), rp1);
+	key2 = ino_of(t2, "runpod", "api_key");
+	assert_true(key2 != 0 && key2 != key1 && key2 != end1 && key2 != oa1);
+	assert_null(tree_get(t2, key1));		/* the old value's inode is gone */
+	assert_int_equal(ino_of(t2, "openai", "api_key"), oa1);	/* untouched: kept */
+	assert_int_equal(ino_of(t2, "runpod", NULL), rp1);	/* directories keep theirs */
 	assert_null(tree_get(t2, end1));		/* vanished: ENOENT */
 	added = ino_of(t2, "aaa", "first");
-	assert_true(added != 0 && added != key1 && added != end1 && added != oa1);
-	assert_int_equal(tree_get(t2, key1)->size, strlen("a different, longer value"));
+	assert_true(added != 0 && added != key1 && added != key2 && added != end1 &&
+	    added != oa1);
+	assert_int_equal(tree_get(t2, key2)->size, strlen("a different, longer value"));
 
 	/* the old snapshot is untouched while a reader holds it */
 	assert_non_null(tree_get(t1, end1));
 	assert_int_equal(tree_get(t1, key1)->size, strlen("sk-runpod-0123456789"));
 
-	/* a path that comes back gets its old number */
-	t3 = build(m, v3, NULL);
+	/* a path that comes back with its old value gets its old number; a value that
+	 * was replaced never gets its old number back */
+	t3 = build(m, v3 = reopen(path), NULL);
 	assert_int_equal(ino_of(t3, "runpod", "endpoint"), end1);
-	assert_int_equal(ino_of(t3, "runpod", "api_key"), key1);
+	key3 = ino_of(t3, "runpod", "api_key");
+	assert_true(key3 != key1 && key3 != key2 && key3 != added);
+	assert_int_equal(ino_of(t3, "openai", "api_key"), oa1);
+
+	/* the same plaintext sealed again is a new value too */
+	v4 = reopen(path);
+	put(v4, "openai", "api_key", "sk-openai");
+	t4 = build(m, v4, NULL);
+	assert_true(ino_of(t4, "openai", "api_key") != oa1);
+	assert_int_equal(ino_of(t4, "runpod", "endpoint"), end1);
 	tree_unref(t1);
 	tree_unref(t2);
 	tree_unref(t3);
+	tree_unref(t4);
 	tree_inomap_free(m);
+	unlink(path);
+	assert_int_equal(rmdir(dir), 0);
 }
 
 static void
@@ -406,7 +442,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_one_directory_per_provider_one_file_per_field),
-		cmocka_unit_test(test_inodes_are_stable_across_snapshots),
+		cmocka_unit_test(test_a_changed_value_is_a_new_inode_the_rest_keep_theirs),
 		cmocka_unit_test(test_references_keep_a_snapshot_alive),
 		cmocka_unit_test(test_overlay_replaces_a_value_and_adds_paths),
 		cmocka_unit_test(test_provider_owner_group_and_mode_come_from_the_config),

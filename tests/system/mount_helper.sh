@@ -78,6 +78,42 @@ else
 	notok "the fstab.example line mounts" "$(tail -n 3 "$T/f.out" | tr '\n' ' ')"
 fi
 
+# 3b. After a crash: the unit's and the fstab line's auto_unmount removes the mount when
+#     the daemon is SIGKILLed, so mounting again just works; without it the daemon names
+#     the dead mount and the fix instead of mounting on top of it.
+dpid() {	# the daemon itself, not fusermount3 (whose arguments name it too)
+	for p in $(pgrep -f "comfysecretsfs .*$T/mnt"); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = comfysecretsfs ] && echo "$p"
+	done | head -n 1
+}
+hopts="config=$CSD/cs.ini,key_file=$T/k/key,allow_other,nodev,nosuid,noexec"
+if mount -t fuse.comfysecretsfs "$CSD/vault.json" "$T/mnt" -o "$hopts,auto_unmount" \
+    >"$T/k1.out" 2>&1 && wait_mounted "$T/mnt"; then
+	kill -KILL "$(dpid)"
+	check "auto_unmount: a SIGKILLed daemon's mount goes away" wait_unmounted "$T/mnt" 5
+	if mount -t fuse.comfysecretsfs "$CSD/vault.json" "$T/mnt" -o "$hopts,auto_unmount" \
+	    >"$T/k2.out" 2>&1 && wait_mounted "$T/mnt"; then
+		check "auto_unmount: mounting again serves" test "$(cat "$T/mnt/demo/token")" = helper-value
+		kill -KILL "$(dpid)"; wait_unmounted "$T/mnt" 5
+	else
+		notok "auto_unmount: mounting again serves" "$(tail -n 3 "$T/k2.out" | tr '\n' ' ')"
+	fi
+else
+	notok "auto_unmount: mounts" "$(tail -n 3 "$T/k1.out" | tr '\n' ' ')"
+fi
+if mount -t fuse.comfysecretsfs "$CSD/vault.json" "$T/mnt" -o "$hopts" >"$T/k3.out" 2>&1 &&
+    wait_mounted "$T/mnt"; then
+	kill -KILL "$(dpid)"
+	mount -t fuse.comfysecretsfs "$CSD/vault.json" "$T/mnt" -o "$hopts" >"$T/k4.out" 2>&1
+	check "without auto_unmount: mounting on the dead mount fails naming it and the fix" \
+		sh -c "grep -q 'a dead FUSE mount is in the way' $T/k4.out && grep -q 'fusermount3 -uz' $T/k4.out"
+	check "... and mounts nothing on top" \
+		test "$(awk -v d="$T/mnt" '$5 == d' /proc/self/mountinfo | wc -l)" -eq 1
+	umount -l "$T/mnt"
+else
+	notok "a plain helper mount for the crash check" "$(tail -n 3 "$T/k3.out" | tr '\n' ' ')"
+fi
+
 # 4. mount.fuse3's drop_privileges: mount first, then run the daemon on /dev/fd/N with
 #    no capabilities at all.
 if mount -t fuse.comfysecretsfs "$CSD/vault.json" "$T/mnt" \
