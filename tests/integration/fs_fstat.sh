@@ -8,7 +8,7 @@
 fs_require fs_fstat
 command -v python3 >/dev/null 2>&1 || { skip fs_fstat "python3 is missing"; exit 0; }
 cs_init
-OLD=OLD-VALUE-that-is-rather-long-0123456789
+OLD='OLD-VALUE-that-is-rather-long-0123456789'
 printf '%s' "$OLD" | csc set app token
 M=$T/mnt
 if ! csfs_start "$M"; then notok "the vault mounts" "$(tail -n 2 "$T/csfs.err" | tr '\n' ' ')"; done_testing; fi
@@ -95,7 +95,7 @@ while [ $i -lt 100 ]; do
 done
 : >"$T/stop"
 wait $LOOP
-read -r n cut a b <"$T/loop.out" || { n=0; cut=?; }
+read -r n cut a b <"$T/loop.out" || { n=0; cut='?'; }
 echo "# open+fstat+pread(st_size)+close during 200 sets: $n reads, $cut cut, $a of 3000 bytes, $b of 17"
 check "a reader of st_size bytes never gets a cut value ($cut of $n reads)" [ "$cut" = 0 ]
 check "... and the loop saw both values (the race was run)" \
