@@ -38,8 +38,10 @@ verify(struct cli *c)
 	}
 	if (audit_verify(c->cfg->audit_path, seq, hash, &r, &e) == -1)
 		return cli_fail(&e);
-	printf("%s: %llu lines, chain intact", c->cfg->audit_path,
-	    (unsigned long long)r.lines);
+	printf("%s: %llu lines", c->cfg->audit_path, (unsigned long long)r.lines);
+	if (r.files > 1)
+		printf(" in %u files (rotated ones included)", r.files);
+	printf(", chain intact");
 	if (r.lines != 0)
 		printf(", last seq %llu", (unsigned long long)r.last_seq);
 	if (seq != 0)
@@ -49,14 +51,17 @@ verify(struct cli *c)
 }
 
 /* Copies to stdout whatever is appended to the log from now on, until killed. Each
- * audit line is appended with one write, so a line arrives whole. */
+ * audit line is appended with one write, so a line arrives whole. Like tail -F, it
+ * follows a rotation: once the old file is drained, a new file at the path (rename) or
+ * a file shorter than what was read (copytruncate) is read from its start. */
 static int
 follow(const char *path, struct cs_err *e)
 {
 	struct timespec ts = { 0, FOLLOW_POLL_MS * 1000000L };
+	struct stat fst, pst;
 	char buf[8192];
 	ssize_t n;
-	int fd;
+	int fd, nfd, drained = 0;
 
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return cs_err_sys(e, errno, "%s", path);
@@ -74,6 +79,23 @@ follow(const char *path, struct cs_err *e)
 		if (n < 0 && errno != EINTR) {
 			close(fd);
 			return cs_err_sys(e, errno, "%s: read", path);
+		}
+		if (fstat(fd, &fst) == 0 && fst.st_size < lseek(fd, 0, SEEK_CUR))
+			lseek(fd, 0, SEEK_SET);		/* truncated: start again */
+		else if (stat(path, &pst) == 0 && (pst.st_ino != fst.st_ino ||
+		    pst.st_dev != fst.st_dev)) {
+			/* Renamed: drain the old file once more (a writer may have put a
+			 * line there before it moved on), then read the new one. */
+			if (!drained) {
+				drained = 1;
+				continue;
+			}
+			if ((nfd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) != -1) {
+				close(fd);
+				fd = nfd;
+				drained = 0;
+				continue;
+			}
 		}
 		nanosleep(&ts, NULL);
 	}

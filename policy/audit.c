@@ -4,9 +4,10 @@
  * the chain where it happened; audit_verify() reports that line. Lines are JSON objects
  * with a fixed key order: seq, prev, event, timestamp, then the event's fields.
  *
- * Between processes, the flock on the log orders the appends: under it, the writer finds
- * the tail (cached while the file size is what our last append left), builds the next
- * line and writes it with one write(). A write that fails halfway is cut off again
+ * Between processes, the flock on the lock file (.<log>.lock) orders the appends: under
+ * it, the writer follows a rotation (see append_locked), finds the tail (cached while the
+ * file size is what our last append left), builds the next line and writes it with one
+ * write(). A write that fails halfway is cut off again
  * (ftruncate to the old size, still under the lock), so a full disk does not leave a torn
  * line that would block every later append.
  *
@@ -30,19 +31,23 @@
  * read back: its chain is kept in memory, starting at seq 1 for each handle, and it is
  * never flushed with fdatasync.
  *
- * It does not rotate logs (reopening is the daemon's business) and never sees values:
+ * It does not rotate logs (logrotate does; the writers follow) and never sees values:
  * struct audit_event has no place for one. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,6 +65,16 @@
 static const unsigned long local_fs[] = {
 	0xEF53, 0x58465342, 0x9123683E, 0x01021994, 0xF2F52010, 0x794C7630, 0x2FC12FC1,
 };
+
+struct tailrec {
+	uint64_t	seq;
+	char		hash[AUDIT_HASH_HEX + 1];
+	uint64_t	dev, ino;	/* the file that line went to */
+	int64_t		size;		/* that file's size after it */
+};
+#define TAILREC_FMT	"%020llu %s %020llu %020llu %020lld "
+#define TAILREC_BODY	(20 + 1 + 64 + 1 + 20 + 1 + 20 + 1 + 20 + 1)
+#define TAILREC_LEN	(TAILREC_BODY + 16 + 1)		/* + the checksum's hex, '\n' */
 
 enum job_kind { JOB_OPEN, JOB_APPEND };
 
@@ -82,7 +97,9 @@ struct audit {
 	unsigned	 timeout_ms;
 
 	/* Set by the open job, then read-only. */
-	int		 wfd, rfd;	/* append-only writer; reader for the tail, or -1 */
+	char		*lockpath;	/* <path>.lock */
+	int		 lfd;		/* the chain's lock and tail record (regular logs), or -1 */
+	char		*rec;		/* lfd mapped: the tail record (see rec_read) */
 	int		 regular;
 	int		 local;		/* on a filesystem of local_fs[] */
 	int		 fast;		/* callers may append themselves (see above) */
@@ -90,11 +107,18 @@ struct audit {
 	/* Used under io only: by the worker, or a caller on the fast path (and by
 	 * destroy() once the worker is gone). Lock order: io, then mu. */
 	pthread_mutex_t	 io;
+	int		 wfd, rfd;	/* append-only writer; reader for the tail, or -1 */
+	dev_t		 dev;		/* the file wfd writes to */
+	ino_t		 ino;
+	int		 cont;		/* the next line is the first of an emptied or new file */
 	int		 cached;	/* cseq and chash are the line ending at cend */
 	uint64_t	 torn;		/* bytes of a torn last line cut off, not yet recorded */
 	uint64_t	 cseq;
 	char		 chash[AUDIT_HASH_HEX + 1];
 	off_t		 cend;
+	char		 lastrec[TAILREC_LEN];	/* the record this handle wrote last, */
+	struct tailrec	 mine;			/* parsed */
+	int		 recmine;		/* they are set */
 
 	pthread_t	 worker;
 	pthread_mutex_t	 mu;
@@ -110,6 +134,7 @@ struct audit {
 	int		 flush_err;	/* errno of a failed background fdatasync */
 	uint64_t	 last_seq;
 	char		 last_hash[AUDIT_HASH_HEX + 1];
+	_Atomic int	 reopen;	/* audit_reopen() or audit_tick() asked for the path again */
 };
 
 static void
@@ -475,6 +500,25 @@ write_line(struct audit *a, struct job *j, off_t size)
 	char detail[128], *body;
 	int rc;
 
+	if (a->cont) {
+		struct audit_event cev = { .event = "audit_log_continued" };
+
+		cev.pid = getpid();
+		cev.uid = getuid();
+		cev.gid = getgid();
+		snprintf(detail, sizeof detail, "the chain goes on from seq %llu, the last "
+		    "line of the previous file (rotated or truncated)",
+		    (unsigned long long)a->cseq);
+		cev.detail = detail;
+		if ((body = encode(&cev, SIZE_MAX)) == NULL)
+			return cs_err_sys(&j->err, ENOMEM, "%s", a->path);
+		rc = put_line(a, body, strlen(body), size, &j->err);
+		free(body);
+		if (rc == -1)
+			return -1;
+		a->cont = 0;
+		size = a->cend;
+	}
 	if (a->torn > 0) {
 		rev.pid = getpid();
 		rev.uid = getuid();
@@ -498,11 +542,152 @@ write_line(struct audit *a, struct job *j, off_t size)
 	return 0;
 }
 
+/* The chain's tail as the last writer left it, in the lock file: it outlives a
+ * rotation, which the log does not. The file is mapped, so reading and writing it under
+ * the flock costs no system call on the append path. A checksum catches a record torn
+ * by a writer killed in the middle of writing it. */
+/* FNV-1a, 64 bits: enough to tell a torn record from a whole one. */
+static uint64_t
+fnv(const char *p, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	while (len-- > 0)
+		h = (h ^ (unsigned char)*p++) * 0x100000001b3ULL;
+	return h;
+}
+
+/* 1 and *r when the lock file holds a whole record, 0 when it does not (a new lock
+ * file, a torn record). */
+static int
+rec_read(const struct audit *a, struct tailrec *r)
+{
+	char buf[TAILREC_LEN + 1];
+	unsigned long long seq, dev, ino, sum;
+	long long size;
+	size_t i;
+
+	memcpy(buf, a->rec, TAILREC_LEN);
+	buf[TAILREC_LEN] = '\0';
+	/* Most often it is the record this handle wrote last: no parsing. */
+	if (a->recmine && memcmp(buf, a->lastrec, TAILREC_LEN) == 0) {
+		*r = a->mine;
+		return 1;
+	}
+	if (sscanf(buf + TAILREC_BODY, "%16llx", &sum) != 1 ||
+	    sum != fnv(buf, TAILREC_BODY))
+		return 0;
+	if (sscanf(buf, "%20llu %64s %20llu %20llu %20lld", &seq, r->hash, &dev, &ino,
+	    &size) != 5 || strlen(r->hash) != AUDIT_HASH_HEX)
+		return 0;
+	for (i = 0; i < AUDIT_HASH_HEX; i++)
+		if (!((r->hash[i] >= '0' && r->hash[i] <= '9') ||
+		    (r->hash[i] >= 'a' && r->hash[i] <= 'f')))
+			return 0;
+	r->seq = seq;
+	r->dev = dev;
+	r->ino = ino;
+	r->size = size;
+	return 1;
+}
+
+/* Records the cached tail. */
+static void
+rec_write(struct audit *a)
+{
+	char buf[TAILREC_LEN + 1];
+
+	snprintf(buf, TAILREC_BODY + 1, TAILREC_FMT, (unsigned long long)a->cseq, a->chash,
+	    (unsigned long long)a->dev, (unsigned long long)a->ino, (long long)a->cend);
+	snprintf(buf + TAILREC_BODY, sizeof buf - TAILREC_BODY, "%016llx\n",
+	    (unsigned long long)fnv(buf, TAILREC_BODY));
+	memcpy(a->rec, buf, TAILREC_LEN);
+	memcpy(a->lastrec, buf, TAILREC_LEN);
+	a->mine.seq = a->cseq;
+	memcpy(a->mine.hash, a->chash, sizeof a->mine.hash);
+	a->mine.dev = (uint64_t)a->dev;
+	a->mine.ino = (uint64_t)a->ino;
+	a->mine.size = a->cend;
+	a->recmine = 1;
+}
+
+/* Opens the log at the path (again): after a rename, the path names a new file. Under io
+ * and the flock, so no line goes to the old file after one went to the new. */
+static int
+reopen_log(struct audit *a, struct cs_err *e)
+{
+	struct stat st, rst;
+	int wfd, rfd;
+
+	wfd = open(a->path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK, 0600);
+	if (wfd == -1)
+		return cs_err_sys(e, errno, "%s: reopening the audit log", a->path);
+	if (fstat(wfd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(wfd);
+		return cs_err_set(e, EINVAL, "%s: reopening the audit log: no longer a regular "
+		    "file", a->path);
+	}
+	if ((rfd = open(a->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY)) == -1 ||
+	    fstat(rfd, &rst) == -1 || rst.st_dev != st.st_dev || rst.st_ino != st.st_ino) {
+		if (rfd != -1)
+			close(rfd);
+		close(wfd);
+		return cs_err_set(e, EAGAIN, "%s: replaced while being reopened", a->path);
+	}
+	/* The old file's lines reach its disk before it is let go. */
+	if (a->flush != AUDIT_FLUSH_NONE)
+		(void)fdatasync(a->wfd);
+	close(a->wfd);
+	close(a->rfd);
+	a->wfd = wfd;
+	a->rfd = rfd;
+	a->dev = st.st_dev;
+	a->ino = st.st_ino;
+	a->cend = -1;		/* the cached tail ends in the old file */
+	return 0;
+}
+
+/* One append under io and the flock: follows a rotation, finds the tail, writes. */
+static int
+append_locked(struct audit *a, struct job *j)
+{
+	struct tailrec rec;
+	struct stat st;
+	int have;
+
+	have = rec_read(a, &rec);
+	/* Asked to, or another writer has moved on to the file now at the path. */
+	if ((atomic_exchange(&a->reopen, 0) ||
+	    (have && (rec.dev != (uint64_t)a->dev || rec.ino != (uint64_t)a->ino))) &&
+	    reopen_log(a, &j->err) == -1)
+		return -1;
+	if (fstat(a->wfd, &st) == -1)
+		return cs_err_sys(&j->err, errno, "%s", a->path);
+	/* Our own line is the tail while the file ends where it left it, and no one else
+	 * wrote a line (which a truncation back to the same size would hide). */
+	if (!a->cached || st.st_size != a->cend || (have && rec.seq != a->cseq)) {
+		a->cached = 0;
+		if (read_tail(a, &st.st_size, &j->err) == -1)
+			return -1;
+		/* An empty file after lines were written: renamed away and created anew, or
+		 * cut by copytruncate. The chain goes on from the record. */
+		if (st.st_size == 0 && have && rec.seq > 0) {
+			a->cseq = rec.seq;
+			memcpy(a->chash, rec.hash, sizeof a->chash);
+			a->cont = 1;
+		}
+	}
+	if (write_line(a, j, st.st_size) == -1)
+		return -1;
+	rec_write(a);
+	return 0;
+}
+
 static int
 do_append(struct audit *a, struct job *j)
 {
-	struct stat st;
-	int rc = -1;
+	int rc;
 
 	if (!a->regular) {
 		if (!a->cached) {
@@ -512,22 +697,10 @@ do_append(struct audit *a, struct job *j)
 		}
 		return write_line(a, j, 0);
 	}
-	if (lock_log(a->wfd, LOCK_EX) == -1)
-		return cs_err_sys(&j->err, errno, "%s: lock", a->path);
-	if (fstat(a->wfd, &st) == -1) {
-		cs_err_sys(&j->err, errno, "%s", a->path);
-		goto out;
-	}
-	/* Another process appended (or someone truncated): find the tail again. */
-	if ((!a->cached || st.st_size != a->cend) && read_tail(a, &st.st_size, &j->err) == -1) {
-		a->cached = 0;
-		goto out;
-	}
-	if (write_line(a, j, st.st_size) == -1)
-		goto out;
-	rc = 0;
-out:
-	lock_log(a->wfd, LOCK_UN);
+	if (lock_log(a->lfd, LOCK_EX) == -1)
+		return cs_err_sys(&j->err, errno, "%s: lock", a->lockpath);
+	rc = append_locked(a, j);
+	lock_log(a->lfd, LOCK_UN);
 	if (rc == 0 && a->flush == AUDIT_FLUSH_SYNC && fdatasync(a->wfd) == -1)
 		rc = cs_err_sys(&j->err, errno, "%s: fdatasync", a->path);
 	return rc;
@@ -561,6 +734,24 @@ do_open(struct audit *a, struct job *j)
 	a->regular = S_ISREG(st.st_mode);
 	if (!a->regular)
 		return 0;
+	a->dev = st.st_dev;
+	a->ino = st.st_ino;
+	/* The chain's lock is not on the log: whoever may read the log (a 0640 log, group
+	 * adm) could flock it and stop every append. The lock file is 0600, the writers'. */
+	a->lfd = open(a->lockpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+	if (a->lfd == -1)
+		return cs_err_sys(&j->err, errno, "%s: the audit chain's lock file", a->lockpath);
+	if (fstat(a->lfd, &rst) == -1 || !S_ISREG(rst.st_mode))
+		return cs_err_set(&j->err, EINVAL, "%s: the audit chain's lock file is not a "
+		    "regular file", a->lockpath);
+	/* Grown, never shrunk: a shorter file would leave the mapping's end unbacked. */
+	if (rst.st_size < TAILREC_LEN && ftruncate(a->lfd, TAILREC_LEN) == -1)
+		return cs_err_sys(&j->err, errno, "%s", a->lockpath);
+	a->rec = mmap(NULL, TAILREC_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, a->lfd, 0);
+	if (a->rec == MAP_FAILED) {
+		a->rec = NULL;
+		return cs_err_sys(&j->err, errno, "%s: mapping", a->lockpath);
+	}
 	if (fstatfs(a->wfd, &sf) == 0)
 		for (i = 0; i < sizeof local_fs / sizeof local_fs[0]; i++)
 			a->local |= (unsigned long)sf.f_type == local_fs[i];
@@ -583,11 +774,16 @@ destroy(struct audit *a)
 		close(a->wfd);
 	if (a->rfd != -1)
 		close(a->rfd);
+	if (a->rec != NULL)
+		munmap(a->rec, TAILREC_LEN);
+	if (a->lfd != -1)
+		close(a->lfd);
 	pthread_cond_destroy(&a->wake);
 	pthread_cond_destroy(&a->done);
 	pthread_mutex_destroy(&a->mu);
 	pthread_mutex_destroy(&a->io);
 	free(a->path);
+	free(a->lockpath);
 	free(a);
 }
 
@@ -596,7 +792,7 @@ worker(void *arg)
 {
 	struct audit *a = arg;
 	struct job *j;
-	int rc, orphan;
+	int rc, orphan, fd;
 
 	pthread_mutex_lock(&a->mu);
 	for (;;) {
@@ -639,7 +835,13 @@ worker(void *arg)
 		if (a->dirty && (a->stopping || passed(&a->flush_due))) {
 			a->dirty = 0;
 			pthread_mutex_unlock(&a->mu);
-			rc = fdatasync(a->wfd) == -1 ? errno : 0;
+			/* A copy of the fd: a reopen may close the original meanwhile. */
+			pthread_mutex_lock(&a->io);
+			fd = dup(a->wfd);
+			pthread_mutex_unlock(&a->io);
+			rc = fd == -1 || fdatasync(fd) == -1 ? errno : 0;
+			if (fd != -1)
+				close(fd);
 			pthread_mutex_lock(&a->mu);
 			if (rc != 0 && a->flush_err == 0)
 				a->flush_err = rc;
@@ -739,6 +941,21 @@ shutdown_worker(struct audit *a, unsigned wait_ms)
 	destroy(a);
 }
 
+char *
+audit_lock_path(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	size_t dlen = base != NULL ? (size_t)(base - path) + 1 : 0;
+	char *p;
+
+	base = base != NULL ? base + 1 : path;
+	if ((p = malloc(strlen(path) + sizeof "." AUDIT_LOCK_SUFFIX)) == NULL)
+		return NULL;
+	snprintf(p, strlen(path) + sizeof "." AUDIT_LOCK_SUFFIX, "%.*s.%s%s", (int)dlen, path,
+	    base, AUDIT_LOCK_SUFFIX);
+	return p;
+}
+
 int
 audit_open(const char *path, enum audit_flush flush, unsigned timeout_ms,
     struct audit **out, struct cs_err *e)
@@ -753,15 +970,18 @@ audit_open(const char *path, enum audit_flush flush, unsigned timeout_ms,
 	if (sodium_init() < 0)
 		return cs_err_set(e, EIO, "%s: libsodium cannot be initialised", path);
 	if ((a = calloc(1, sizeof *a)) == NULL || (a->path = strdup(path)) == NULL ||
+	    (a->lockpath = audit_lock_path(path)) == NULL ||
 	    (j = calloc(1, sizeof *j)) == NULL) {
-		if (a != NULL)
+		if (a != NULL) {
 			free(a->path);
+			free(a->lockpath);
+		}
 		free(a);
 		return cs_err_sys(e, ENOMEM, "%s", path);
 	}
 	a->flush = flush;
 	a->timeout_ms = timeout_ms != 0 ? timeout_ms : CFG_AUDIT_TIMEOUT_MS;
-	a->wfd = a->rfd = -1;
+	a->wfd = a->rfd = a->lfd = -1;
 	memcpy(a->last_hash, ZERO_HASH, sizeof a->last_hash);
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_mutex_init(&a->io, NULL);
@@ -796,8 +1016,7 @@ static int
 append_here(struct audit *a, struct job *j, struct cs_err *e)
 {
 	struct timespec dl;
-	struct stat st;
-	int rc = -1;
+	int rc;
 
 	pthread_mutex_lock(&a->mu);
 	if (a->wedged || a->job != NULL || a->flush_err != 0) {
@@ -813,21 +1032,12 @@ append_here(struct audit *a, struct job *j, struct cs_err *e)
 		return cs_err_set(e, ETIMEDOUT, "%s: audit write did not finish within %u ms",
 		    a->path, a->timeout_ms);
 	}
-	if (flock(a->wfd, LOCK_EX | LOCK_NB) == -1) {
+	if (flock(a->lfd, LOCK_EX | LOCK_NB) == -1) {
 		pthread_mutex_unlock(&a->io);
 		return 1;	/* another process holds it, maybe for long: not here */
 	}
-	if (fstat(a->wfd, &st) == -1) {
-		cs_err_sys(&j->err, errno, "%s", a->path);
-		goto out;
-	}
-	if ((!a->cached || st.st_size != a->cend) && read_tail(a, &st.st_size, &j->err) == -1) {
-		a->cached = 0;
-		goto out;
-	}
-	rc = write_line(a, j, st.st_size);
-out:
-	lock_log(a->wfd, LOCK_UN);
+	rc = append_locked(a, j);
+	lock_log(a->lfd, LOCK_UN);
 	pthread_mutex_lock(&a->mu);
 	pthread_mutex_unlock(&a->io);
 	if (rc == 0) {
@@ -896,6 +1106,29 @@ audit_last(const struct audit *a, uint64_t *seq, char hash[AUDIT_HASH_HEX + 1])
 	*seq = a->last_seq;
 	memcpy(hash, a->last_hash, AUDIT_HASH_HEX + 1);
 	pthread_mutex_unlock(&m->mu);
+}
+
+void
+audit_reopen(struct audit *a)
+{
+	if (a != NULL)
+		a->reopen = 1;
+}
+
+void
+audit_tick(struct audit *a)
+{
+	struct stat st;
+
+	if (a == NULL || !a->regular)
+		return;
+	/* Only when no append is under way: this must never wait on one. */
+	if (pthread_mutex_trylock(&a->io) != 0)
+		return;
+	if (lstat(a->path, &st) == -1 ? errno == ENOENT :
+	    st.st_dev != a->dev || st.st_ino != a->ino)
+		a->reopen = 1;
+	pthread_mutex_unlock(&a->io);
 }
 
 void
@@ -1096,16 +1329,25 @@ next_line(struct lines *r, const char **p, size_t *len, int *nl)
 	}
 }
 
-/* One line against the chain so far: (ln - 1 lines read, ending at seq, prev). */
+/* Where the chain stands while a set of files is verified. */
+struct vstate {
+	uint64_t	seq;			/* the last line's seq; 0: no line yet */
+	char		hash[AUDIT_HASH_HEX + 1];
+	const char	*prevfile;		/* the file the last line was in */
+	int		started;		/* a line was read */
+};
+
+/* One line (line ln of file path) against the chain so far. The set's first line may
+ * be an audit_log_continued one: the files before it were rotated away. */
 static int
-check_line(const char *path, uint64_t ln, const char *p, size_t len, uint64_t seq,
-    const char *prev, struct cs_err *e)
+check_line(const char *path, uint64_t ln, const char *p, size_t len, struct vstate *vs,
+    struct cs_err *e)
 {
 	char text[JSON_ERROR_TEXT_LENGTH], why[CS_SHOW_BUF(JSON_ERROR_TEXT_LENGTH)], *near;
 	json_error_t jerr;
-	json_t *root, *v;
+	json_t *root, *v, *ev;
 	json_int_t s;
-	int rc = -1;
+	int rc = -1, first_of_file = ln == 1 && vs->started;
 
 	if ((root = json_loadb(p, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
 		/* The excerpt jansson quotes is raw bytes of the line: an edited log could
@@ -1122,14 +1364,32 @@ check_line(const char *path, uint64_t ln, const char *p, size_t len, uint64_t se
 		    (unsigned long long)ln);
 		goto out;
 	}
+	ev = json_object_get(root, "event");
 	v = json_object_get(root, "seq");
 	if (!json_is_integer(v) || (s = json_integer_value(v)) < 1) {
 		cs_err_set(e, EBADMSG, "%s: line %llu: no seq", path, (unsigned long long)ln);
 		goto out;
 	}
-	if ((uint64_t)s != seq + 1) {
-		cs_err_set(e, EBADMSG, "%s: line %llu: seq %lld, expected %llu", path,
-		    (unsigned long long)ln, (long long)s, (unsigned long long)(seq + 1));
+	if (!vs->started && s > 1 && json_is_string(ev) &&
+	    strcmp(json_string_value(ev), "audit_log_continued") == 0 &&
+	    json_is_string(json_object_get(root, "prev")) &&
+	    strlen(json_string_value(json_object_get(root, "prev"))) == AUDIT_HASH_HEX) {
+		/* Taken on trust: the lines before it are gone with older files. */
+		vs->seq = (uint64_t)s - 1;
+		snprintf(vs->hash, sizeof vs->hash, "%s",
+		    json_string_value(json_object_get(root, "prev")));
+	}
+	if ((uint64_t)s != vs->seq + 1) {
+		if (first_of_file && (uint64_t)s > vs->seq + 1)
+			cs_err_set(e, EBADMSG, "%s: line 1: seq %lld, but %s ended at seq %llu: "
+			    "%llu lines lost between the files (written while copytruncate "
+			    "copied?)", path, (long long)s, vs->prevfile,
+			    (unsigned long long)vs->seq,
+			    (unsigned long long)((uint64_t)s - vs->seq - 1));
+		else
+			cs_err_set(e, EBADMSG, "%s: line %llu: seq %lld, expected %llu", path,
+			    (unsigned long long)ln, (long long)s,
+			    (unsigned long long)(vs->seq + 1));
 		goto out;
 	}
 	v = json_object_get(root, "prev");
@@ -1137,17 +1397,21 @@ check_line(const char *path, uint64_t ln, const char *p, size_t len, uint64_t se
 		cs_err_set(e, EBADMSG, "%s: line %llu: no prev", path, (unsigned long long)ln);
 		goto out;
 	}
-	if (strcmp(json_string_value(v), prev) != 0) {
-		if (ln == 1)
+	if (strcmp(json_string_value(v), vs->hash) != 0) {
+		if (!vs->started)
 			cs_err_set(e, EBADMSG, "%s: line 1: prev is not 64 zeros (the log does "
 			    "not start at the head of a chain)", path);
+		else if (first_of_file)
+			cs_err_set(e, EBADMSG, "%s: line 1: prev does not match the hash of "
+			    "the last line of %s (edited, removed or replaced file)", path,
+			    vs->prevfile);
 		else
 			cs_err_set(e, EBADMSG, "%s: line %llu: prev does not match the hash of "
 			    "line %llu (edited, removed or reordered line)", path,
 			    (unsigned long long)ln, (unsigned long long)(ln - 1));
 		goto out;
 	}
-	if (!json_is_string(json_object_get(root, "event"))) {
+	if (!json_is_string(ev)) {
 		cs_err_set(e, EBADMSG, "%s: line %llu: no event", path, (unsigned long long)ln);
 		goto out;
 	}
@@ -1157,41 +1421,67 @@ out:
 	return rc;
 }
 
-int
-audit_verify(const char *path, uint64_t expect_seq, const char *expect_hash,
-    struct audit_verify_result *r, struct cs_err *e)
+/* Opens a rotated, gzip-compressed log through `gzip -dc`: its output on a pipe. */
+static int
+open_gz(const char *path, pid_t *pid, struct cs_err *e)
 {
-	struct audit_verify_result res;
+	char *argv[] = { "gzip", "-dc", "--", (char *)path, NULL };
+	posix_spawn_file_actions_t fa;
+	int p[2], rc;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return cs_err_sys(e, errno, "%s", path);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
+	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+	rc = posix_spawnp(pid, "gzip", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	if (rc != 0) {
+		close(p[0]);
+		return cs_err_sys(e, rc, "%s: cannot run gzip to read it", path);
+	}
+	return p[0];
+}
+
+/* Verifies one file of the set, going on from vs. */
+static int
+verify_file(const char *path, int gz, uint64_t expect_seq, const char *expect_hash,
+    struct vstate *vs, struct audit_verify_result *res, struct cs_err *e)
+{
 	struct lines rd = { .fd = -1 };
 	struct stat st;
 	const char *p;
 	size_t len;
-	int nl, got, rc = -1;
+	uint64_t ln = 0;
+	pid_t pid = -1;
+	int nl, got, status, rc = -1;
 
-	memset(&res, 0, sizeof res);
-	memcpy(res.last_hash, ZERO_HASH, sizeof res.last_hash);
-	if ((rd.fd = open_read(path, &st, e)) == -1)
-		goto out;
+	if ((rd.fd = gz ? open_gz(path, &pid, e) : open_read(path, &st, e)) == -1)
+		return -1;
 	if ((rd.buf = malloc(LINES_BUF)) == NULL) {
 		cs_err_sys(e, ENOMEM, "%s", path);
 		goto out;
 	}
 	while ((got = next_line(&rd, &p, &len, &nl)) == 1) {
-		res.lines++;
-		if (check_line(path, res.lines, p, len, res.last_seq, res.last_hash, e) == -1)
+		res->lines++;
+		ln++;
+		if (check_line(path, ln, p, len, vs, e) == -1)
 			goto bad;
 		if (!nl) {
 			cs_err_set(e, EBADMSG, "%s: line %llu: no newline at the end (a torn "
-			    "write?)", path, (unsigned long long)res.lines);
+			    "write?)", path, (unsigned long long)ln);
 			goto bad;
 		}
-		res.last_seq++;
-		hash_hex(p, len, res.last_hash);
-		if (expect_seq != 0 && res.last_seq == expect_seq && expect_hash != NULL &&
-		    expect_hash[0] != '\0' && strcmp(res.last_hash, expect_hash) != 0) {
+		vs->seq++;
+		vs->started = 1;
+		vs->prevfile = path;
+		hash_hex(p, len, vs->hash);
+		if (expect_seq != 0 && vs->seq == expect_seq && expect_hash != NULL &&
+		    expect_hash[0] != '\0' && strcmp(vs->hash, expect_hash) != 0) {
 			cs_err_set(e, EBADMSG, "%s: line %llu: seq %llu is not the line the "
 			    "state file recorded (edited or replaced)", path,
-			    (unsigned long long)res.lines, (unsigned long long)res.last_seq);
+			    (unsigned long long)ln, (unsigned long long)vs->seq);
 			goto bad;
 		}
 	}
@@ -1200,27 +1490,102 @@ audit_verify(const char *path, uint64_t expect_seq, const char *expect_hash,
 		goto out;
 	}
 	if (got == -2) {
-		res.lines++;
+		ln++;
 		cs_err_set(e, EBADMSG, "%s: line %llu: longer than %u bytes", path,
-		    (unsigned long long)res.lines, AUDIT_LINE_MAX);
+		    (unsigned long long)ln, AUDIT_LINE_MAX);
 		goto bad;
-	}
-	if (expect_seq != 0 && res.last_seq < expect_seq) {
-		res.bad_line = res.lines + 1;
-		cs_err_set(e, EBADMSG, "%s: ends at seq %llu but the state file says %llu: "
-		    "lines were cut from the end", path, (unsigned long long)res.last_seq,
-		    (unsigned long long)expect_seq);
-		goto out;
 	}
 	rc = 0;
 	goto out;
 bad:
-	res.bad_line = res.lines;
+	res->bad_line = ln;
+	snprintf(res->bad_file, sizeof res->bad_file, "%s", path);
 out:
 	if (rd.fd != -1)
 		close(rd.fd);
 	free(rd.buf);
-	if (r != NULL)
+	if (pid > 0 && waitpid(pid, &status, 0) == pid && rc == 0 &&
+	    !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+		rc = cs_err_set(e, EIO, "%s: gzip could not decompress it", path);
+	return rc;
+}
+
+int
+audit_verify(const char *path, uint64_t expect_seq, const char *expect_hash,
+    struct audit_verify_result *r, struct cs_err *e)
+{
+	struct audit_verify_result res;
+	struct vstate vs = { 0 };
+	struct stat st;
+	char **names = NULL;
+	int *gz = NULL;
+	unsigned n = 0, i;
+	int rc = -1, last_missing = 0;
+
+	memset(&res, 0, sizeof res);
+	memcpy(vs.hash, ZERO_HASH, sizeof vs.hash);
+	/* The rotated files, path.1 (newest) up to the first number missing; each may be
+	 * compressed (path.N.gz). */
+	if ((names = calloc(AUDIT_ROTATED_MAX + 1, sizeof *names)) == NULL ||
+	    (gz = calloc(AUDIT_ROTATED_MAX + 1, sizeof *gz)) == NULL) {
+		cs_err_sys(e, ENOMEM, "%s", path);
+		goto out;
+	}
+	for (n = 0; n < AUDIT_ROTATED_MAX; n++) {
+		if (asprintf(&names[n], "%s.%u", path, n + 1) == -1) {
+			names[n] = NULL;
+			cs_err_sys(e, ENOMEM, "%s", path);
+			goto out;
+		}
+		if (lstat(names[n], &st) == 0)
+			continue;
+		free(names[n]);
+		if (asprintf(&names[n], "%s.%u.gz", path, n + 1) == -1) {
+			names[n] = NULL;
+			cs_err_sys(e, ENOMEM, "%s", path);
+			goto out;
+		}
+		if (lstat(names[n], &st) == 0) {
+			gz[n] = 1;
+			continue;
+		}
+		free(names[n]);
+		names[n] = NULL;
+		break;
+	}
+	/* Between a rename and the next line, the path may be missing: the set is
+	 * whole without it. */
+	if (n > 0 && lstat(path, &st) == -1 && errno == ENOENT)
+		last_missing = 1;
+	for (i = n; i > 0; i--)
+		if (verify_file(names[i - 1], gz[i - 1], expect_seq, expect_hash, &vs, &res,
+		    e) == -1)
+			goto out;
+	if (!last_missing && verify_file(path, 0, expect_seq, expect_hash, &vs, &res,
+	    e) == -1)
+		goto out;
+	res.files = n + !last_missing;
+	res.last_seq = vs.seq;
+	memcpy(res.last_hash, vs.hash, sizeof res.last_hash);
+	if (expect_seq != 0 && vs.seq < expect_seq) {
+		res.bad_line = res.lines + 1;
+		snprintf(res.bad_file, sizeof res.bad_file, "%s", path);
+		cs_err_set(e, EBADMSG, "%s: ends at seq %llu but the state file says %llu: "
+		    "lines were cut from the end", path, (unsigned long long)vs.seq,
+		    (unsigned long long)expect_seq);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (names != NULL)
+		for (i = 0; i <= n && i <= AUDIT_ROTATED_MAX; i++)
+			free(names[i]);
+	free(names);
+	free(gz);
+	if (r != NULL) {
+		res.last_seq = vs.seq;
+		memcpy(res.last_hash, vs.hash, sizeof res.last_hash);
 		*r = res;
+	}
 	return rc;
 }

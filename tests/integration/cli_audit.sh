@@ -47,6 +47,21 @@ check "no value in the audit log" sh -c "! grep -a -q '$SEED' $CSD/audit.log"
 csc get runpod nothere 2>"$T/err1"; csc --key-file /nonexistent get runpod api_key 2>"$T/err2"
 check "no value in error messages" sh -c "! grep -a -q '$SEED' $T/err1 $T/err2"
 
+# --follow goes on across a rotation by rename, as tail -F does.
+"$CS" --config "$CSD/cs.ini" audit --limit 0 --follow >"$T/follow.out" 2>&1 &
+fpid=$!
+at_exit "kill $fpid"
+following() { ls -l /proc/$fpid/fd 2>/dev/null | grep -q "$CSD/audit.log\$"; }
+wait_until 5 following
+csc get runpod api_key >/dev/null
+mv "$CSD/audit.log" "$CSD/audit.log.1"
+csc get runpod api_key >/dev/null
+check "audit --follow shows the lines of the new file after a rotation" \
+	wait_until 5 sh -c "[ \$(grep -c secret_read $T/follow.out) -eq 2 ] && grep -q audit_log_continued $T/follow.out"
+kill $fpid
+check "the rotated set verifies" csc audit --verify
+mv "$CSD/audit.log.1" "$T/rotated.log"
+
 mv "$CSD/audit.log" "$T/moved.log"; mkdir "$CSD/audit.log"
 csc get runpod api_key >"$T/out" 2>"$T/err"
 rc=$?
