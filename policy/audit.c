@@ -135,6 +135,9 @@ struct audit {
 	uint64_t	 last_seq;
 	char		 last_hash[AUDIT_HASH_HEX + 1];
 	_Atomic int	 reopen;	/* audit_reopen() or audit_tick() asked for the path again */
+	pthread_mutex_t	 mmu;		/* guards merge; taken before no other lock */
+	struct merge	*merge;		/* audit_append_denial's table, or NULL */
+	unsigned	 window_ms;	/* its window */
 };
 
 static void
@@ -309,6 +312,10 @@ encode(const struct audit_event *ev, size_t cap)
 		rc |= put_string(o, "via", ev->via);
 	if (ev->detail != NULL)
 		rc |= put_string(o, "detail", ev->detail);
+	if (ev->repeats != 0)
+		rc |= json_object_set_new(o, "repeats", json_integer((json_int_t)ev->repeats));
+	if (ev->since != NULL)
+		rc |= put_string(o, "since", ev->since);
 	if (ev->pid >= 0) {
 		rc |= json_object_set_new(o, "pid", json_integer(ev->pid));
 		rc |= json_object_set_new(o, "uid", json_integer(ev->uid));
@@ -782,6 +789,8 @@ destroy(struct audit *a)
 	pthread_cond_destroy(&a->done);
 	pthread_mutex_destroy(&a->mu);
 	pthread_mutex_destroy(&a->io);
+	pthread_mutex_destroy(&a->mmu);
+	free(a->merge);
 	free(a->path);
 	free(a->lockpath);
 	free(a);
@@ -985,6 +994,8 @@ audit_open(const char *path, enum audit_flush flush, unsigned timeout_ms,
 	memcpy(a->last_hash, ZERO_HASH, sizeof a->last_hash);
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_mutex_init(&a->io, NULL);
+	pthread_mutex_init(&a->mmu, NULL);
+	a->window_ms = AUDIT_DENIAL_WINDOW_MS;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&a->wake, &ca);
@@ -1108,6 +1119,245 @@ audit_last(const struct audit *a, uint64_t *seq, char hash[AUDIT_HASH_HEX + 1])
 	pthread_mutex_unlock(&m->mu);
 }
 
+/* audit_append_denial's table: one entry per caller (uid) in its window, with the pairs
+ * it logged one by one. Bounded, since callers choose what fills it: at most
+ * AUDIT_DENIAL_CALLERS entries and one shared by everyone past them, each of
+ * AUDIT_DENIAL_PAIRS pairs, each host cut to AUDIT_DENIAL_HOST_MAX bytes (a pair is
+ * told apart by a keyed hash of the whole host, so a long host cannot pass for
+ * another). About 120 KB, allocated at the first denial. */
+struct mpair {
+	uint64_t	id;			/* SipHash of host and port */
+	char		host[AUDIT_DENIAL_HOST_MAX];
+	int		port;
+	unsigned long	repeats;		/* denials after the first one */
+};
+
+struct mcaller {
+	int		used;
+	uid_t		uid;
+	int		noids;			/* events with pid < 0 */
+	gid_t		gid;			/* of the caller's last denial */
+	pid_t		pid;
+	char		comm[64];
+	char		via[16];
+	uint64_t	start_ms;		/* CLOCK_MONOTONIC */
+	char		since[32];
+	size_t		npairs;
+	struct mpair	pairs[AUDIT_DENIAL_PAIRS];
+	unsigned long	other;			/* denials of pairs past the table's */
+	char		ohost[AUDIT_DENIAL_HOST_MAX];	/* the last of them */
+	int		oport;
+};
+
+struct merge {
+	unsigned char	key[crypto_shorthash_KEYBYTES];
+	struct mcaller	c[AUDIT_DENIAL_CALLERS + 1];	/* the last: shared by the rest */
+};
+
+/* One summary line, with the storage its event points into. */
+struct msum {
+	struct audit_event	ev;
+	char			host[AUDIT_DENIAL_HOST_MAX], comm[64], via[16], since[32];
+	char			detail[160];
+};
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+sum_one(const struct mcaller *c, int shared, const char *host, int port,
+    unsigned long n, int other, struct msum *s)
+{
+	memset(s, 0, sizeof *s);
+	snprintf(s->host, sizeof s->host, "%s", host);
+	snprintf(s->comm, sizeof s->comm, "%s", c->comm);
+	snprintf(s->via, sizeof s->via, "%s", c->via);
+	snprintf(s->since, sizeof s->since, "%s", c->since);
+	snprintf(s->detail, sizeof s->detail, "%lu more denials %s, merged (at most %d pairs "
+	    "per caller are logged one by one per %u s)", n, other ?
+	    "of other pairs, the last one named here" : "of this pair",
+	    AUDIT_DENIAL_PAIRS, AUDIT_DENIAL_WINDOW_MS / 1000);
+	s->ev.event = "sandbox_blocked";
+	s->ev.host = s->host;
+	s->ev.port = port;
+	s->ev.via = s->via[0] != '\0' ? s->via : NULL;
+	s->ev.detail = s->detail;
+	s->ev.repeats = n;
+	s->ev.since = s->since;
+	s->ev.pid = shared || c->noids ? -1 : c->pid;
+	s->ev.uid = c->uid;
+	s->ev.gid = c->gid;
+	s->ev.comm = shared || c->noids || s->comm[0] == '\0' ? NULL : s->comm;
+	if (shared)
+		snprintf(s->detail, sizeof s->detail, "%lu more denials by callers past the "
+		    "%d tracked at once, merged", n, AUDIT_DENIAL_CALLERS);
+}
+
+/* Moves c's counts into out (room for AUDIT_DENIAL_PAIRS + 1) and frees the entry. */
+static size_t
+flush_caller(struct merge *m, struct mcaller *c, struct msum *out)
+{
+	int shared = c == &m->c[AUDIT_DENIAL_CALLERS];
+	size_t i, n = 0;
+
+	for (i = 0; i < c->npairs; i++)
+		if (c->pairs[i].repeats > 0)
+			sum_one(c, shared, c->pairs[i].host, c->pairs[i].port,
+			    c->pairs[i].repeats, 0, &out[n++]);
+	if (c->other > 0)
+		sum_one(c, shared, c->ohost, c->oport, c->other, 1, &out[n++]);
+	c->used = 0;
+	return n;
+}
+
+static int
+append_sums(struct audit *a, struct msum *s, size_t n, struct cs_err *e)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < n; i++)
+		if (audit_append(a, &s[i].ev, e) == -1)
+			rc = -1;
+	return rc;
+}
+
+int
+audit_append_denial(struct audit *a, const struct audit_event *ev, struct cs_err *e)
+{
+	struct msum *out;
+	struct merge *m;
+	struct mcaller *c = NULL, *spare = NULL;
+	const char *host = ev->host != NULL ? ev->host : "";
+	uint64_t now = mono_ms(), id;
+	unsigned char h[crypto_shorthash_BYTES];
+	size_t i, nout = 0;
+	int noids = ev->pid < 0, write_now = 0, rc = 0;
+
+	if ((out = malloc((AUDIT_DENIAL_PAIRS + 1) * sizeof *out)) == NULL)
+		return audit_append(a, ev, e);		/* no memory to merge: write it */
+	pthread_mutex_lock(&a->mmu);
+	if ((m = a->merge) == NULL) {
+		if ((m = a->merge = calloc(1, sizeof *m)) == NULL) {
+			pthread_mutex_unlock(&a->mmu);
+			free(out);
+			return audit_append(a, ev, e);
+		}
+		randombytes_buf(m->key, sizeof m->key);
+	}
+	for (i = 0; i < AUDIT_DENIAL_CALLERS && c == NULL; i++) {
+		if (m->c[i].used && m->c[i].uid == ev->uid && m->c[i].noids == noids)
+			c = &m->c[i];
+		else if (spare == NULL && (!m->c[i].used ||
+		    now - m->c[i].start_ms >= a->window_ms))
+			spare = &m->c[i];
+	}
+	if (c == NULL && spare != NULL) {
+		if (spare->used)
+			nout = flush_caller(m, spare, out);	/* its window is over */
+		c = spare;
+	}
+	if (c == NULL)
+		c = &m->c[AUDIT_DENIAL_CALLERS];
+	if (c->used && now - c->start_ms >= a->window_ms)
+		nout = flush_caller(m, c, out);
+	if (!c->used) {
+		memset(c, 0, sizeof *c);
+		c->used = 1;
+		c->uid = ev->uid;
+		c->noids = noids;
+		c->start_ms = now;
+		timestamp(c->since);
+	}
+	c->pid = ev->pid;
+	c->gid = ev->gid;
+	snprintf(c->comm, sizeof c->comm, "%s", ev->comm != NULL ? ev->comm : "");
+	snprintf(c->via, sizeof c->via, "%s", ev->via != NULL ? ev->via : "");
+	crypto_shorthash(h, (const unsigned char *)host, strlen(host), m->key);
+	memcpy(&id, h, sizeof id);
+	id ^= (uint64_t)(unsigned)ev->port * 0x9e3779b97f4a7c15ULL;
+	for (i = 0; i < c->npairs; i++)
+		if (c->pairs[i].id == id && c->pairs[i].port == ev->port)
+			break;
+	if (i < c->npairs) {
+		c->pairs[i].repeats++;
+	} else if (c->npairs < AUDIT_DENIAL_PAIRS) {
+		c->pairs[c->npairs].id = id;
+		c->pairs[c->npairs].port = ev->port;
+		c->pairs[c->npairs].repeats = 0;
+		snprintf(c->pairs[c->npairs].host, AUDIT_DENIAL_HOST_MAX, "%s", host);
+		c->npairs++;
+		write_now = 1;
+	} else {
+		c->other++;
+		snprintf(c->ohost, sizeof c->ohost, "%s", host);
+		c->oport = ev->port;
+	}
+	pthread_mutex_unlock(&a->mmu);
+	if (append_sums(a, out, nout, e) != 0)
+		rc = -1;
+	free(out);
+	if (write_now && audit_append(a, ev, e) == -1) {
+		/* Not logged: the next denial of the pair must try again, not be merged. */
+		pthread_mutex_lock(&a->mmu);
+		for (c = m->c; c <= &m->c[AUDIT_DENIAL_CALLERS]; c++) {
+			if (!c->used || c->uid != ev->uid || c->noids != noids)
+				continue;
+			for (i = 0; i < c->npairs; i++)
+				if (c->pairs[i].id == id && c->pairs[i].port == ev->port) {
+					c->pairs[i] = c->pairs[--c->npairs];
+					break;
+				}
+		}
+		pthread_mutex_unlock(&a->mmu);
+		rc = -1;
+	}
+	return rc;
+}
+
+void
+audit_set_denial_window(struct audit *a, unsigned ms)
+{
+	pthread_mutex_lock(&a->mmu);
+	a->window_ms = ms != 0 ? ms : AUDIT_DENIAL_WINDOW_MS;
+	pthread_mutex_unlock(&a->mmu);
+}
+
+/* Writes the summaries of every caller whose window is over (all of them: all). */
+static void
+flush_merged(struct audit *a, int all)
+{
+	struct cs_err e = { 0 };
+	struct msum *out = NULL;
+	uint64_t now = mono_ms();
+	size_t i, n = 0;
+
+	pthread_mutex_lock(&a->mmu);
+	if (a->merge != NULL) {
+		for (i = 0; i <= AUDIT_DENIAL_CALLERS; i++) {
+			struct mcaller *c = &a->merge->c[i];
+
+			if (!c->used || (!all && now - c->start_ms < a->window_ms))
+				continue;
+			if (out == NULL && (out = malloc((AUDIT_DENIAL_CALLERS + 1) *
+			    (AUDIT_DENIAL_PAIRS + 1) * sizeof *out)) == NULL)
+				break;		/* kept for the next tick */
+			n += flush_caller(a->merge, c, out + n);
+		}
+	}
+	pthread_mutex_unlock(&a->mmu);
+	/* A summary that cannot be written is lost with its count, as a denial line that
+	 * cannot be written is: the answer was "denied" either way. */
+	(void)append_sums(a, out, n, &e);
+	free(out);
+}
+
 void
 audit_reopen(struct audit *a)
 {
@@ -1120,15 +1370,18 @@ audit_tick(struct audit *a)
 {
 	struct stat st;
 
-	if (a == NULL || !a->regular)
+	if (a == NULL)
 		return;
 	/* Only when no append is under way: this must never wait on one. */
-	if (pthread_mutex_trylock(&a->io) != 0)
+	if (!a->regular || pthread_mutex_trylock(&a->io) != 0) {
+		flush_merged(a, 0);
 		return;
+	}
 	if (lstat(a->path, &st) == -1 ? errno == ENOENT :
 	    st.st_dev != a->dev || st.st_ino != a->ino)
 		a->reopen = 1;
 	pthread_mutex_unlock(&a->io);
+	flush_merged(a, 0);
 }
 
 void
@@ -1136,6 +1389,7 @@ audit_close(struct audit *a)
 {
 	if (a == NULL)
 		return;
+	flush_merged(a, 1);
 	shutdown_worker(a, a->timeout_ms);
 }
 

@@ -34,6 +34,14 @@
 #define AUDIT_ASYNC_MS		100		/* async flush period */
 #define AUDIT_LOCK_SUFFIX	".lock"		/* .<log>.lock: the chain's lock and tail */
 #define AUDIT_ROTATED_MAX	1000		/* rotated files (<log>.1 ... ) verify reads */
+/* Denials merged by audit_append_denial(): per caller (uid), a window of this long
+ * holds at most AUDIT_DENIAL_PAIRS lines of their own, then one summary per pair that
+ * repeated and one for the pairs past the first AUDIT_DENIAL_PAIRS: at most
+ * 2 * AUDIT_DENIAL_PAIRS + 1 lines per caller and window. */
+#define AUDIT_DENIAL_WINDOW_MS	10000
+#define AUDIT_DENIAL_PAIRS	5		/* distinct host:port logged one by one */
+#define AUDIT_DENIAL_CALLERS	64		/* callers tracked at once; the rest share one */
+#define AUDIT_DENIAL_HOST_MAX	256		/* bytes of a host kept for a summary line */
 
 /* One event. Pointers may be NULL and counts 0 where a field does not apply;
  * pid < 0 means "no caller ids". */
@@ -52,6 +60,8 @@ struct audit_event {
 	const char		*reason;
 	const char		*via;		/* "cli", "fs", "control" */
 	const char		*detail;	/* free text for daemon events (reload refused ...) */
+	unsigned long		 repeats;	/* merged denials this line stands for; 0: absent */
+	const char		*since;		/* RFC 3339 start of the merged window */
 	pid_t			 pid;
 	uid_t			 uid;
 	gid_t			 gid;
@@ -69,6 +79,19 @@ int	audit_open(const char *path, enum audit_flush flush, unsigned timeout_ms,
 	    struct audit **out, struct cs_err *e);
 /* Appends one line; on success the line is on disk per the flush mode. */
 int	audit_append(struct audit *a, const struct audit_event *ev, struct cs_err *e);
+/* Appends a denial (sandbox_blocked), merging repeats so that one caller cannot grow the
+ * log faster than AUDIT_DENIAL_* allow: the first denial of a host:port (ev->host,
+ * ev->port) by a uid (ev->uid; pid < 0 counts as one caller) in a window is written
+ * at once; repeats of it, and denials of further pairs past AUDIT_DENIAL_PAIRS, are
+ * counted, and written when the window ends (by the caller's next denial, by
+ * audit_tick() or by audit_close()) as sandbox_blocked lines with "repeats" (how many)
+ * and "since" (the window's start). When AUDIT_DENIAL_CALLERS callers are in their
+ * window, the others share one entry (uid -1 in its summary). Returns 0 when the
+ * denial was written or counted, -1 as audit_append when a line failed. Secret reads
+ * never go through here: audit_append() writes every one. */
+int	audit_append_denial(struct audit *a, const struct audit_event *ev, struct cs_err *e);
+/* The window of audit_append_denial, in ms (tests); 0 restores AUDIT_DENIAL_WINDOW_MS. */
+void	audit_set_denial_window(struct audit *a, unsigned ms);
 /* The chain's tail after the last append by this handle (for the daemon's state file);
  * 0 and 64 zeros before its first. */
 void	audit_last(const struct audit *a, uint64_t *seq, char hash[AUDIT_HASH_HEX + 1]);
@@ -77,7 +100,8 @@ void	audit_last(const struct audit *a, uint64_t *seq, char hash[AUDIT_HASH_HEX +
 void	audit_reopen(struct audit *a);
 /* For a long-lived handle, about once a second: notices by itself that the path no
  * longer names the file being written (renamed away, removed) and reopens it at the
- * next append. Costs one lstat(); skipped while an append is under way. NULL is fine. */
+ * next append (one lstat(); skipped while an append is under way), and writes the
+ * summaries of merged denials whose window has ended. NULL is fine. */
 void	audit_tick(struct audit *a);
 /* Flushes, stops the background flusher, closes. NULL is fine. Waits at most the timeout:
  * a write still stuck then is left to its thread, which frees the handle if it returns. */

@@ -1506,6 +1506,145 @@ test_a_readers_flock_on_the_log_does_not_stop_appends(void **state)
 	expect_set_ok(2, 2, 1);
 }
 
+/* --- denials merged per caller and pair --- */
+
+static void
+deny(struct audit *a, uid_t uid, const char *host, int port)
+{
+	struct audit_event ev = { 0 };
+	struct cs_err e = { 0 };
+
+	ev.event = "sandbox_blocked";
+	ev.host = host;
+	ev.port = port;
+	ev.reason = "no allowlist entry matches";
+	ev.via = "fs";
+	ev.pid = 4242;
+	ev.uid = uid;
+	ev.gid = uid;
+	ev.comm = "flood";
+	if (audit_append_denial(a, &ev, &e) != 0)
+		fail_msg("denial: %s", e.msg);
+}
+
+/* Lines of the log with words, and the denials they stand for (1 + "repeats"). */
+static size_t
+denials_in_log(size_t *lines_out, const char *words)
+{
+	FILE *f = fopen(logf, "r");
+	char *line = NULL, *r;
+	size_t cap = 0, lines = 0, total = 0;
+
+	assert_non_null(f);
+	while (getline(&line, &cap, f) > 0) {
+		if (strstr(line, "\"event\":\"sandbox_blocked\"") == NULL ||
+		    (words != NULL && strstr(line, words) == NULL))
+			continue;
+		lines++;
+		if ((r = strstr(line, "\"repeats\":")) != NULL)
+			total += strtoul(r + 10, NULL, 10);
+		else
+			total++;
+	}
+	free(line);
+	fclose(f);
+	*lines_out = lines;
+	return total;
+}
+
+/* One caller in a loop: the same pair 3000 times and 3000 others. Within a window the
+ * log gets AUDIT_DENIAL_PAIRS lines; when it ends, one summary per repeated pair and one
+ * for the rest: every denial is counted, in at most 2 * PAIRS + 1 lines. */
+static void
+test_a_denial_flood_is_merged_per_caller_and_pair(void **state)
+{
+	struct audit *a = NULL;
+	struct cs_err e = { 0 };
+	char host[64];
+	size_t lines, total;
+	int i;
+
+	(void)state;
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_ASYNC, 2000, &a, &e), 0);
+	audit_set_denial_window(a, 60000);
+	for (i = 0; i < 3000; i++) {
+		deny(a, 1000, "evil.example", 1);
+		snprintf(host, sizeof host, "h%d.example", i);
+		deny(a, 1000, host, 443);
+		if (i == 1500)
+			one(a, "read-in-the-middle");
+	}
+	total = denials_in_log(&lines, NULL);
+	assert_int_equal(lines, AUDIT_DENIAL_PAIRS);	/* the first pairs, once each */
+	assert_int_equal(count_in(logf, "\"read-in-the-middle\""), 1);
+	audit_close(a);				/* ends the window: the summaries */
+	total = denials_in_log(&lines, NULL);
+	assert_int_equal(total, 6000);
+	assert_true(lines <= 2 * AUDIT_DENIAL_PAIRS + 1);
+	assert_int_equal(denials_in_log(&lines, "\"host\":\"evil.example\",\"port\":1,"), 3000);
+	assert_int_equal(lines, 2);			/* the first, then the summary */
+	if (audit_verify(logf, 0, NULL, NULL, &e) != 0)
+		fail_msg("verify: %s", e.msg);
+}
+
+/* A new window logs again; audit_tick writes the summary of an ended window. */
+static void
+test_merged_denials_are_written_when_the_window_ends(void **state)
+{
+	struct audit *a = NULL;
+	struct cs_err e = { 0 };
+	struct timespec ts = { 0, 10 * 1000000L };
+	size_t lines;
+	int i;
+
+	(void)state;
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_ASYNC, 2000, &a, &e), 0);
+	audit_set_denial_window(a, 50);
+	for (i = 0; i < 10; i++)
+		deny(a, 1000, "evil.example", 1);
+	assert_int_equal(denials_in_log(&lines, NULL), 1);
+	/* poll until the window has ended and a tick wrote the summary (2 s at most) */
+	for (i = 0; i < 200 && denials_in_log(&lines, NULL) != 10; i++) {
+		nanosleep(&ts, NULL);
+		audit_tick(a);
+	}
+	assert_int_equal(denials_in_log(&lines, NULL), 10);
+	assert_int_equal(denials_in_log(&lines, "\"repeats\":9,\"since\":\""), 9);
+	deny(a, 1000, "evil.example", 1);		/* a new window: a line of its own */
+	assert_int_equal(denials_in_log(&lines, NULL), 11);
+	assert_int_equal(lines, 3);
+	audit_close(a);
+}
+
+/* Callers choose what fills the table: 5000 uids with a long host each. The table
+ * keeps AUDIT_DENIAL_CALLERS of them; the rest share one entry, so the lines stay
+ * bounded and every denial is still counted. */
+static void
+test_the_merge_table_is_bounded(void **state)
+{
+	struct audit *a = NULL;
+	struct cs_err e = { 0 };
+	char host[700];
+	size_t lines, total;
+	int i;
+
+	(void)state;
+	memset(host, 'a', sizeof host - 1);
+	host[sizeof host - 1] = '\0';
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_NONE, 2000, &a, &e), 0);
+	audit_set_denial_window(a, 60000);
+	for (i = 0; i < 5000; i++) {
+		snprintf(host, 16, "%06d", i);	/* cut: the rest stays 'a's */
+		host[6] = 'a';
+		deny(a, 10000 + (uid_t)i, host, 1);
+	}
+	audit_close(a);
+	total = denials_in_log(&lines, NULL);
+	assert_int_equal(total, 5000);
+	assert_true(lines <= (AUDIT_DENIAL_CALLERS + 1) * (2 * AUDIT_DENIAL_PAIRS + 1));
+	assert_true(count_in(logf, "callers past the") >= 1);
+}
+
 #define T(f)	cmocka_unit_test_setup(f, each)
 
 int
@@ -1557,6 +1696,9 @@ main(void)
 		T(test_verify_reads_compressed_and_partial_sets),
 		T(test_a_corrupt_gzip_is_named),
 		T(test_a_readers_flock_on_the_log_does_not_stop_appends),
+		T(test_a_denial_flood_is_merged_per_caller_and_pair),
+		T(test_merged_denials_are_written_when_the_window_ends),
+		T(test_the_merge_table_is_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
