@@ -68,4 +68,27 @@ rc=$?
 check "get refuses when the audit line cannot be written (fail closed)" [ "$rc" -eq 1 ]
 check "and shows no value" sh -c "[ ! -s $T/out ]"
 check "the refusal names the audit log" grep -q "audit.log" "$T/err"
+
+# A change and its audit line succeed or fail together (docs/decisions.md): a log that
+# cannot be opened refuses the change; a line that fails after the save says so exactly.
+n_before=$(wc -l <"$T/moved.log")
+printf 'changed-1' | csc set runpod api_key 2>"$T/err"; rc=$?
+check "set with an unopenable audit log exits 1" [ "$rc" -eq 1 ]
+check "... says the value was not stored, naming the log" grep -q "runpod/api_key not stored: .*audit.log" "$T/err"
+printf 'gone' | csc set tmp x 2>/dev/null
+csc rm runpod 2>"$T/err"; rc=$?
+check "rm with an unopenable audit log exits 1 and says nothing was removed" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'runpod not removed' $T/err"
+rmdir "$CSD/audit.log"; mv "$T/moved.log" "$CSD/audit.log"
+check "no line for the refused set or rm" [ "$(wc -l <"$CSD/audit.log")" -eq "$n_before" ]
+check "... and the vault still holds the old value" sh -c "[ \"\$($CS --config $CSD/cs.ini get runpod api_key)\" = '$SEED' ]"
+# /dev/full opens, then every write fails: the value is stored, and the message says so.
+COMFYVN_SECURITY_LOG_FILE=/dev/full csc set runpod api_key 2>"$T/err" <<EOF2
+changed-2
+EOF2
+rc=$?
+check "set whose audit line fails after the save exits 1" [ "$rc" -eq 1 ]
+check "... and says exactly that the value WAS stored, not audited" \
+	grep -q "runpod/api_key WAS stored (vault generation [0-9]*), but its audit line could not be written" "$T/err"
+check "... which it was" sh -c "[ \"\$($CS --config $CSD/cs.ini get runpod api_key)\" = changed-2 ]"
 done_testing
