@@ -62,6 +62,26 @@ kill $fpid
 check "the rotated set verifies" csc audit --verify
 mv "$CSD/audit.log.1" "$T/rotated.log"
 
+# A process name with C1 CSI (U+009B), DEL and RIGHT-TO-LEFT OVERRIDE (U+202E): audit and
+# audit --follow print them as JSON \u escapes, never as bytes a terminal would obey.
+"$CS" --config "$CSD/cs.ini" audit --limit 0 --follow >"$T/follow2.out" 2>&1 &
+fpid=$!
+at_exit "kill $fpid"
+wait_until 5 following
+W=$(printf 'x\302\233y\177z\342\200\256w')
+cp "$CS" "$T/$W"
+"$T/$W" --config "$CSD/cs.ini" get runpod api_key >/dev/null
+csc audit --limit 1 >"$T/shown"
+raw() { LC_ALL=C grep -q -e "$(printf '\302\233')" -e "$(printf '\177')" -e "$(printf '\342\200\256')" "$1"; }
+no_raw() { ! raw "$1"; }
+check "audit prints the name's controls escaped" grep -q '"comm":"x\\u009by\\u007fz\\u202ew"' "$T/shown"
+check "... and none of their bytes" no_raw "$T/shown"
+check "audit --follow prints them escaped too" \
+	wait_until 5 grep -q '"comm":"x\\u009by\\u007fz\\u202ew"' "$T/follow2.out"
+check "... and none of their bytes" no_raw "$T/follow2.out"
+check "the raw bytes are in the log itself (the test means something)" raw "$CSD/audit.log"
+kill $fpid
+
 mv "$CSD/audit.log" "$T/moved.log"; mkdir "$CSD/audit.log"
 csc get runpod api_key >"$T/out" 2>"$T/err"
 rc=$?
