@@ -86,7 +86,8 @@ int	audit_append(struct audit *a, const struct audit_event *ev, struct cs_err *e
  * counted, and written when the window ends (by the caller's next denial, by
  * audit_tick() or by audit_close()) as sandbox_blocked lines with "repeats" (how many)
  * and "since" (the window's start). When AUDIT_DENIAL_CALLERS callers are in their
- * window, the others share one entry (uid -1 in its summary). Returns 0 when the
+ * window, the others share one entry (no caller ids in its summary). Denials by
+ * uid 0 (with caller ids) are written one by one, never merged. Returns 0 when the
  * denial was written or counted, -1 as audit_append when a line failed. Secret reads
  * never go through here: audit_append() writes every one. */
 int	audit_append_denial(struct audit *a, const struct audit_event *ev, struct cs_err *e);

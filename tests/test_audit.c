@@ -1645,6 +1645,24 @@ test_the_merge_table_is_bounded(void **state)
 	assert_true(count_in(logf, "callers past the") >= 1);
 }
 
+/* Root's denials are written one by one. */
+static void
+test_roots_denials_are_not_merged(void **state)
+{
+	struct audit *a = NULL;
+	struct cs_err e = { 0 };
+	size_t lines;
+	int i;
+
+	(void)state;
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_NONE, 2000, &a, &e), 0);
+	for (i = 0; i < 20; i++)
+		deny(a, 0, "evil.example", 1);
+	audit_close(a);
+	assert_int_equal(denials_in_log(&lines, NULL), 20);
+	assert_int_equal(lines, 20);
+}
+
 #define T(f)	cmocka_unit_test_setup(f, each)
 
 int
@@ -1699,6 +1717,7 @@ main(void)
 		T(test_a_denial_flood_is_merged_per_caller_and_pair),
 		T(test_merged_denials_are_written_when_the_window_ends),
 		T(test_the_merge_table_is_bounded),
+		T(test_roots_denials_are_not_merged),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
