@@ -1732,6 +1732,8 @@ verify_file(const char *path, int gz, uint64_t expect_seq, const char *expect_ha
 			goto bad;
 		}
 		vs->seq++;
+		if (!vs->started)
+			res->first_seq = vs->seq;
 		vs->started = 1;
 		vs->prevfile = path;
 		hash_hex(p, len, vs->hash);

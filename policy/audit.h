@@ -115,6 +115,7 @@ void	audit_lines_free(char **lines, size_t n);
 
 struct audit_verify_result {
 	uint64_t	lines;			/* lines read, in all files */
+	uint64_t	first_seq;		/* the first line's seq (1 unless rotated away); 0: none */
 	unsigned	files;			/* files read */
 	uint64_t	bad_line;		/* 1-based line of bad_file with the first break; 0: none */
 	char		bad_file[4096];		/* the file holding it */
