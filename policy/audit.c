@@ -34,6 +34,7 @@
  * It does not rotate logs (logrotate does; the writers follow) and never sees values:
  * struct audit_event has no place for one. */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -66,15 +67,17 @@ static const unsigned long local_fs[] = {
 	0xEF53, 0x58465342, 0x9123683E, 0x01021994, 0xF2F52010, 0x794C7630, 0x2FC12FC1,
 };
 
+/* The chain's tail as the last writer left it, in the lock file (see rec_read). */
 struct tailrec {
+	char		magic[8];	/* TAILREC_MAGIC */
 	uint64_t	seq;
 	char		hash[AUDIT_HASH_HEX + 1];
 	uint64_t	dev, ino;	/* the file that line went to */
 	int64_t		size;		/* that file's size after it */
+	uint64_t	sum;		/* FNV-1a of the bytes before it */
 };
-#define TAILREC_FMT	"%020llu %s %020llu %020llu %020lld "
-#define TAILREC_BODY	(20 + 1 + 64 + 1 + 20 + 1 + 20 + 1 + 20 + 1)
-#define TAILREC_LEN	(TAILREC_BODY + 16 + 1)		/* + the checksum's hex, '\n' */
+#define TAILREC_MAGIC	"cstail1"
+#define TAILREC_LEN	((off_t)sizeof(struct tailrec))
 
 enum job_kind { JOB_OPEN, JOB_APPEND };
 
@@ -116,9 +119,8 @@ struct audit {
 	uint64_t	 cseq;
 	char		 chash[AUDIT_HASH_HEX + 1];
 	off_t		 cend;
-	char		 lastrec[TAILREC_LEN];	/* the record this handle wrote last, */
-	struct tailrec	 mine;			/* parsed */
-	int		 recmine;		/* they are set */
+	struct tailrec	 mine;		/* the record this handle wrote last */
+	int		 recmine;	/* mine is set */
 
 	pthread_t	 worker;
 	pthread_mutex_t	 mu;
@@ -549,52 +551,41 @@ write_line(struct audit *a, struct job *j, off_t size)
 	return 0;
 }
 
-/* The chain's tail as the last writer left it, in the lock file: it outlives a
- * rotation, which the log does not. The file is mapped, so reading and writing it under
- * the flock costs no system call on the append path. A checksum catches a record torn
- * by a writer killed in the middle of writing it. */
 /* FNV-1a, 64 bits: enough to tell a torn record from a whole one. */
 static uint64_t
-fnv(const char *p, size_t len)
+fnv(const void *p, size_t len)
 {
+	const unsigned char *c = p;
 	uint64_t h = 0xcbf29ce484222325ULL;
 
 	while (len-- > 0)
-		h = (h ^ (unsigned char)*p++) * 0x100000001b3ULL;
+		h = (h ^ *c++) * 0x100000001b3ULL;
 	return h;
 }
 
-/* 1 and *r when the lock file holds a whole record, 0 when it does not (a new lock
+/* The lock file also holds the chain's tail: it outlives a rotation, which the log does
+ * not. The file is mapped, so reading and writing the record under the flock costs no
+ * system call on the append path; it is binary, for the same writers on the same
+ * machine. The checksum catches a record torn by a writer killed while writing it.
+ * 1 and *r when the lock file holds a whole record, 0 when it does not (a new lock
  * file, a torn record). */
 static int
 rec_read(const struct audit *a, struct tailrec *r)
 {
-	char buf[TAILREC_LEN + 1];
-	unsigned long long seq, dev, ino, sum;
-	long long size;
 	size_t i;
 
-	memcpy(buf, a->rec, TAILREC_LEN);
-	buf[TAILREC_LEN] = '\0';
-	/* Most often it is the record this handle wrote last: no parsing. */
-	if (a->recmine && memcmp(buf, a->lastrec, TAILREC_LEN) == 0) {
-		*r = a->mine;
+	memcpy(r, a->rec, sizeof *r);
+	/* Most often it is the record this handle wrote last. */
+	if (a->recmine && memcmp(r, &a->mine, sizeof *r) == 0)
 		return 1;
-	}
-	if (sscanf(buf + TAILREC_BODY, "%16llx", &sum) != 1 ||
-	    sum != fnv(buf, TAILREC_BODY))
-		return 0;
-	if (sscanf(buf, "%20llu %64s %20llu %20llu %20lld", &seq, r->hash, &dev, &ino,
-	    &size) != 5 || strlen(r->hash) != AUDIT_HASH_HEX)
+	if (memcmp(r->magic, TAILREC_MAGIC, sizeof r->magic) != 0 ||
+	    r->sum != fnv(r, offsetof(struct tailrec, sum)) ||
+	    r->hash[AUDIT_HASH_HEX] != '\0')
 		return 0;
 	for (i = 0; i < AUDIT_HASH_HEX; i++)
 		if (!((r->hash[i] >= '0' && r->hash[i] <= '9') ||
 		    (r->hash[i] >= 'a' && r->hash[i] <= 'f')))
 			return 0;
-	r->seq = seq;
-	r->dev = dev;
-	r->ino = ino;
-	r->size = size;
 	return 1;
 }
 
@@ -602,19 +593,18 @@ rec_read(const struct audit *a, struct tailrec *r)
 static void
 rec_write(struct audit *a)
 {
-	char buf[TAILREC_LEN + 1];
+	struct tailrec t;
 
-	snprintf(buf, TAILREC_BODY + 1, TAILREC_FMT, (unsigned long long)a->cseq, a->chash,
-	    (unsigned long long)a->dev, (unsigned long long)a->ino, (long long)a->cend);
-	snprintf(buf + TAILREC_BODY, sizeof buf - TAILREC_BODY, "%016llx\n",
-	    (unsigned long long)fnv(buf, TAILREC_BODY));
-	memcpy(a->rec, buf, TAILREC_LEN);
-	memcpy(a->lastrec, buf, TAILREC_LEN);
-	a->mine.seq = a->cseq;
-	memcpy(a->mine.hash, a->chash, sizeof a->mine.hash);
-	a->mine.dev = (uint64_t)a->dev;
-	a->mine.ino = (uint64_t)a->ino;
-	a->mine.size = a->cend;
+	memset(&t, 0, sizeof t);	/* padding too: the checksum covers it */
+	memcpy(t.magic, TAILREC_MAGIC, sizeof t.magic);
+	t.seq = a->cseq;
+	memcpy(t.hash, a->chash, sizeof t.hash);
+	t.dev = (uint64_t)a->dev;
+	t.ino = (uint64_t)a->ino;
+	t.size = a->cend;
+	t.sum = fnv(&t, offsetof(struct tailrec, sum));
+	memcpy(a->rec, &t, sizeof t);
+	a->mine = t;
 	a->recmine = 1;
 }
 
