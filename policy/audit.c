@@ -34,16 +34,16 @@
  * It does not rotate logs (logrotate does; the writers follow) and never sees values:
  * struct audit_event has no place for one. */
 #include <errno.h>
-#include <stddef.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <spawn.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -100,7 +100,7 @@ struct audit {
 	unsigned	 timeout_ms;
 
 	/* Set by the open job, then read-only. */
-	char		*lockpath;	/* <path>.lock */
+	char		*lockpath;	/* .<name>.lock beside the log */
 	int		 lfd;		/* the chain's lock and tail record (regular logs), or -1 */
 	char		*rec;		/* lfd mapped: the tail record (see rec_read) */
 	int		 regular;
@@ -657,8 +657,10 @@ append_locked(struct audit *a, struct job *j)
 	/* Asked to, or another writer has moved on to the file now at the path. */
 	if ((atomic_exchange(&a->reopen, 0) ||
 	    (have && (rec.dev != (uint64_t)a->dev || rec.ino != (uint64_t)a->ino))) &&
-	    reopen_log(a, &j->err) == -1)
+	    reopen_log(a, &j->err) == -1) {
+		a->reopen = 1;		/* the next append tries again */
 		return -1;
+	}
 	if (fstat(a->wfd, &st) == -1)
 		return cs_err_sys(&j->err, errno, "%s", a->path);
 	/* Our own line is the tail while the file ends where it left it, and no one else
