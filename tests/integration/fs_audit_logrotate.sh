@@ -66,6 +66,14 @@ check "an edited rotated file fails --verify, naming the file and the line" \
 	sh -c "[ $rc -ne 0 ] && grep -q 'audit.log.1: line 3: prev does not match' $T/v.out"
 cp "$T/keep.1" "$CSD/audit.log.1"
 
+# No SIGHUP at all: a plain mv; the daemon notices by itself (once a second) and the
+# reads after that land in the new file.
+rm -f "$CSD"/audit.log.[0-9]*
+mv "$CSD/audit.log" "$CSD/audit.log.1"
+read_lands_in_new() { cat "$M/app/token" >/dev/null && [ -s "$CSD/audit.log" ] && grep -q secret_read "$CSD/audit.log"; }
+check "without SIGHUP the daemon moves to a new audit.log by itself (polled up to 10 s)" wait_until 10 read_lands_in_new
+check "... and the set verifies" csc audit --verify
+
 # copytruncate: logrotate copies, then cuts the file under the daemon's O_APPEND fd.
 check "the shipped config with copytruncate" conf copytruncate
 cat "$M/app/token" >/dev/null
