@@ -176,6 +176,7 @@ install: $(BINS) $(MANPAGES)
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets.service
 	install -m 0644 systemd/run-comfysecrets.mount $(DESTDIR)$(SYSTEMDUNITDIR)/run-comfysecrets.mount
 	install -m 0644 systemd/comfysecrets.tmpfiles $(DESTDIR)$(TMPFILESDIR)/comfysecrets.conf
+	install -D -m 0644 logrotate/comfysecrets $(DESTDIR)$(SYSCONFDIR)/logrotate.d/comfysecrets
 	install -m 0644 $(INSTALL_DOCS) $(DESTDIR)$(DOCDIR)/
 	@if [ -e $(ETCCONF) ]; then echo "install: kept $(ETCCONF)"; \
 	else install -m 0600 examples/comfysecrets.ini $(ETCCONF); fi
@@ -188,6 +189,8 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man8/comfysecretsfs.8
 	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets.service $(DESTDIR)$(SYSTEMDUNITDIR)/run-comfysecrets.mount
 	rm -f $(DESTDIR)$(TMPFILESDIR)/comfysecrets.conf
+	@if cmp -s logrotate/comfysecrets $(DESTDIR)$(SYSCONFDIR)/logrotate.d/comfysecrets; then \
+	    rm -f $(DESTDIR)$(SYSCONFDIR)/logrotate.d/comfysecrets; fi
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(INSTALL_DOCS)))
 	@rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 	@if cmp -s examples/comfysecrets.ini $(ETCCONF); then rm -f $(ETCCONF); \

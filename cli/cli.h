@@ -32,6 +32,13 @@ int	cli_help(const char *cmd);
 /* Appends ev to the configured audit log with this process's ids and via "cli", then
  * moves the state file forward. */
 int	cli_audit(struct cli *c, struct audit_event *ev, struct cs_err *e);
+/* For a change (set, rm, import): opens the audit log before the change is made, so a
+ * log that cannot be opened refuses the change instead of following it unrecorded.
+ * Caller closes *a with audit_close(). */
+int	cli_audit_open(struct cli *c, struct audit **a, struct cs_err *e);
+/* Appends ev to a (from cli_audit_open) as cli_audit() does; a is left open. */
+int	cli_audit_put(struct cli *c, struct audit *a, struct audit_event *ev,
+	    struct cs_err *e);
 
 /* A value from stdin: to EOF when stdin is not a terminal (one trailing newline dropped
  * unless raw), else one line typed at a prompt without echo. */

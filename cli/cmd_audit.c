@@ -2,7 +2,13 @@
  *
  * The reading and the verifying are policy/audit.c's; this file only chooses what to
  * print. --verify also holds the log to the chain point the state file recorded, so
- * lines cut from the end are caught, not only edited ones. */
+ * lines cut from the end are caught, not only edited ones.
+ *
+ * A line carries text callers chose (a process name, a host), and jansson writes C1
+ * controls, DEL and bidirectional overrides as raw bytes: printed as they are, they
+ * would drive the admin's terminal (U+009B is CSI) or reorder what it shows (U+202E).
+ * Every line is printed through show(), which writes those as JSON \u escapes, so
+ * the output is still the same JSON and never holds a control byte. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -22,6 +28,65 @@
 #define AUDIT_LIMIT_MAX		1000000		/* lines, a sanity bound */
 #define FOLLOW_POLL_MS		200		/* how often --follow looks for new lines */
 
+/* 1 when code point cp must not reach a terminal raw: C0, DEL, C1, and the format and
+ * bidirectional controls (Unicode's Cf that change what is shown, and the separators). */
+static int
+hidden(unsigned cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0xad || cp == 0x061c ||
+	    (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
+	    (cp >= 0x2060 && cp <= 0x206f) || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb);
+}
+
+/* Writes line p[len] and a newline to stdout, each hidden code point as \uXXXX and
+ * each byte that is not UTF-8 as \xNN (a line with one is no audit line anyway). */
+static int
+show(const char *p, size_t len, struct cs_err *e)
+{
+	const unsigned char *s = (const unsigned char *)p;
+	char out[4096 + 16];
+	size_t i = 0, o = 0, n, k;
+	unsigned cp, min;
+
+	while (i < len) {
+		if (s[i] < 0x80) {
+			n = 1, cp = s[i], min = 0;
+		} else if ((s[i] & 0xe0) == 0xc0) {
+			n = 2, cp = s[i] & 0x1f, min = 0x80;
+		} else if ((s[i] & 0xf0) == 0xe0) {
+			n = 3, cp = s[i] & 0x0f, min = 0x800;
+		} else if ((s[i] & 0xf8) == 0xf0) {
+			n = 4, cp = s[i] & 0x07, min = 0x10000;
+		} else {
+			n = 0, cp = 0, min = 0;
+		}
+		for (k = 1; n != 0 && k < n; k++) {
+			if (i + k >= len || (s[i + k] & 0xc0) != 0x80) {
+				n = 0;
+				break;
+			}
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if (n == 0 || cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+			o += (size_t)snprintf(out + o, sizeof out - o, "\\x%02x", s[i]);
+			i++;
+		} else if (hidden(cp)) {
+			o += (size_t)snprintf(out + o, sizeof out - o, "\\u%04x", cp);
+			i += n;
+		} else {
+			memcpy(out + o, s + i, n);
+			o += n;
+			i += n;
+		}
+		if (o >= 4096 && cli_write_all(STDOUT_FILENO, out, o, "stdout", e) == -1)
+			return -1;
+		if (o >= 4096)
+			o = 0;
+	}
+	out[o++] = '\n';
+	return cli_write_all(STDOUT_FILENO, out, o, "stdout", e);
+}
+
 static int
 verify(struct cli *c)
 {
@@ -39,8 +104,10 @@ verify(struct cli *c)
 	}
 	if (audit_verify(c->cfg->audit_path, seq, hash, &r, &e) == -1)
 		return cli_fail(&e);
-	printf("%s: %llu lines, chain intact", c->cfg->audit_path,
-	    (unsigned long long)r.lines);
+	printf("%s: %llu lines", c->cfg->audit_path, (unsigned long long)r.lines);
+	if (r.files > 1)
+		printf(" in %u files (rotated ones included)", r.files);
+	printf(", chain intact");
 	if (r.lines != 0)
 		printf(", last seq %llu", (unsigned long long)r.last_seq);
 	if (seq != 0)
@@ -50,34 +117,71 @@ verify(struct cli *c)
 }
 
 /* Copies to stdout whatever is appended to the log from now on, until killed. Each
- * audit line is appended with one write, so a line arrives whole. */
+ * audit line is appended with one write, so a line arrives whole. Like tail -F, it
+ * follows a rotation: once the old file is drained, a new file at the path (rename) or
+ * a file shorter than what was read (copytruncate) is read from its start. */
 static int
 follow(const char *path, struct cs_err *e)
 {
 	struct timespec ts = { 0, FOLLOW_POLL_MS * 1000000L };
-	struct stat sb;
-	char buf[8192];
+	struct stat fst, pst;
+	static char buf[AUDIT_LINE_MAX];	/* one line at most, being assembled */
+	size_t have = 0, i, start;
 	ssize_t n;
-	int fd;
+	int fd, nfd, drained = 0;
 
 	/* A regular file only: a FIFO there would hang the open, and reading one would
 	 * take lines from whoever the log is meant for. */
-	if (file_open_regular(path, "audit log", &fd, &sb, e) == -1)
+	if (file_open_regular(path, "audit log", &fd, &fst, e) == -1)
 		return -1;
 	if (lseek(fd, 0, SEEK_END) == -1) {
 		close(fd);
 		return cs_err_sys(e, errno, "%s: seek", path);
 	}
 	for (;;) {
-		while ((n = read(fd, buf, sizeof buf)) > 0) {
-			if (cli_write_all(STDOUT_FILENO, buf, (size_t)n, "stdout", e) == -1) {
-				close(fd);
-				return -1;
+		/* Whole lines go through show(): a UTF-8 sequence is never cut in two. */
+		while ((n = read(fd, buf + have, sizeof buf - have)) > 0) {
+			have += (size_t)n;
+			for (i = start = 0; i < have; i++) {
+				if (buf[i] != '\n')
+					continue;
+				if (show(buf + start, i - start, e) == -1) {
+					close(fd);
+					return -1;
+				}
+				start = i + 1;
 			}
+			if (start == 0 && have == sizeof buf) {
+				/* longer than any audit line: shown in pieces */
+				if (show(buf, have, e) == -1) {
+					close(fd);
+					return -1;
+				}
+				start = have;
+			}
+			memmove(buf, buf + start, have - start);
+			have -= start;
 		}
 		if (n < 0 && errno != EINTR) {
 			close(fd);
 			return cs_err_sys(e, errno, "%s: read", path);
+		}
+		if (fstat(fd, &fst) == 0 && fst.st_size < lseek(fd, 0, SEEK_CUR))
+			lseek(fd, 0, SEEK_SET);		/* truncated: start again */
+		else if (stat(path, &pst) == 0 && (pst.st_ino != fst.st_ino ||
+		    pst.st_dev != fst.st_dev)) {
+			/* Renamed: drain the old file once more (a writer may have put a
+			 * line there before it moved on), then read the new one. */
+			if (!drained) {
+				drained = 1;
+				continue;
+			}
+			if ((nfd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) != -1) {
+				close(fd);
+				fd = nfd;
+				drained = 0;
+				continue;
+			}
 		}
 		nanosleep(&ts, NULL);
 	}
@@ -121,11 +225,11 @@ cmd_audit(struct cli *c, int argc, char **argv)
 		return verify(c);
 	if (audit_tail(c->cfg->audit_path, limit, &lines, &n, &e) == -1)
 		return cli_fail(&e);
-	for (i = 0; i < n; i++)
-		printf("%s\n", lines[i]);
+	for (i = 0; i < n && rc == EXIT_OK; i++)
+		if (show(lines[i], strlen(lines[i]), &e) == -1)
+			rc = cli_fail(&e);
 	audit_lines_free(lines, n);
-	fflush(stdout);
-	if (do_follow && follow(c->cfg->audit_path, &e) == -1)
+	if (rc == EXIT_OK && do_follow && follow(c->cfg->audit_path, &e) == -1)
 		rc = cli_fail(&e);
 	return rc;
 }

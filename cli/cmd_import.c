@@ -217,7 +217,8 @@ read_file(const char *file, struct secret **text, struct cs_err *e)
 
 /* One audit line per provider, naming the fields written (the items are sorted). */
 static int
-audit_items(struct cli *c, const struct items *it, const char *fpr, struct cs_err *e)
+audit_items(struct cli *c, struct audit *a, const struct items *it, const char *fpr,
+    struct cs_err *e)
 {
 	const char **keys;
 	struct audit_event ev;
@@ -235,7 +236,7 @@ audit_items(struct cli *c, const struct items *it, const char *fpr, struct cs_er
 		ev.keys = keys;
 		ev.nkeys = j - i;
 		ev.fingerprint = fpr;
-		rc = cli_audit(c, &ev, e);
+		rc = cli_audit_put(c, a, &ev, e);
 	}
 	free(keys);
 	return rc;
@@ -244,11 +245,12 @@ audit_items(struct cli *c, const struct items *it, const char *fpr, struct cs_er
 int
 cmd_import(struct cli *c, int argc, char **argv)
 {
-	struct cs_err e = { 0 };
+	struct cs_err e = { 0 }, ae = { 0 };
 	struct secret *text = NULL, *arena = NULL, view;
 	struct items it = { 0 };
 	struct key *k = NULL;
 	struct vault *v = NULL;
+	struct audit *a = NULL;
 	const char *file;
 	size_t i;
 	int lockfd = -1, rc = EXIT_FAIL;
@@ -276,8 +278,14 @@ cmd_import(struct cli *c, int argc, char **argv)
 		cs_err_set(&e, EINVAL, "%s: no entries to import", file);
 		goto out;
 	}
-	if (items_sort(&it, file, &e) == -1 ||
-	    vaultio_open_write(c->cfg, &lockfd, &k, &v, &e) == -1)
+	if (items_sort(&it, file, &e) == -1)
+		goto out;
+	/* A change and its lines go together: no log, no change. */
+	if (cli_audit_open(c, &a, &ae) == -1) {
+		cs_err_set(&e, ae.code, "%s: nothing imported: %s", file, ae.msg);
+		goto out;
+	}
+	if (vaultio_open_write(c->cfg, &lockfd, &k, &v, &e) == -1)
 		goto out;
 	for (i = 0; i < it.n; i++) {
 		view.buf = (unsigned char *)it.base + it.v[i].off;
@@ -291,10 +299,15 @@ cmd_import(struct cli *c, int argc, char **argv)
 	vault_unlock(lockfd);
 	lockfd = -1;
 	printf("imported %zu value%s from %s\n", it.n, it.n == 1 ? "" : "s", file);
-	if (audit_items(c, &it, k->fpr, &e) == -1)
+	if (audit_items(c, a, &it, k->fpr, &ae) == -1) {
+		cs_err_set(&e, ae.code, "%s: the values WERE imported (vault generation %llu), "
+		    "but their audit lines could not all be written: %s", file,
+		    (unsigned long long)vault_generation(v), ae.msg);
 		goto out;
+	}
 	rc = EXIT_OK;
 out:
+	audit_close(a);
 	secret_free(arena);
 	secret_free(text);
 	free(it.v);

@@ -111,6 +111,17 @@ name_args(int argc, char **argv, int i, int min, int max, struct cs_err *e)
 	return 0;
 }
 
+/* The change is saved but its audit line failed (the log opened, then a write failed):
+ * say exactly that, so the operator knows the vault holds it and the log does not. */
+static void
+unaudited(struct cs_err *e, const char *what, const char *done, const struct vault *v,
+    const struct cs_err *ae)
+{
+	cs_err_set(e, ae->code, "%s WAS %s (vault generation %llu), but its audit line "
+	    "could not be written: %s", what, done,
+	    (unsigned long long)vault_generation(v), ae->msg);
+}
+
 int
 cmd_set(struct cli *c, int argc, char **argv)
 {
@@ -118,10 +129,11 @@ cmd_set(struct cli *c, int argc, char **argv)
 		{ "raw", no_argument, NULL, 'r' }, { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct cs_err e = { 0 };
+	struct cs_err e = { 0 }, ae = { 0 };
 	struct secret *val = NULL;
 	struct key *k = NULL;
 	struct vault *v = NULL;
+	struct audit *a = NULL;
 	struct audit_event ev = { 0 };
 	char what[2 * VAULT_NAME_MAX + 2];
 	int raw = 0, i, ch, lockfd = -1, rc = EXIT_FAIL;
@@ -143,6 +155,11 @@ cmd_set(struct cli *c, int argc, char **argv)
 	/* Read the value before taking the lock: a slow typist must not block writers. */
 	if (cli_read_value(what, c->cfg->max_value_size, raw, &val, &e) == -1)
 		goto out;
+	/* A change and its line go together: no log, no change. */
+	if (cli_audit_open(c, &a, &ae) == -1) {
+		cs_err_set(&e, ae.code, "%s not stored: %s", what, ae.msg);
+		goto out;
+	}
 	if (vaultio_open_write(c->cfg, &lockfd, &k, &v, &e) == -1)
 		goto out;
 	if (vault_put(v, argv[i], argv[i + 1], val, c->cfg->max_value_size, &e) == -1 ||
@@ -155,10 +172,13 @@ cmd_set(struct cli *c, int argc, char **argv)
 	ev.keys = (const char *const *)&argv[i + 1];
 	ev.nkeys = 1;
 	ev.fingerprint = k->fpr;
-	if (cli_audit(c, &ev, &e) == -1)
+	if (cli_audit_put(c, a, &ev, &ae) == -1) {
+		unaudited(&e, what, "stored", v, &ae);
 		goto out;
+	}
 	rc = EXIT_OK;
 out:
+	audit_close(a);
 	secret_free(val);
 	vaultio_close(lockfd, k, v);
 	return rc == EXIT_OK ? rc : cli_fail(&e);
@@ -272,10 +292,12 @@ out:
 int
 cmd_rm(struct cli *c, int argc, char **argv)
 {
-	struct cs_err e = { 0 };
+	struct cs_err e = { 0 }, ae = { 0 };
 	struct key *k = NULL;
 	struct vault *v = NULL;
+	struct audit *a = NULL;
 	struct audit_event ev = { 0 };
+	char what[2 * VAULT_NAME_MAX + 2];
 	int i, n, lockfd = -1, rc = EXIT_FAIL;
 
 	if ((i = opts("rm", argc, argv, &rc)) == -1)
@@ -284,6 +306,12 @@ cmd_rm(struct cli *c, int argc, char **argv)
 		return cli_usage("rm", "needs PROVIDER and optionally FIELD");
 	if (n == -1)
 		return cli_fail(&e);
+	snprintf(what, sizeof what, "%s%s%s", argv[i], argc - i == 2 ? "/" : "",
+	    argc - i == 2 ? argv[i + 1] : "");
+	if (cli_audit_open(c, &a, &ae) == -1) {
+		cs_err_set(&e, ae.code, "%s not removed: %s", what, ae.msg);
+		goto out;
+	}
 	if (vaultio_open_write(c->cfg, &lockfd, &k, &v, &e) == -1)
 		goto out;
 	if (vault_remove(v, argv[i], argc - i == 2 ? argv[i + 1] : NULL, &e) == -1 ||
@@ -298,10 +326,13 @@ cmd_rm(struct cli *c, int argc, char **argv)
 		ev.nkeys = 1;
 	}
 	ev.fingerprint = k->fpr;
-	if (cli_audit(c, &ev, &e) == -1)
+	if (cli_audit_put(c, a, &ev, &ae) == -1) {
+		unaudited(&e, what, "removed", v, &ae);
 		goto out;
+	}
 	rc = EXIT_OK;
 out:
+	audit_close(a);
 	vaultio_close(lockfd, k, v);
 	return rc == EXIT_OK ? rc : cli_fail(&e);
 }

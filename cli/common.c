@@ -32,12 +32,17 @@ self_comm(char comm[COMM_MAX + 1])
 }
 
 int
-cli_audit(struct cli *c, struct audit_event *ev, struct cs_err *e)
+cli_audit_open(struct cli *c, struct audit **a, struct cs_err *e)
 {
-	struct audit *a = NULL;
+	return audit_open(c->cfg->audit_path, c->cfg->audit_flush, c->cfg->audit_timeout_ms,
+	    a, e);
+}
+
+int
+cli_audit_put(struct cli *c, struct audit *a, struct audit_event *ev, struct cs_err *e)
+{
 	char comm[COMM_MAX + 1], hash[AUDIT_HASH_HEX + 1];
 	uint64_t seq;
-	int rc = -1;
 
 	self_comm(comm);
 	ev->pid = getpid();
@@ -45,13 +50,21 @@ cli_audit(struct cli *c, struct audit_event *ev, struct cs_err *e)
 	ev->gid = getgid();
 	ev->comm = comm;
 	ev->via = "cli";
-	if (audit_open(c->cfg->audit_path, c->cfg->audit_flush, c->cfg->audit_timeout_ms,
-	    &a, e) == -1 || audit_append(a, ev, e) == -1)
-		goto out;
+	if (audit_append(a, ev, e) == -1)
+		return -1;
 	audit_last(a, &seq, hash);
-	rc = state_advance_audit(c->cfg->state_dir, c->cfg->vault_path, seq, hash,
+	return state_advance_audit(c->cfg->state_dir, c->cfg->vault_path, seq, hash,
 	    c->cfg->audit_path, e);
-out:
+}
+
+int
+cli_audit(struct cli *c, struct audit_event *ev, struct cs_err *e)
+{
+	struct audit *a = NULL;
+	int rc = -1;
+
+	if (cli_audit_open(c, &a, e) == 0)
+		rc = cli_audit_put(c, a, ev, e);
 	audit_close(a);
 	return rc;
 }

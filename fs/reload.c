@@ -417,6 +417,8 @@ watch(void *arg)
 		}
 		if ((pfd[2].revents & POLLIN) &&
 		    read(r->sig_fd, &si, sizeof si) == (ssize_t)sizeof si) {
+			/* SIGHUP also follows a rotated audit log (logrotate's postrotate). */
+			audit_reopen(r->lo->audit);
 			due = now;
 			why = "SIGHUP";
 			tries = told = 0;
@@ -458,6 +460,7 @@ watch(void *arg)
 			now = now_ms();
 		}
 		if (now >= flush_at) {
+			audit_tick(r->lo->audit);
 			flush_state(r);
 			flush_at = now + STATE_FLUSH_MS;
 		}

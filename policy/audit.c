@@ -4,9 +4,10 @@
  * the chain where it happened; audit_verify() reports that line. Lines are JSON objects
  * with a fixed key order: seq, prev, event, timestamp, then the event's fields.
  *
- * Between processes, the flock on the log orders the appends: under it, the writer finds
- * the tail (cached while the file size is what our last append left), builds the next
- * line and writes it with one write(). A write that fails halfway is cut off again
+ * Between processes, the flock on the lock file (.<log>.lock) orders the appends: under
+ * it, the writer follows a rotation (see append_locked), finds the tail (cached while the
+ * file size is what our last append left), builds the next line and writes it with one
+ * write(). A write that fails halfway is cut off again
  * (ftruncate to the old size, still under the lock), so a full disk does not leave a torn
  * line that would block every later append.
  *
@@ -30,19 +31,24 @@
  * read back: its chain is kept in memory, starting at seq 1 for each handle, and it is
  * never flushed with fdatasync.
  *
- * It does not rotate logs (reopening is the daemon's business) and never sees values:
+ * It does not rotate logs (logrotate does; the writers follow) and never sees values:
  * struct audit_event has no place for one. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,6 +66,18 @@
 static const unsigned long local_fs[] = {
 	0xEF53, 0x58465342, 0x9123683E, 0x01021994, 0xF2F52010, 0x794C7630, 0x2FC12FC1,
 };
+
+/* The chain's tail as the last writer left it, in the lock file (see rec_read). */
+struct tailrec {
+	char		magic[8];	/* TAILREC_MAGIC */
+	uint64_t	seq;
+	char		hash[AUDIT_HASH_HEX + 1];
+	uint64_t	dev, ino;	/* the file that line went to */
+	int64_t		size;		/* that file's size after it */
+	uint64_t	sum;		/* FNV-1a of the bytes before it */
+};
+#define TAILREC_MAGIC	"cstail1"
+#define TAILREC_LEN	((off_t)sizeof(struct tailrec))
 
 enum job_kind { JOB_OPEN, JOB_APPEND };
 
@@ -82,7 +100,9 @@ struct audit {
 	unsigned	 timeout_ms;
 
 	/* Set by the open job, then read-only. */
-	int		 wfd, rfd;	/* append-only writer; reader for the tail, or -1 */
+	char		*lockpath;	/* .<name>.lock beside the log */
+	int		 lfd;		/* the chain's lock and tail record (regular logs), or -1 */
+	char		*rec;		/* lfd mapped: the tail record (see rec_read) */
 	int		 regular;
 	int		 local;		/* on a filesystem of local_fs[] */
 	int		 fast;		/* callers may append themselves (see above) */
@@ -90,11 +110,17 @@ struct audit {
 	/* Used under io only: by the worker, or a caller on the fast path (and by
 	 * destroy() once the worker is gone). Lock order: io, then mu. */
 	pthread_mutex_t	 io;
+	int		 wfd, rfd;	/* append-only writer; reader for the tail, or -1 */
+	dev_t		 dev;		/* the file wfd writes to */
+	ino_t		 ino;
+	int		 cont;		/* the next line is the first of an emptied or new file */
 	int		 cached;	/* cseq and chash are the line ending at cend */
 	uint64_t	 torn;		/* bytes of a torn last line cut off, not yet recorded */
 	uint64_t	 cseq;
 	char		 chash[AUDIT_HASH_HEX + 1];
 	off_t		 cend;
+	struct tailrec	 mine;		/* the record this handle wrote last */
+	int		 recmine;	/* mine is set */
 
 	pthread_t	 worker;
 	pthread_mutex_t	 mu;
@@ -110,6 +136,10 @@ struct audit {
 	int		 flush_err;	/* errno of a failed background fdatasync */
 	uint64_t	 last_seq;
 	char		 last_hash[AUDIT_HASH_HEX + 1];
+	_Atomic int	 reopen;	/* audit_reopen() or audit_tick() asked for the path again */
+	pthread_mutex_t	 mmu;		/* guards merge; taken before no other lock */
+	struct merge	*merge;		/* audit_append_denial's table, or NULL */
+	unsigned	 window_ms;	/* its window */
 };
 
 static void
@@ -284,6 +314,10 @@ encode(const struct audit_event *ev, size_t cap)
 		rc |= put_string(o, "via", ev->via);
 	if (ev->detail != NULL)
 		rc |= put_string(o, "detail", ev->detail);
+	if (ev->repeats != 0)
+		rc |= json_object_set_new(o, "repeats", json_integer((json_int_t)ev->repeats));
+	if (ev->since != NULL)
+		rc |= put_string(o, "since", ev->since);
 	if (ev->pid >= 0) {
 		rc |= json_object_set_new(o, "pid", json_integer(ev->pid));
 		rc |= json_object_set_new(o, "uid", json_integer(ev->uid));
@@ -475,6 +509,25 @@ write_line(struct audit *a, struct job *j, off_t size)
 	char detail[128], *body;
 	int rc;
 
+	if (a->cont) {
+		struct audit_event cev = { .event = "audit_log_continued" };
+
+		cev.pid = getpid();
+		cev.uid = getuid();
+		cev.gid = getgid();
+		snprintf(detail, sizeof detail, "the chain goes on from seq %llu, the last "
+		    "line of the previous file (rotated or truncated)",
+		    (unsigned long long)a->cseq);
+		cev.detail = detail;
+		if ((body = encode(&cev, SIZE_MAX)) == NULL)
+			return cs_err_sys(&j->err, ENOMEM, "%s", a->path);
+		rc = put_line(a, body, strlen(body), size, &j->err);
+		free(body);
+		if (rc == -1)
+			return -1;
+		a->cont = 0;
+		size = a->cend;
+	}
 	if (a->torn > 0) {
 		rev.pid = getpid();
 		rev.uid = getuid();
@@ -498,11 +551,142 @@ write_line(struct audit *a, struct job *j, off_t size)
 	return 0;
 }
 
+/* FNV-1a, 64 bits: enough to tell a torn record from a whole one. */
+static uint64_t
+fnv(const void *p, size_t len)
+{
+	const unsigned char *c = p;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	while (len-- > 0)
+		h = (h ^ *c++) * 0x100000001b3ULL;
+	return h;
+}
+
+/* The lock file also holds the chain's tail: it outlives a rotation, which the log does
+ * not. The file is mapped, so reading and writing the record under the flock costs no
+ * system call on the append path; it is binary, for the same writers on the same
+ * machine. The checksum catches a record torn by a writer killed while writing it.
+ * 1 and *r when the lock file holds a whole record, 0 when it does not (a new lock
+ * file, a torn record). */
+static int
+rec_read(const struct audit *a, struct tailrec *r)
+{
+	size_t i;
+
+	memcpy(r, a->rec, sizeof *r);
+	/* Most often it is the record this handle wrote last. */
+	if (a->recmine && memcmp(r, &a->mine, sizeof *r) == 0)
+		return 1;
+	if (memcmp(r->magic, TAILREC_MAGIC, sizeof r->magic) != 0 ||
+	    r->sum != fnv(r, offsetof(struct tailrec, sum)) ||
+	    r->hash[AUDIT_HASH_HEX] != '\0')
+		return 0;
+	for (i = 0; i < AUDIT_HASH_HEX; i++)
+		if (!((r->hash[i] >= '0' && r->hash[i] <= '9') ||
+		    (r->hash[i] >= 'a' && r->hash[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* Records the cached tail. */
+static void
+rec_write(struct audit *a)
+{
+	struct tailrec t;
+
+	memset(&t, 0, sizeof t);	/* padding too: the checksum covers it */
+	memcpy(t.magic, TAILREC_MAGIC, sizeof t.magic);
+	t.seq = a->cseq;
+	memcpy(t.hash, a->chash, sizeof t.hash);
+	t.dev = (uint64_t)a->dev;
+	t.ino = (uint64_t)a->ino;
+	t.size = a->cend;
+	t.sum = fnv(&t, offsetof(struct tailrec, sum));
+	memcpy(a->rec, &t, sizeof t);
+	a->mine = t;
+	a->recmine = 1;
+}
+
+/* Opens the log at the path (again): after a rename, the path names a new file. Under io
+ * and the flock, so no line goes to the old file after one went to the new. */
+static int
+reopen_log(struct audit *a, struct cs_err *e)
+{
+	struct stat st, rst;
+	int wfd, rfd;
+
+	wfd = open(a->path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK, 0600);
+	if (wfd == -1)
+		return cs_err_sys(e, errno, "%s: reopening the audit log", a->path);
+	if (fstat(wfd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(wfd);
+		return cs_err_set(e, EINVAL, "%s: reopening the audit log: no longer a regular "
+		    "file", a->path);
+	}
+	if ((rfd = open(a->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY)) == -1 ||
+	    fstat(rfd, &rst) == -1 || rst.st_dev != st.st_dev || rst.st_ino != st.st_ino) {
+		if (rfd != -1)
+			close(rfd);
+		close(wfd);
+		return cs_err_set(e, EAGAIN, "%s: replaced while being reopened", a->path);
+	}
+	/* The old file's lines reach its disk before it is let go. */
+	if (a->flush != AUDIT_FLUSH_NONE)
+		(void)fdatasync(a->wfd);
+	close(a->wfd);
+	close(a->rfd);
+	a->wfd = wfd;
+	a->rfd = rfd;
+	a->dev = st.st_dev;
+	a->ino = st.st_ino;
+	a->cend = -1;		/* the cached tail ends in the old file */
+	return 0;
+}
+
+/* One append under io and the flock: follows a rotation, finds the tail, writes. */
+static int
+append_locked(struct audit *a, struct job *j)
+{
+	struct tailrec rec;
+	struct stat st;
+	int have;
+
+	have = rec_read(a, &rec);
+	/* Asked to, or another writer has moved on to the file now at the path. */
+	if ((atomic_exchange(&a->reopen, 0) ||
+	    (have && (rec.dev != (uint64_t)a->dev || rec.ino != (uint64_t)a->ino))) &&
+	    reopen_log(a, &j->err) == -1) {
+		a->reopen = 1;		/* the next append tries again */
+		return -1;
+	}
+	if (fstat(a->wfd, &st) == -1)
+		return cs_err_sys(&j->err, errno, "%s", a->path);
+	/* Our own line is the tail while the file ends where it left it, and no one else
+	 * wrote a line (which a truncation back to the same size would hide). */
+	if (!a->cached || st.st_size != a->cend || (have && rec.seq != a->cseq)) {
+		a->cached = 0;
+		if (read_tail(a, &st.st_size, &j->err) == -1)
+			return -1;
+		/* An empty file after lines were written: renamed away and created anew, or
+		 * cut by copytruncate. The chain goes on from the record. */
+		if (st.st_size == 0 && have && rec.seq > 0) {
+			a->cseq = rec.seq;
+			memcpy(a->chash, rec.hash, sizeof a->chash);
+			a->cont = 1;
+		}
+	}
+	if (write_line(a, j, st.st_size) == -1)
+		return -1;
+	rec_write(a);
+	return 0;
+}
+
 static int
 do_append(struct audit *a, struct job *j)
 {
-	struct stat st;
-	int rc = -1;
+	int rc;
 
 	if (!a->regular) {
 		if (!a->cached) {
@@ -512,22 +696,10 @@ do_append(struct audit *a, struct job *j)
 		}
 		return write_line(a, j, 0);
 	}
-	if (lock_log(a->wfd, LOCK_EX) == -1)
-		return cs_err_sys(&j->err, errno, "%s: lock", a->path);
-	if (fstat(a->wfd, &st) == -1) {
-		cs_err_sys(&j->err, errno, "%s", a->path);
-		goto out;
-	}
-	/* Another process appended (or someone truncated): find the tail again. */
-	if ((!a->cached || st.st_size != a->cend) && read_tail(a, &st.st_size, &j->err) == -1) {
-		a->cached = 0;
-		goto out;
-	}
-	if (write_line(a, j, st.st_size) == -1)
-		goto out;
-	rc = 0;
-out:
-	lock_log(a->wfd, LOCK_UN);
+	if (lock_log(a->lfd, LOCK_EX) == -1)
+		return cs_err_sys(&j->err, errno, "%s: lock", a->lockpath);
+	rc = append_locked(a, j);
+	lock_log(a->lfd, LOCK_UN);
 	if (rc == 0 && a->flush == AUDIT_FLUSH_SYNC && fdatasync(a->wfd) == -1)
 		rc = cs_err_sys(&j->err, errno, "%s: fdatasync", a->path);
 	return rc;
@@ -561,6 +733,24 @@ do_open(struct audit *a, struct job *j)
 	a->regular = S_ISREG(st.st_mode);
 	if (!a->regular)
 		return 0;
+	a->dev = st.st_dev;
+	a->ino = st.st_ino;
+	/* The chain's lock is not on the log: whoever may read the log (a 0640 log, group
+	 * adm) could flock it and stop every append. The lock file is 0600, the writers'. */
+	a->lfd = open(a->lockpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+	if (a->lfd == -1)
+		return cs_err_sys(&j->err, errno, "%s: the audit chain's lock file", a->lockpath);
+	if (fstat(a->lfd, &rst) == -1 || !S_ISREG(rst.st_mode))
+		return cs_err_set(&j->err, EINVAL, "%s: the audit chain's lock file is not a "
+		    "regular file", a->lockpath);
+	/* Grown, never shrunk: a shorter file would leave the mapping's end unbacked. */
+	if (rst.st_size < TAILREC_LEN && ftruncate(a->lfd, TAILREC_LEN) == -1)
+		return cs_err_sys(&j->err, errno, "%s", a->lockpath);
+	a->rec = mmap(NULL, TAILREC_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, a->lfd, 0);
+	if (a->rec == MAP_FAILED) {
+		a->rec = NULL;
+		return cs_err_sys(&j->err, errno, "%s: mapping", a->lockpath);
+	}
 	if (fstatfs(a->wfd, &sf) == 0)
 		for (i = 0; i < sizeof local_fs / sizeof local_fs[0]; i++)
 			a->local |= (unsigned long)sf.f_type == local_fs[i];
@@ -585,11 +775,18 @@ destroy(struct audit *a)
 		close(a->wfd);
 	if (a->rfd != -1)
 		close(a->rfd);
+	if (a->rec != NULL)
+		munmap(a->rec, TAILREC_LEN);
+	if (a->lfd != -1)
+		close(a->lfd);
 	pthread_cond_destroy(&a->wake);
 	pthread_cond_destroy(&a->done);
 	pthread_mutex_destroy(&a->mu);
 	pthread_mutex_destroy(&a->io);
+	pthread_mutex_destroy(&a->mmu);
+	free(a->merge);
 	free(a->path);
+	free(a->lockpath);
 	free(a);
 }
 
@@ -598,7 +795,7 @@ worker(void *arg)
 {
 	struct audit *a = arg;
 	struct job *j;
-	int rc, orphan;
+	int rc, orphan, fd;
 
 	pthread_mutex_lock(&a->mu);
 	for (;;) {
@@ -641,7 +838,13 @@ worker(void *arg)
 		if (a->dirty && (a->stopping || passed(&a->flush_due))) {
 			a->dirty = 0;
 			pthread_mutex_unlock(&a->mu);
-			rc = fdatasync(a->wfd) == -1 ? errno : 0;
+			/* A copy of the fd: a reopen may close the original meanwhile. */
+			pthread_mutex_lock(&a->io);
+			fd = dup(a->wfd);
+			pthread_mutex_unlock(&a->io);
+			rc = fd == -1 || fdatasync(fd) == -1 ? errno : 0;
+			if (fd != -1)
+				close(fd);
 			pthread_mutex_lock(&a->mu);
 			if (rc != 0 && a->flush_err == 0)
 				a->flush_err = rc;
@@ -741,6 +944,21 @@ shutdown_worker(struct audit *a, unsigned wait_ms)
 	destroy(a);
 }
 
+char *
+audit_lock_path(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	size_t dlen = base != NULL ? (size_t)(base - path) + 1 : 0;
+	char *p;
+
+	base = base != NULL ? base + 1 : path;
+	if ((p = malloc(strlen(path) + sizeof "." AUDIT_LOCK_SUFFIX)) == NULL)
+		return NULL;
+	snprintf(p, strlen(path) + sizeof "." AUDIT_LOCK_SUFFIX, "%.*s.%s%s", (int)dlen, path,
+	    base, AUDIT_LOCK_SUFFIX);
+	return p;
+}
+
 int
 audit_open(const char *path, enum audit_flush flush, unsigned timeout_ms,
     struct audit **out, struct cs_err *e)
@@ -755,18 +973,23 @@ audit_open(const char *path, enum audit_flush flush, unsigned timeout_ms,
 	if (sodium_init() < 0)
 		return cs_err_set(e, EIO, "%s: libsodium cannot be initialised", path);
 	if ((a = calloc(1, sizeof *a)) == NULL || (a->path = strdup(path)) == NULL ||
+	    (a->lockpath = audit_lock_path(path)) == NULL ||
 	    (j = calloc(1, sizeof *j)) == NULL) {
-		if (a != NULL)
+		if (a != NULL) {
 			free(a->path);
+			free(a->lockpath);
+		}
 		free(a);
 		return cs_err_sys(e, ENOMEM, "%s", path);
 	}
 	a->flush = flush;
 	a->timeout_ms = timeout_ms != 0 ? timeout_ms : CFG_AUDIT_TIMEOUT_MS;
-	a->wfd = a->rfd = -1;
+	a->wfd = a->rfd = a->lfd = -1;
 	memcpy(a->last_hash, ZERO_HASH, sizeof a->last_hash);
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_mutex_init(&a->io, NULL);
+	pthread_mutex_init(&a->mmu, NULL);
+	a->window_ms = AUDIT_DENIAL_WINDOW_MS;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&a->wake, &ca);
@@ -798,8 +1021,7 @@ static int
 append_here(struct audit *a, struct job *j, struct cs_err *e)
 {
 	struct timespec dl;
-	struct stat st;
-	int rc = -1;
+	int rc;
 
 	pthread_mutex_lock(&a->mu);
 	if (a->wedged || a->job != NULL || a->flush_err != 0) {
@@ -815,21 +1037,12 @@ append_here(struct audit *a, struct job *j, struct cs_err *e)
 		return cs_err_set(e, ETIMEDOUT, "%s: audit write did not finish within %u ms",
 		    a->path, a->timeout_ms);
 	}
-	if (flock(a->wfd, LOCK_EX | LOCK_NB) == -1) {
+	if (flock(a->lfd, LOCK_EX | LOCK_NB) == -1) {
 		pthread_mutex_unlock(&a->io);
 		return 1;	/* another process holds it, maybe for long: not here */
 	}
-	if (fstat(a->wfd, &st) == -1) {
-		cs_err_sys(&j->err, errno, "%s", a->path);
-		goto out;
-	}
-	if ((!a->cached || st.st_size != a->cend) && read_tail(a, &st.st_size, &j->err) == -1) {
-		a->cached = 0;
-		goto out;
-	}
-	rc = write_line(a, j, st.st_size);
-out:
-	lock_log(a->wfd, LOCK_UN);
+	rc = append_locked(a, j);
+	lock_log(a->lfd, LOCK_UN);
 	pthread_mutex_lock(&a->mu);
 	pthread_mutex_unlock(&a->io);
 	if (rc == 0) {
@@ -900,11 +1113,281 @@ audit_last(const struct audit *a, uint64_t *seq, char hash[AUDIT_HASH_HEX + 1])
 	pthread_mutex_unlock(&m->mu);
 }
 
+/* audit_append_denial's table: one entry per caller (uid) in its window, with the pairs
+ * it logged one by one. Bounded, since callers choose what fills it: at most
+ * AUDIT_DENIAL_CALLERS entries and one shared by everyone past them, each of
+ * AUDIT_DENIAL_PAIRS pairs, each host cut to AUDIT_DENIAL_HOST_MAX bytes (a pair is
+ * told apart by a keyed hash of the whole host, so a long host cannot pass for
+ * another). About 120 KB, allocated at the first denial. */
+struct mpair {
+	uint64_t	id;			/* SipHash of host and port */
+	char		host[AUDIT_DENIAL_HOST_MAX];
+	int		port;
+	unsigned long	repeats;		/* denials after the first one */
+};
+
+struct mcaller {
+	int		used;
+	uid_t		uid;
+	int		noids;			/* events with pid < 0 */
+	gid_t		gid;			/* of the caller's last denial */
+	pid_t		pid;
+	char		comm[64];
+	char		via[16];
+	uint64_t	start_ms;		/* CLOCK_MONOTONIC */
+	char		since[32];
+	size_t		npairs;
+	struct mpair	pairs[AUDIT_DENIAL_PAIRS];
+	unsigned long	other;			/* denials of pairs past the table's */
+	char		ohost[AUDIT_DENIAL_HOST_MAX];	/* the last of them */
+	int		oport;
+};
+
+struct merge {
+	unsigned char	key[crypto_shorthash_KEYBYTES];
+	struct mcaller	c[AUDIT_DENIAL_CALLERS + 1];	/* the last: shared by the rest */
+};
+
+/* One summary line, with the storage its event points into. */
+struct msum {
+	struct audit_event	ev;
+	char			host[AUDIT_DENIAL_HOST_MAX], comm[64], via[16], since[32];
+	char			detail[160];
+};
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+sum_one(const struct mcaller *c, int shared, const char *host, int port,
+    unsigned long n, int other, struct msum *s)
+{
+	memset(s, 0, sizeof *s);
+	snprintf(s->host, sizeof s->host, "%s", host);
+	snprintf(s->comm, sizeof s->comm, "%s", c->comm);
+	snprintf(s->via, sizeof s->via, "%s", c->via);
+	snprintf(s->since, sizeof s->since, "%s", c->since);
+	snprintf(s->detail, sizeof s->detail, "%lu more denials %s, merged (at most %d pairs "
+	    "per caller are logged one by one per %u s)", n, other ?
+	    "of other pairs, the last one named here" : "of this pair",
+	    AUDIT_DENIAL_PAIRS, AUDIT_DENIAL_WINDOW_MS / 1000);
+	s->ev.event = "sandbox_blocked";
+	s->ev.host = s->host;
+	s->ev.port = port;
+	s->ev.via = s->via[0] != '\0' ? s->via : NULL;
+	s->ev.detail = s->detail;
+	s->ev.repeats = n;
+	s->ev.since = s->since;
+	s->ev.pid = shared || c->noids ? -1 : c->pid;
+	s->ev.uid = c->uid;
+	s->ev.gid = c->gid;
+	s->ev.comm = shared || c->noids || s->comm[0] == '\0' ? NULL : s->comm;
+	if (shared)
+		snprintf(s->detail, sizeof s->detail, "%lu more denials by callers past the "
+		    "%d tracked at once, merged", n, AUDIT_DENIAL_CALLERS);
+}
+
+/* Moves c's counts into out (room for AUDIT_DENIAL_PAIRS + 1) and frees the entry. */
+static size_t
+flush_caller(struct merge *m, struct mcaller *c, struct msum *out)
+{
+	int shared = c == &m->c[AUDIT_DENIAL_CALLERS];
+	size_t i, n = 0;
+
+	for (i = 0; i < c->npairs; i++)
+		if (c->pairs[i].repeats > 0)
+			sum_one(c, shared, c->pairs[i].host, c->pairs[i].port,
+			    c->pairs[i].repeats, 0, &out[n++]);
+	if (c->other > 0)
+		sum_one(c, shared, c->ohost, c->oport, c->other, 1, &out[n++]);
+	c->used = 0;
+	return n;
+}
+
+static int
+append_sums(struct audit *a, struct msum *s, size_t n, struct cs_err *e)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < n; i++)
+		if (audit_append(a, &s[i].ev, e) == -1)
+			rc = -1;
+	return rc;
+}
+
+int
+audit_append_denial(struct audit *a, const struct audit_event *ev, struct cs_err *e)
+{
+	struct msum *out;
+	struct merge *m;
+	struct mcaller *c = NULL, *spare = NULL;
+	const char *host = ev->host != NULL ? ev->host : "";
+	uint64_t now = mono_ms(), id;
+	unsigned char h[crypto_shorthash_BYTES];
+	size_t i, nout = 0;
+	int noids = ev->pid < 0, write_now = 0, rc = 0;
+
+	/* Root's denials are written one by one: root can fill the disk anyway, and its
+	 * own checks (an operator trying hosts) are read line by line. */
+	if (!noids && ev->uid == 0)
+		return audit_append(a, ev, e);
+	if ((out = malloc((AUDIT_DENIAL_PAIRS + 1) * sizeof *out)) == NULL)
+		return audit_append(a, ev, e);		/* no memory to merge: write it */
+	pthread_mutex_lock(&a->mmu);
+	if ((m = a->merge) == NULL) {
+		if ((m = a->merge = calloc(1, sizeof *m)) == NULL) {
+			pthread_mutex_unlock(&a->mmu);
+			free(out);
+			return audit_append(a, ev, e);
+		}
+		randombytes_buf(m->key, sizeof m->key);
+	}
+	for (i = 0; i < AUDIT_DENIAL_CALLERS && c == NULL; i++) {
+		if (m->c[i].used && m->c[i].uid == ev->uid && m->c[i].noids == noids)
+			c = &m->c[i];
+		else if (spare == NULL && (!m->c[i].used ||
+		    now - m->c[i].start_ms >= a->window_ms))
+			spare = &m->c[i];
+	}
+	if (c == NULL && spare != NULL) {
+		if (spare->used)
+			nout = flush_caller(m, spare, out);	/* its window is over */
+		c = spare;
+	}
+	if (c == NULL)
+		c = &m->c[AUDIT_DENIAL_CALLERS];
+	if (c->used && now - c->start_ms >= a->window_ms)
+		nout = flush_caller(m, c, out);
+	if (!c->used) {
+		memset(c, 0, sizeof *c);
+		c->used = 1;
+		c->uid = ev->uid;
+		c->noids = noids;
+		c->start_ms = now;
+		timestamp(c->since);
+	}
+	c->pid = ev->pid;
+	c->gid = ev->gid;
+	snprintf(c->comm, sizeof c->comm, "%s", ev->comm != NULL ? ev->comm : "");
+	snprintf(c->via, sizeof c->via, "%s", ev->via != NULL ? ev->via : "");
+	crypto_shorthash(h, (const unsigned char *)host, strlen(host), m->key);
+	memcpy(&id, h, sizeof id);
+	id ^= (uint64_t)(unsigned)ev->port * 0x9e3779b97f4a7c15ULL;
+	for (i = 0; i < c->npairs; i++)
+		if (c->pairs[i].id == id && c->pairs[i].port == ev->port)
+			break;
+	if (i < c->npairs) {
+		c->pairs[i].repeats++;
+	} else if (c->npairs < AUDIT_DENIAL_PAIRS) {
+		c->pairs[c->npairs].id = id;
+		c->pairs[c->npairs].port = ev->port;
+		c->pairs[c->npairs].repeats = 0;
+		snprintf(c->pairs[c->npairs].host, AUDIT_DENIAL_HOST_MAX, "%s", host);
+		c->npairs++;
+		write_now = 1;
+	} else {
+		c->other++;
+		snprintf(c->ohost, sizeof c->ohost, "%s", host);
+		c->oport = ev->port;
+	}
+	pthread_mutex_unlock(&a->mmu);
+	if (append_sums(a, out, nout, e) != 0)
+		rc = -1;
+	free(out);
+	if (write_now && audit_append(a, ev, e) == -1) {
+		/* Not logged: the next denial of the pair must try again, not be merged. */
+		pthread_mutex_lock(&a->mmu);
+		for (c = m->c; c <= &m->c[AUDIT_DENIAL_CALLERS]; c++) {
+			if (!c->used || c->uid != ev->uid || c->noids != noids)
+				continue;
+			for (i = 0; i < c->npairs; i++)
+				if (c->pairs[i].id == id && c->pairs[i].port == ev->port) {
+					c->pairs[i] = c->pairs[--c->npairs];
+					break;
+				}
+		}
+		pthread_mutex_unlock(&a->mmu);
+		rc = -1;
+	}
+	return rc;
+}
+
+void
+audit_set_denial_window(struct audit *a, unsigned ms)
+{
+	pthread_mutex_lock(&a->mmu);
+	a->window_ms = ms != 0 ? ms : AUDIT_DENIAL_WINDOW_MS;
+	pthread_mutex_unlock(&a->mmu);
+}
+
+/* Writes the summaries of every caller whose window is over (all of them: all). */
+static void
+flush_merged(struct audit *a, int all)
+{
+	struct cs_err e = { 0 };
+	struct msum *out = NULL;
+	uint64_t now = mono_ms();
+	size_t i, n = 0;
+
+	pthread_mutex_lock(&a->mmu);
+	if (a->merge != NULL) {
+		for (i = 0; i <= AUDIT_DENIAL_CALLERS; i++) {
+			struct mcaller *c = &a->merge->c[i];
+
+			if (!c->used || (!all && now - c->start_ms < a->window_ms))
+				continue;
+			if (out == NULL && (out = malloc((AUDIT_DENIAL_CALLERS + 1) *
+			    (AUDIT_DENIAL_PAIRS + 1) * sizeof *out)) == NULL)
+				break;		/* kept for the next tick */
+			n += flush_caller(a->merge, c, out + n);
+		}
+	}
+	pthread_mutex_unlock(&a->mmu);
+	/* A summary that cannot be written is lost with its count, as a denial line that
+	 * cannot be written is: the answer was "denied" either way. */
+	(void)append_sums(a, out, n, &e);
+	free(out);
+}
+
+void
+audit_reopen(struct audit *a)
+{
+	if (a != NULL)
+		a->reopen = 1;
+}
+
+void
+audit_tick(struct audit *a)
+{
+	struct stat st;
+
+	if (a == NULL)
+		return;
+	/* Only when no append is under way: this must never wait on one. */
+	if (!a->regular || pthread_mutex_trylock(&a->io) != 0) {
+		flush_merged(a, 0);
+		return;
+	}
+	if (lstat(a->path, &st) == -1 ? errno == ENOENT :
+	    st.st_dev != a->dev || st.st_ino != a->ino)
+		a->reopen = 1;
+	pthread_mutex_unlock(&a->io);
+	flush_merged(a, 0);
+}
+
 void
 audit_close(struct audit *a)
 {
 	if (a == NULL)
 		return;
+	flush_merged(a, 1);
 	shutdown_worker(a, a->timeout_ms);
 }
 
@@ -1098,16 +1581,25 @@ next_line(struct lines *r, const char **p, size_t *len, int *nl)
 	}
 }
 
-/* One line against the chain so far: (ln - 1 lines read, ending at seq, prev). */
+/* Where the chain stands while a set of files is verified. */
+struct vstate {
+	uint64_t	seq;			/* the last line's seq; 0: no line yet */
+	char		hash[AUDIT_HASH_HEX + 1];
+	const char	*prevfile;		/* the file the last line was in */
+	int		started;		/* a line was read */
+};
+
+/* One line (line ln of file path) against the chain so far. The set's first line may
+ * be an audit_log_continued one: the files before it were rotated away. */
 static int
-check_line(const char *path, uint64_t ln, const char *p, size_t len, uint64_t seq,
-    const char *prev, struct cs_err *e)
+check_line(const char *path, uint64_t ln, const char *p, size_t len, struct vstate *vs,
+    struct cs_err *e)
 {
 	char text[JSON_ERROR_TEXT_LENGTH], why[CS_SHOW_BUF(JSON_ERROR_TEXT_LENGTH)], *near;
 	json_error_t jerr;
-	json_t *root, *v;
+	json_t *root, *v, *ev;
 	json_int_t s;
-	int rc = -1;
+	int rc = -1, first_of_file = ln == 1 && vs->started;
 
 	if ((root = json_loadb(p, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
 		/* The excerpt jansson quotes is raw bytes of the line: an edited log could
@@ -1124,14 +1616,32 @@ check_line(const char *path, uint64_t ln, const char *p, size_t len, uint64_t se
 		    (unsigned long long)ln);
 		goto out;
 	}
+	ev = json_object_get(root, "event");
 	v = json_object_get(root, "seq");
 	if (!json_is_integer(v) || (s = json_integer_value(v)) < 1) {
 		cs_err_set(e, EBADMSG, "%s: line %llu: no seq", path, (unsigned long long)ln);
 		goto out;
 	}
-	if ((uint64_t)s != seq + 1) {
-		cs_err_set(e, EBADMSG, "%s: line %llu: seq %lld, expected %llu", path,
-		    (unsigned long long)ln, (long long)s, (unsigned long long)(seq + 1));
+	if (!vs->started && s > 1 && json_is_string(ev) &&
+	    strcmp(json_string_value(ev), "audit_log_continued") == 0 &&
+	    json_is_string(json_object_get(root, "prev")) &&
+	    strlen(json_string_value(json_object_get(root, "prev"))) == AUDIT_HASH_HEX) {
+		/* Taken on trust: the lines before it are gone with older files. */
+		vs->seq = (uint64_t)s - 1;
+		snprintf(vs->hash, sizeof vs->hash, "%s",
+		    json_string_value(json_object_get(root, "prev")));
+	}
+	if ((uint64_t)s != vs->seq + 1) {
+		if (first_of_file && (uint64_t)s > vs->seq + 1)
+			cs_err_set(e, EBADMSG, "%s: line 1: seq %lld, but %s ended at seq %llu: "
+			    "%llu lines lost between the files (written while copytruncate "
+			    "copied?)", path, (long long)s, vs->prevfile,
+			    (unsigned long long)vs->seq,
+			    (unsigned long long)((uint64_t)s - vs->seq - 1));
+		else
+			cs_err_set(e, EBADMSG, "%s: line %llu: seq %lld, expected %llu", path,
+			    (unsigned long long)ln, (long long)s,
+			    (unsigned long long)(vs->seq + 1));
 		goto out;
 	}
 	v = json_object_get(root, "prev");
@@ -1139,17 +1649,21 @@ check_line(const char *path, uint64_t ln, const char *p, size_t len, uint64_t se
 		cs_err_set(e, EBADMSG, "%s: line %llu: no prev", path, (unsigned long long)ln);
 		goto out;
 	}
-	if (strcmp(json_string_value(v), prev) != 0) {
-		if (ln == 1)
+	if (strcmp(json_string_value(v), vs->hash) != 0) {
+		if (!vs->started)
 			cs_err_set(e, EBADMSG, "%s: line 1: prev is not 64 zeros (the log does "
 			    "not start at the head of a chain)", path);
+		else if (first_of_file)
+			cs_err_set(e, EBADMSG, "%s: line 1: prev does not match the hash of "
+			    "the last line of %s (edited, removed or replaced file)", path,
+			    vs->prevfile);
 		else
 			cs_err_set(e, EBADMSG, "%s: line %llu: prev does not match the hash of "
 			    "line %llu (edited, removed or reordered line)", path,
 			    (unsigned long long)ln, (unsigned long long)(ln - 1));
 		goto out;
 	}
-	if (!json_is_string(json_object_get(root, "event"))) {
+	if (!json_is_string(ev)) {
 		cs_err_set(e, EBADMSG, "%s: line %llu: no event", path, (unsigned long long)ln);
 		goto out;
 	}
@@ -1159,41 +1673,69 @@ out:
 	return rc;
 }
 
-int
-audit_verify(const char *path, uint64_t expect_seq, const char *expect_hash,
-    struct audit_verify_result *r, struct cs_err *e)
+/* Opens a rotated, gzip-compressed log through `gzip -dc`: its output on a pipe. */
+static int
+open_gz(const char *path, pid_t *pid, struct cs_err *e)
 {
-	struct audit_verify_result res;
+	char *argv[] = { "gzip", "-dc", "--", (char *)path, NULL };
+	posix_spawn_file_actions_t fa;
+	int p[2], rc;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return cs_err_sys(e, errno, "%s", path);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
+	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+	rc = posix_spawnp(pid, "gzip", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	if (rc != 0) {
+		close(p[0]);
+		return cs_err_sys(e, rc, "%s: cannot run gzip to read it", path);
+	}
+	return p[0];
+}
+
+/* Verifies one file of the set, going on from vs. */
+static int
+verify_file(const char *path, int gz, uint64_t expect_seq, const char *expect_hash,
+    struct vstate *vs, struct audit_verify_result *res, struct cs_err *e)
+{
 	struct lines rd = { .fd = -1 };
 	struct stat st;
 	const char *p;
 	size_t len;
-	int nl, got, rc = -1;
+	uint64_t ln = 0;
+	pid_t pid = -1;
+	int nl, got, status, rc = -1;
 
-	memset(&res, 0, sizeof res);
-	memcpy(res.last_hash, ZERO_HASH, sizeof res.last_hash);
-	if ((rd.fd = open_read(path, &st, e)) == -1)
-		goto out;
+	if ((rd.fd = gz ? open_gz(path, &pid, e) : open_read(path, &st, e)) == -1)
+		return -1;
 	if ((rd.buf = malloc(LINES_BUF)) == NULL) {
 		cs_err_sys(e, ENOMEM, "%s", path);
 		goto out;
 	}
 	while ((got = next_line(&rd, &p, &len, &nl)) == 1) {
-		res.lines++;
-		if (check_line(path, res.lines, p, len, res.last_seq, res.last_hash, e) == -1)
+		res->lines++;
+		ln++;
+		if (check_line(path, ln, p, len, vs, e) == -1)
 			goto bad;
 		if (!nl) {
 			cs_err_set(e, EBADMSG, "%s: line %llu: no newline at the end (a torn "
-			    "write?)", path, (unsigned long long)res.lines);
+			    "write?)", path, (unsigned long long)ln);
 			goto bad;
 		}
-		res.last_seq++;
-		hash_hex(p, len, res.last_hash);
-		if (expect_seq != 0 && res.last_seq == expect_seq && expect_hash != NULL &&
-		    expect_hash[0] != '\0' && strcmp(res.last_hash, expect_hash) != 0) {
+		vs->seq++;
+		if (!vs->started)
+			res->first_seq = vs->seq;
+		vs->started = 1;
+		vs->prevfile = path;
+		hash_hex(p, len, vs->hash);
+		if (expect_seq != 0 && vs->seq == expect_seq && expect_hash != NULL &&
+		    expect_hash[0] != '\0' && strcmp(vs->hash, expect_hash) != 0) {
 			cs_err_set(e, EBADMSG, "%s: line %llu: seq %llu is not the line the "
 			    "state file recorded (edited or replaced)", path,
-			    (unsigned long long)res.lines, (unsigned long long)res.last_seq);
+			    (unsigned long long)ln, (unsigned long long)vs->seq);
 			goto bad;
 		}
 	}
@@ -1202,27 +1744,102 @@ audit_verify(const char *path, uint64_t expect_seq, const char *expect_hash,
 		goto out;
 	}
 	if (got == -2) {
-		res.lines++;
+		ln++;
 		cs_err_set(e, EBADMSG, "%s: line %llu: longer than %u bytes", path,
-		    (unsigned long long)res.lines, AUDIT_LINE_MAX);
+		    (unsigned long long)ln, AUDIT_LINE_MAX);
 		goto bad;
-	}
-	if (expect_seq != 0 && res.last_seq < expect_seq) {
-		res.bad_line = res.lines + 1;
-		cs_err_set(e, EBADMSG, "%s: ends at seq %llu but the state file says %llu: "
-		    "lines were cut from the end", path, (unsigned long long)res.last_seq,
-		    (unsigned long long)expect_seq);
-		goto out;
 	}
 	rc = 0;
 	goto out;
 bad:
-	res.bad_line = res.lines;
+	res->bad_line = ln;
+	snprintf(res->bad_file, sizeof res->bad_file, "%s", path);
 out:
 	if (rd.fd != -1)
 		close(rd.fd);
 	free(rd.buf);
-	if (r != NULL)
+	if (pid > 0 && waitpid(pid, &status, 0) == pid && rc == 0 &&
+	    !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+		rc = cs_err_set(e, EIO, "%s: gzip could not decompress it", path);
+	return rc;
+}
+
+int
+audit_verify(const char *path, uint64_t expect_seq, const char *expect_hash,
+    struct audit_verify_result *r, struct cs_err *e)
+{
+	struct audit_verify_result res;
+	struct vstate vs = { 0 };
+	struct stat st;
+	char **names = NULL;
+	int *gz = NULL;
+	unsigned n = 0, i;
+	int rc = -1, last_missing = 0;
+
+	memset(&res, 0, sizeof res);
+	memcpy(vs.hash, ZERO_HASH, sizeof vs.hash);
+	/* The rotated files, path.1 (newest) up to the first number missing; each may be
+	 * compressed (path.N.gz). */
+	if ((names = calloc(AUDIT_ROTATED_MAX + 1, sizeof *names)) == NULL ||
+	    (gz = calloc(AUDIT_ROTATED_MAX + 1, sizeof *gz)) == NULL) {
+		cs_err_sys(e, ENOMEM, "%s", path);
+		goto out;
+	}
+	for (n = 0; n < AUDIT_ROTATED_MAX; n++) {
+		if (asprintf(&names[n], "%s.%u", path, n + 1) == -1) {
+			names[n] = NULL;
+			cs_err_sys(e, ENOMEM, "%s", path);
+			goto out;
+		}
+		if (lstat(names[n], &st) == 0)
+			continue;
+		free(names[n]);
+		if (asprintf(&names[n], "%s.%u.gz", path, n + 1) == -1) {
+			names[n] = NULL;
+			cs_err_sys(e, ENOMEM, "%s", path);
+			goto out;
+		}
+		if (lstat(names[n], &st) == 0) {
+			gz[n] = 1;
+			continue;
+		}
+		free(names[n]);
+		names[n] = NULL;
+		break;
+	}
+	/* Between a rename and the next line, the path may be missing: the set is
+	 * whole without it. */
+	if (n > 0 && lstat(path, &st) == -1 && errno == ENOENT)
+		last_missing = 1;
+	for (i = n; i > 0; i--)
+		if (verify_file(names[i - 1], gz[i - 1], expect_seq, expect_hash, &vs, &res,
+		    e) == -1)
+			goto out;
+	if (!last_missing && verify_file(path, 0, expect_seq, expect_hash, &vs, &res,
+	    e) == -1)
+		goto out;
+	res.files = n + !last_missing;
+	res.last_seq = vs.seq;
+	memcpy(res.last_hash, vs.hash, sizeof res.last_hash);
+	if (expect_seq != 0 && vs.seq < expect_seq) {
+		res.bad_line = res.lines + 1;
+		snprintf(res.bad_file, sizeof res.bad_file, "%s", path);
+		cs_err_set(e, EBADMSG, "%s: ends at seq %llu but the state file says %llu: "
+		    "lines were cut from the end", path, (unsigned long long)vs.seq,
+		    (unsigned long long)expect_seq);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (names != NULL)
+		for (i = 0; i <= n && i <= AUDIT_ROTATED_MAX; i++)
+			free(names[i]);
+	free(names);
+	free(gz);
+	if (r != NULL) {
+		res.last_seq = vs.seq;
+		memcpy(res.last_hash, vs.hash, sizeof res.last_hash);
 		*r = res;
+	}
 	return rc;
 }

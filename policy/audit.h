@@ -6,9 +6,19 @@
  * removed, inserted or reordered line breaks the chain where it happened; audit_verify()
  * names that line. Values never appear: an event carries names only.
  *
- * Appends are safe between processes: each takes an exclusive flock on the log, reads
- * the chain's tail (cached while the file has not grown under it), and writes the line
- * with one write(). A write error is an error. No append takes longer than the timeout
+ * Appends are safe between processes: each takes an exclusive flock on the lock file
+ * ".<log>.lock" beside the log (0600: never the log, which a reader of a 0640 log could
+ * lock), reads the chain's tail (cached while the file has not grown under it), and
+ * writes the line with one write(). A write error is an error.
+ *
+ * Rotation: the lock file also records the chain's tail, so the chain goes on across
+ * files. A writer that finds its file renamed away (another writer moved on, SIGHUP's
+ * audit_reopen(), audit_tick()) reopens the path; one that finds the file empty after
+ * lines were written (a new file, or one cut by copytruncate) first writes an
+ * "audit_log_continued" line whose prev is the hash of the previous file's last line.
+ * audit_verify() checks <log>.N[.gz] ... <log>.1, <log> as one chain. Writers map the
+ * lock file: it must not be truncated or removed while they run (a truncated mapping
+ * is SIGBUS; a removed one lets two writers lock different files). No append takes longer than the timeout
  * (cfg audit_timeout_ms): a write that hangs (a FIFO nobody reads, a stuck network
  * filesystem) fails with ETIMEDOUT. */
 #ifndef CS_AUDIT_H
@@ -24,6 +34,16 @@
 #define AUDIT_LINE_MAX		(64u * 1024)	/* bytes of one line, including the newline */
 #define AUDIT_HASH_HEX		64		/* hex digits of a SHA-256 */
 #define AUDIT_ASYNC_MS		100		/* async flush period */
+#define AUDIT_LOCK_SUFFIX	".lock"		/* .<log>.lock: the chain's lock and tail */
+#define AUDIT_ROTATED_MAX	1000		/* rotated files (<log>.1 ... ) verify reads */
+/* Denials merged by audit_append_denial(): per caller (uid), a window of this long
+ * holds at most AUDIT_DENIAL_PAIRS lines of their own, then one summary per pair that
+ * repeated and one for the pairs past the first AUDIT_DENIAL_PAIRS: at most
+ * 2 * AUDIT_DENIAL_PAIRS + 1 lines per caller and window. */
+#define AUDIT_DENIAL_WINDOW_MS	10000
+#define AUDIT_DENIAL_PAIRS	5		/* distinct host:port logged one by one */
+#define AUDIT_DENIAL_CALLERS	64		/* callers tracked at once; the rest share one */
+#define AUDIT_DENIAL_HOST_MAX	256		/* bytes of a host kept for a summary line */
 
 /* One event. Pointers may be NULL and counts 0 where a field does not apply;
  * pid < 0 means "no caller ids". */
@@ -42,6 +62,8 @@ struct audit_event {
 	const char		*reason;
 	const char		*via;		/* "cli", "fs", "control" */
 	const char		*detail;	/* free text for daemon events (reload refused ...) */
+	unsigned long		 repeats;	/* merged denials this line stands for; 0: absent */
+	const char		*since;		/* RFC 3339 start of the merged window */
 	pid_t			 pid;
 	uid_t			 uid;
 	gid_t			 gid;
@@ -50,15 +72,40 @@ struct audit_event {
 
 struct audit;
 
+/* The lock file of the log at path: ".audit.log.lock" beside "audit.log" (hidden from a
+ * logrotate glob such as "*"). Caller frees; NULL when out of memory. */
+char	*audit_lock_path(const char *path);
 /* Opens (creating 0600, O_APPEND, O_NOFOLLOW) the log at path; timeout_ms 0 means
  * CFG_AUDIT_TIMEOUT_MS. A FIFO with no reader is ENXIO, a symlink ELOOP. */
 int	audit_open(const char *path, enum audit_flush flush, unsigned timeout_ms,
 	    struct audit **out, struct cs_err *e);
 /* Appends one line; on success the line is on disk per the flush mode. */
 int	audit_append(struct audit *a, const struct audit_event *ev, struct cs_err *e);
+/* Appends a denial (sandbox_blocked), merging repeats so that one caller cannot grow the
+ * log faster than AUDIT_DENIAL_* allow: the first denial of a host:port (ev->host,
+ * ev->port) by a uid (ev->uid; pid < 0 counts as one caller) in a window is written
+ * at once; repeats of it, and denials of further pairs past AUDIT_DENIAL_PAIRS, are
+ * counted, and written when the window ends (by the caller's next denial, by
+ * audit_tick() or by audit_close()) as sandbox_blocked lines with "repeats" (how many)
+ * and "since" (the window's start). When AUDIT_DENIAL_CALLERS callers are in their
+ * window, the others share one entry (no caller ids in its summary). Denials by
+ * uid 0 (with caller ids) are written one by one, never merged. Returns 0 when the
+ * denial was written or counted, -1 as audit_append when a line failed. Secret reads
+ * never go through here: audit_append() writes every one. */
+int	audit_append_denial(struct audit *a, const struct audit_event *ev, struct cs_err *e);
+/* The window of audit_append_denial, in ms (tests); 0 restores AUDIT_DENIAL_WINDOW_MS. */
+void	audit_set_denial_window(struct audit *a, unsigned ms);
 /* The chain's tail after the last append by this handle (for the daemon's state file);
  * 0 and 64 zeros before its first. */
 void	audit_last(const struct audit *a, uint64_t *seq, char hash[AUDIT_HASH_HEX + 1]);
+/* Makes the next append open the path again (SIGHUP after a rotation). Async-signal-
+ * safe; NULL is fine. */
+void	audit_reopen(struct audit *a);
+/* For a long-lived handle, about once a second: notices by itself that the path no
+ * longer names the file being written (renamed away, removed) and reopens it at the
+ * next append (one lstat(); skipped while an append is under way), and writes the
+ * summaries of merged denials whose window has ended. NULL is fine. */
+void	audit_tick(struct audit *a);
 /* Flushes, stops the background flusher, closes. NULL is fine. Waits at most the timeout:
  * a write still stuck then is left to its thread, which frees the handle if it returns. */
 void	audit_close(struct audit *a);
@@ -69,15 +116,23 @@ int	audit_tail(const char *path, size_t limit, char ***lines, size_t *n, struct 
 void	audit_lines_free(char **lines, size_t n);
 
 struct audit_verify_result {
-	uint64_t	lines;			/* lines read */
-	uint64_t	bad_line;		/* 1-based line number of the first break; 0: none */
+	uint64_t	lines;			/* lines read, in all files */
+	uint64_t	first_seq;		/* the first line's seq (1 unless rotated away); 0: none */
+	unsigned	files;			/* files read */
+	uint64_t	bad_line;		/* 1-based line of bad_file with the first break; 0: none */
+	char		bad_file[4096];		/* the file holding it */
 	uint64_t	last_seq;
 	char		last_hash[AUDIT_HASH_HEX + 1];
 };
-/* Verifies the whole chain. Returns 0 when intact; -1 with e naming the file, the first
- * bad line and why ("line 7: prev does not match line 6"). When expect_seq is non-zero,
- * the log must also hold a line with that seq whose hash is expect_hash (a state file's
- * record; the log may go on after it), so lines cut from the end are detected. */
+/* Verifies the whole chain: the rotated files path.N ... path.1 (each may be path.N.gz,
+ * read through gzip -dc; N counts up from 1 to the first missing, at most
+ * AUDIT_ROTATED_MAX), then path (which may be missing when rotated files exist). The
+ * oldest file may start with an audit_log_continued line (older files deleted); else the
+ * first line is seq 1. Returns 0 when intact; -1 with e naming the file, the first bad
+ * line and why ("audit.log.1: line 7: prev does not match the hash of line 6"), and
+ * r->bad_file, r->bad_line. When expect_seq is non-zero, the set must also hold a line
+ * with that seq whose hash is expect_hash (a state file's record; the log may go on
+ * after it), so lines cut from the end are detected. */
 int	audit_verify(const char *path, uint64_t expect_seq, const char *expect_hash,
 	    struct audit_verify_result *r, struct cs_err *e);
 

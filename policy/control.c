@@ -106,7 +106,7 @@ only(const char *op, json_t *req, const char *const *known)
 	return NULL;
 }
 
-/* Writes the sandbox_blocked line for a denial. */
+/* Writes (or counts, see audit_append_denial) the sandbox_blocked line for a denial. */
 static int
 audit_denial(const struct control_ctx *ctx, const char *host, int port, const char *reason,
     struct cs_err *e)
@@ -124,7 +124,8 @@ audit_denial(const struct control_ctx *ctx, const char *host, int port, const ch
 	ev.uid = ctx->uid;
 	ev.gid = ctx->gid;
 	ev.comm = ctx->comm;
-	return audit_append(ctx->audit, &ev, e);
+	/* Merged per caller and pair: a denial loop cannot fill the audit disk. */
+	return audit_append_denial(ctx->audit, &ev, e);
 }
 
 static json_t *

@@ -28,7 +28,7 @@
 #define MAX_LINES	512
 #define FIRST	"{\"seq\":1,\"prev\":\"" ZEROS "\",\"event\":\"secret_read\",\"timestamp\":\""
 
-static char dir[64], logf[128];
+static char dir[64], logf[128], lockfile[160];
 
 static int
 setup(void **state)
@@ -39,6 +39,7 @@ setup(void **state)
 	if (testutil_mkdtemp(dir, sizeof dir, "audit") == -1)
 		return -1;
 	snprintf(logf, sizeof logf, "%s/audit.log", dir);
+	snprintf(lockfile, sizeof lockfile, "%s/.audit.log%s", dir, AUDIT_LOCK_SUFFIX);
 	return 0;
 }
 
@@ -52,8 +53,18 @@ teardown(void **state)
 static int
 each(void **state)
 {
+	char p[160];
+	int i;
+
 	(void)state;
 	unlink(logf);
+	unlink(lockfile);
+	for (i = 1; i <= 3; i++) {
+		snprintf(p, sizeof p, "%s.%d", logf, i);
+		unlink(p);
+		snprintf(p, sizeof p, "%s.%d.gz", logf, i);
+		unlink(p);
+	}
 	return 0;
 }
 
@@ -829,7 +840,7 @@ test_a_lock_held_forever_times_out_and_recovers(void **state)
 	(void)state;
 	append_n(logf, AUDIT_FLUSH_NONE, 1);
 	/* another open file description holding the lock: a writer wedged elsewhere */
-	fd = open(logf, O_RDONLY);
+	fd = open(lockfile, O_RDONLY);
 	assert_int_equal(flock(fd, LOCK_EX), 0);
 	assert_int_equal(audit_open(logf, AUDIT_FLUSH_SYNC, 200, &a, &e), 0);
 	ev.event = "secret_read";
@@ -870,7 +881,7 @@ test_a_held_lock_sends_the_fast_path_to_the_timeout(void **state)
 	ev.event = "secret_read";
 	ev.pid = -1;
 	assert_int_equal(audit_append(a, &ev, &e), 0);
-	fd = open(logf, O_RDONLY);
+	fd = open(lockfile, O_RDONLY);
 	assert_int_equal(flock(fd, LOCK_EX), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(audit_append(a, &ev, &e), -1);
@@ -900,7 +911,7 @@ test_every_flush_mode_makes_a_verified_log(void **state)
 
 	(void)state;
 	for (i = 0; i < 3; i++) {
-		unlink(logf);
+		each(NULL);
 		append_n(logf, modes[i], 20);
 		assert_int_equal(audit_verify(logf, 20, NULL, &r, &e), 0);
 		assert_int_equal(r.lines, 20);
@@ -1203,6 +1214,460 @@ test_a_fifo_with_a_reader_gets_a_chain_in_memory(void **state)
 	unlink(fifo);
 }
 
+/* --- rotation: logrotate's create (rename) and copytruncate --- */
+
+static void
+one(struct audit *a, const char *provider)
+{
+	struct audit_event ev = { 0 };
+	struct cs_err e = { 0 };
+
+	ev.event = "secret_read";
+	ev.provider = provider;
+	ev.pid = -1;
+	if (audit_append(a, &ev, &e) != 0)
+		fail_msg("append %s: %s", provider, e.msg);
+}
+
+/* logrotate's create: .2 -> .3, .1 -> .2, the log -> .1 */
+static void
+shift_rotated(void)
+{
+	char from[200], to[200];
+	int i;
+
+	for (i = 2; i >= 1; i--) {
+		snprintf(from, sizeof from, "%s.%d", logf, i);
+		snprintf(to, sizeof to, "%s.%d", logf, i + 1);
+		if (access(from, F_OK) == 0)
+			assert_int_equal(rename(from, to), 0);
+	}
+	snprintf(to, sizeof to, "%s.1", logf);
+	assert_int_equal(rename(logf, to), 0);
+}
+
+static size_t
+count_in(const char *path, const char *words)
+{
+	char *lines[MAX_LINES];
+	size_t n, i, c = 0;
+
+	n = read_lines(path, lines);
+	for (i = 0; i < n; i++)
+		c += strstr(lines[i], words) != NULL;
+	free_lines(lines, n);
+	return c;
+}
+
+static void
+expect_set_ok(uint64_t seq, uint64_t lines, unsigned files)
+{
+	struct audit_verify_result r;
+	struct cs_err e = { 0 };
+
+	if (audit_verify(logf, seq, NULL, &r, &e) != 0)
+		fail_msg("verify: %s", e.msg);
+	assert_int_equal(r.lines, lines);
+	assert_int_equal(r.files, files);
+	assert_int_equal(r.last_seq, seq);
+}
+
+/* A new writer (the CLI) after a rename: the new file goes on with the chain. */
+static void
+test_a_renamed_log_goes_on_in_a_new_file(void **state)
+{
+	char old[160], *lines[MAX_LINES];
+	size_t n;
+
+	(void)state;
+	snprintf(old, sizeof old, "%s.1", logf);
+	append_n(logf, AUDIT_FLUSH_SYNC, 3);
+	assert_int_equal(rename(logf, old), 0);
+	append_n(logf, AUDIT_FLUSH_SYNC, 2);
+	n = read_lines(logf, lines);
+	assert_int_equal(n, 3);
+	assert_non_null(strstr(lines[0], "{\"seq\":4,"));
+	assert_non_null(strstr(lines[0], "\"event\":\"audit_log_continued\""));
+	assert_non_null(strstr(lines[0], "from seq 3"));
+	free_lines(lines, n);
+	expect_set_ok(6, 6, 2);
+}
+
+/* The daemon's handle keeps its fd on the renamed file: until it is told (SIGHUP) or
+ * notices (audit_tick), lines go on there, in order; then to the new file. A writer
+ * that has moved on moves it too, so no line goes to the old file after the new. */
+static void
+test_a_long_lived_handle_follows_a_rename(void **state)
+{
+	struct audit *a = NULL, *b = NULL;
+	struct cs_err e = { 0 };
+	char old[160];
+
+	(void)state;
+	snprintf(old, sizeof old, "%s.1", logf);
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_ASYNC, 2000, &a, &e), 0);
+	one(a, "before");
+	assert_int_equal(rename(logf, old), 0);
+	one(a, "between");			/* not told yet: the old file */
+	audit_reopen(a);
+	one(a, "after-hup");
+	assert_int_equal(count_in(old, "\"between\""), 1);
+	assert_int_equal(count_in(logf, "\"after-hup\""), 1);
+	expect_set_ok(4, 4, 2);
+
+	/* by itself: audit_tick sees the path name another file */
+	shift_rotated();
+	audit_tick(a);
+	one(a, "after-tick");
+	assert_int_equal(count_in(logf, "\"after-tick\""), 1);
+
+	/* another writer moves on first: the handle follows at its next line */
+	shift_rotated();
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_ASYNC, 2000, &b, &e), 0);
+	one(b, "other");
+	one(a, "follows");
+	audit_close(b);
+	audit_close(a);
+	assert_int_equal(count_in(old, "\"follows\""), 0);
+	assert_int_equal(count_in(logf, "\"follows\""), 1);
+	/* 4 lines, 2 continuations, after-tick, other, follows */
+	expect_set_ok(9, 9, 4);
+}
+
+/* copytruncate: the file is copied, then cut to 0 under the writer's O_APPEND fd. */
+static void
+test_a_truncated_log_goes_on_with_the_chain(void **state)
+{
+	struct audit *a = NULL;
+	struct cs_err e = { 0 };
+	char cmd[1024], *lines[MAX_LINES];
+	size_t n;
+
+	(void)state;
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_ASYNC, 2000, &a, &e), 0);
+	one(a, "p1");
+	one(a, "p2");
+	snprintf(cmd, sizeof cmd, "cp %s %s.1 && : >%s", logf, logf, logf);
+	assert_int_equal(system(cmd), 0);
+	one(a, "p3");			/* the handle that wrote the tail */
+	audit_close(a);
+	append_n(logf, AUDIT_FLUSH_NONE, 1);	/* and a new one */
+	n = read_lines(logf, lines);
+	assert_int_equal(n, 3);
+	assert_non_null(strstr(lines[0], "{\"seq\":3,"));	/* no hole at offset 0 */
+	assert_non_null(strstr(lines[0], "audit_log_continued"));
+	free_lines(lines, n);
+	expect_set_ok(5, 5, 2);
+	/* a new handle, not the one that wrote the tail, after a second copytruncate */
+	snprintf(cmd, sizeof cmd, "mv %s.1 %s.2 && cp %s %s.1 && : >%s", logf, logf, logf,
+	    logf, logf);
+	assert_int_equal(system(cmd), 0);
+	append_n(logf, AUDIT_FLUSH_NONE, 1);
+	expect_set_ok(7, 7, 3);
+}
+
+/* Lines written between copytruncate's copy and its truncation are lost: the chain
+ * shows it, between the two files. */
+static void
+test_verify_names_lines_lost_between_files(void **state)
+{
+	struct audit *a = NULL;
+	struct cs_err e = { 0 };
+	char cmd[1024];
+
+	(void)state;
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_NONE, 2000, &a, &e), 0);
+	one(a, "p1");
+	snprintf(cmd, sizeof cmd, "cp %s %s.1", logf, logf);
+	assert_int_equal(system(cmd), 0);
+	one(a, "lost");
+	assert_int_equal(truncate(logf, 0), 0);
+	one(a, "p3");
+	audit_close(a);
+	expect_bad(logf, 0, NULL, 1, "line 1: seq 3, but");
+	expect_bad(logf, 0, NULL, 1, "audit.log.1 ended at seq 1: 1 lines lost between "
+	    "the files");
+}
+
+/* An edit in a rotated file is named with that file and its line; so is a rotated file
+ * replaced by another chain. */
+static void
+test_verify_names_the_rotated_file_and_line(void **state)
+{
+	struct audit_verify_result r;
+	struct cs_err e = { 0 };
+	char old[160], *lines[MAX_LINES], *p;
+	size_t n;
+
+	(void)state;
+	snprintf(old, sizeof old, "%s.1", logf);
+	append_n(logf, AUDIT_FLUSH_NONE, 4);
+	assert_int_equal(rename(logf, old), 0);
+	append_n(logf, AUDIT_FLUSH_NONE, 2);
+	n = read_lines(old, lines);
+	p = strstr(lines[1], "\"p2\"");
+	assert_non_null(p);
+	p[2] = '7';
+	write_lines(old, lines, n);
+	free_lines(lines, n);
+	assert_int_equal(audit_verify(logf, 0, NULL, &r, &e), -1);
+	assert_non_null(strstr(e.msg, "audit.log.1: line 3: prev does not match"));
+	assert_string_equal(r.bad_file, old);
+	assert_int_equal(r.bad_line, 3);
+	/* the last line of .1 edited: the break shows on the first line of the next */
+	each(NULL);
+	append_n(logf, AUDIT_FLUSH_NONE, 2);
+	assert_int_equal(rename(logf, old), 0);
+	append_n(logf, AUDIT_FLUSH_NONE, 1);
+	n = read_lines(old, lines);
+	p = strstr(lines[1], "\"p2\"");
+	p[2] = '7';
+	write_lines(old, lines, n);
+	free_lines(lines, n);
+	cs_err_clear(&e);
+	assert_int_equal(audit_verify(logf, 0, NULL, &r, &e), -1);
+	assert_non_null(strstr(e.msg, "audit.log: line 1: prev does not match the hash of "
+	    "the last line of"));
+	assert_string_equal(r.bad_file, logf);
+}
+
+/* logrotate's compress: audit.log.2.gz is read through gzip; the oldest file left may
+ * start with audit_log_continued (older ones deleted), any other start is refused. */
+static void
+test_verify_reads_compressed_and_partial_sets(void **state)
+{
+	char cmd[1024], *lines[MAX_LINES];
+	size_t n;
+
+	(void)state;
+	if (system("command -v gzip >/dev/null") != 0)
+		skip();
+	append_n(logf, AUDIT_FLUSH_NONE, 2);
+	snprintf(cmd, sizeof cmd, "mv %s %s.2", logf, logf);
+	assert_int_equal(system(cmd), 0);
+	append_n(logf, AUDIT_FLUSH_NONE, 2);
+	snprintf(cmd, sizeof cmd, "mv %s %s.1 && gzip %s.2", logf, logf, logf);
+	assert_int_equal(system(cmd), 0);
+	append_n(logf, AUDIT_FLUSH_NONE, 2);
+	expect_set_ok(8, 8, 3);
+	/* the oldest rotated away: the set starts at .1's audit_log_continued */
+	snprintf(cmd, sizeof cmd, "rm %s.2.gz", logf);
+	assert_int_equal(system(cmd), 0);
+	expect_set_ok(8, 6, 2);
+	{
+		struct audit_verify_result r;
+		struct cs_err e = { 0 };
+
+		assert_int_equal(audit_verify(logf, 0, NULL, &r, &e), 0);
+		assert_int_equal(r.first_seq, 3);	/* .1 starts with the continuation */
+	}
+	/* a first line cut from the oldest file (not a continuation) is still refused */
+	n = read_lines(logf, lines);
+	snprintf(cmd, sizeof cmd, "rm -f %s.1", logf);
+	assert_int_equal(system(cmd), 0);
+	write_lines(logf, lines + 1, n - 1);
+	free_lines(lines, n);
+	expect_bad(logf, 0, NULL, 1, "line 1: seq 7, expected 1");
+}
+
+static void
+test_a_corrupt_gzip_is_named(void **state)
+{
+	struct audit_verify_result r;
+	struct cs_err e = { 0 };
+	char cmd[1024];
+
+	(void)state;
+	if (system("command -v gzip >/dev/null") != 0)
+		skip();
+	append_n(logf, AUDIT_FLUSH_NONE, 2);
+	snprintf(cmd, sizeof cmd, "printf 'not gzip' >%s.1.gz", logf);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(audit_verify(logf, 0, NULL, &r, &e), -1);
+	assert_non_null(strstr(e.msg, "audit.log.1.gz"));
+}
+
+/* Whoever may read the log (0640, group adm) may flock it: that must not stop writers.
+ * The chain's lock is the 0600 lock file. */
+static void
+test_a_readers_flock_on_the_log_does_not_stop_appends(void **state)
+{
+	struct audit *a = NULL;
+	struct cs_err e = { 0 };
+	struct stat st;
+	int fd;
+
+	(void)state;
+	append_n(logf, AUDIT_FLUSH_NONE, 1);
+	assert_int_equal(chmod(logf, 0640), 0);
+	fd = open(logf, O_RDONLY);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_SYNC, 300, &a, &e), 0);
+	one(a, "while-locked");
+	audit_close(a);
+	close(fd);
+	assert_int_equal(stat(lockfile, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	expect_set_ok(2, 2, 1);
+}
+
+/* --- denials merged per caller and pair --- */
+
+static void
+deny(struct audit *a, uid_t uid, const char *host, int port)
+{
+	struct audit_event ev = { 0 };
+	struct cs_err e = { 0 };
+
+	ev.event = "sandbox_blocked";
+	ev.host = host;
+	ev.port = port;
+	ev.reason = "no allowlist entry matches";
+	ev.via = "fs";
+	ev.pid = 4242;
+	ev.uid = uid;
+	ev.gid = uid;
+	ev.comm = "flood";
+	if (audit_append_denial(a, &ev, &e) != 0)
+		fail_msg("denial: %s", e.msg);
+}
+
+/* Lines of the log with words, and the denials they stand for (1 + "repeats"). */
+static size_t
+denials_in_log(size_t *lines_out, const char *words)
+{
+	FILE *f = fopen(logf, "r");
+	char *line = NULL, *r;
+	size_t cap = 0, lines = 0, total = 0;
+
+	assert_non_null(f);
+	while (getline(&line, &cap, f) > 0) {
+		if (strstr(line, "\"event\":\"sandbox_blocked\"") == NULL ||
+		    (words != NULL && strstr(line, words) == NULL))
+			continue;
+		lines++;
+		if ((r = strstr(line, "\"repeats\":")) != NULL)
+			total += strtoul(r + 10, NULL, 10);
+		else
+			total++;
+	}
+	free(line);
+	fclose(f);
+	*lines_out = lines;
+	return total;
+}
+
+/* One caller in a loop: the same pair 3000 times and 3000 others. Within a window the
+ * log gets AUDIT_DENIAL_PAIRS lines; when it ends, one summary per repeated pair and one
+ * for the rest: every denial is counted, in at most 2 * PAIRS + 1 lines. */
+static void
+test_a_denial_flood_is_merged_per_caller_and_pair(void **state)
+{
+	struct audit *a = NULL;
+	struct cs_err e = { 0 };
+	char host[64];
+	size_t lines, total;
+	int i;
+
+	(void)state;
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_ASYNC, 2000, &a, &e), 0);
+	audit_set_denial_window(a, 60000);
+	for (i = 0; i < 3000; i++) {
+		deny(a, 1000, "evil.example", 1);
+		snprintf(host, sizeof host, "h%d.example", i);
+		deny(a, 1000, host, 443);
+		if (i == 1500)
+			one(a, "read-in-the-middle");
+	}
+	total = denials_in_log(&lines, NULL);
+	assert_int_equal(lines, AUDIT_DENIAL_PAIRS);	/* the first pairs, once each */
+	assert_int_equal(count_in(logf, "\"read-in-the-middle\""), 1);
+	audit_close(a);				/* ends the window: the summaries */
+	total = denials_in_log(&lines, NULL);
+	assert_int_equal(total, 6000);
+	assert_true(lines <= 2 * AUDIT_DENIAL_PAIRS + 1);
+	assert_int_equal(denials_in_log(&lines, "\"host\":\"evil.example\",\"port\":1,"), 3000);
+	assert_int_equal(lines, 2);			/* the first, then the summary */
+	if (audit_verify(logf, 0, NULL, NULL, &e) != 0)
+		fail_msg("verify: %s", e.msg);
+}
+
+/* A new window logs again; audit_tick writes the summary of an ended window. */
+static void
+test_merged_denials_are_written_when_the_window_ends(void **state)
+{
+	struct audit *a = NULL;
+	struct cs_err e = { 0 };
+	struct timespec ts = { 0, 10 * 1000000L };
+	size_t lines;
+	int i;
+
+	(void)state;
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_ASYNC, 2000, &a, &e), 0);
+	audit_set_denial_window(a, 50);
+	for (i = 0; i < 10; i++)
+		deny(a, 1000, "evil.example", 1);
+	assert_int_equal(denials_in_log(&lines, NULL), 1);
+	/* poll until the window has ended and a tick wrote the summary (2 s at most) */
+	for (i = 0; i < 200 && denials_in_log(&lines, NULL) != 10; i++) {
+		nanosleep(&ts, NULL);
+		audit_tick(a);
+	}
+	assert_int_equal(denials_in_log(&lines, NULL), 10);
+	assert_int_equal(denials_in_log(&lines, "\"repeats\":9,\"since\":\""), 9);
+	deny(a, 1000, "evil.example", 1);		/* a new window: a line of its own */
+	assert_int_equal(denials_in_log(&lines, NULL), 11);
+	assert_int_equal(lines, 3);
+	audit_close(a);
+}
+
+/* Callers choose what fills the table: 5000 uids with a long host each. The table
+ * keeps AUDIT_DENIAL_CALLERS of them; the rest share one entry, so the lines stay
+ * bounded and every denial is still counted. */
+static void
+test_the_merge_table_is_bounded(void **state)
+{
+	struct audit *a = NULL;
+	struct cs_err e = { 0 };
+	char host[700];
+	size_t lines, total;
+	int i;
+
+	(void)state;
+	memset(host, 'a', sizeof host - 1);
+	host[sizeof host - 1] = '\0';
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_NONE, 2000, &a, &e), 0);
+	audit_set_denial_window(a, 60000);
+	for (i = 0; i < 5000; i++) {
+		snprintf(host, 16, "%06d", i);	/* cut: the rest stays 'a's */
+		host[6] = 'a';
+		deny(a, 10000 + (uid_t)i, host, 1);
+	}
+	audit_close(a);
+	total = denials_in_log(&lines, NULL);
+	assert_int_equal(total, 5000);
+	assert_true(lines <= (AUDIT_DENIAL_CALLERS + 1) * (2 * AUDIT_DENIAL_PAIRS + 1));
+	assert_true(count_in(logf, "callers past the") >= 1);
+}
+
+/* Root's denials are written one by one. */
+static void
+test_roots_denials_are_not_merged(void **state)
+{
+	struct audit *a = NULL;
+	struct cs_err e = { 0 };
+	size_t lines;
+	int i;
+
+	(void)state;
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_NONE, 2000, &a, &e), 0);
+	for (i = 0; i < 20; i++)
+		deny(a, 0, "evil.example", 1);
+	audit_close(a);
+	assert_int_equal(denials_in_log(&lines, NULL), 20);
+	assert_int_equal(lines, 20);
+}
+
 #define T(f)	cmocka_unit_test_setup(f, each)
 
 int
@@ -1246,6 +1711,18 @@ main(void)
 		T(test_a_fifo_with_a_reader_gets_a_chain_in_memory),
 		T(test_a_write_that_hangs_times_out_and_the_handle_recovers),
 		T(test_close_does_not_hang_on_a_stuck_write),
+		T(test_a_renamed_log_goes_on_in_a_new_file),
+		T(test_a_long_lived_handle_follows_a_rename),
+		T(test_a_truncated_log_goes_on_with_the_chain),
+		T(test_verify_names_lines_lost_between_files),
+		T(test_verify_names_the_rotated_file_and_line),
+		T(test_verify_reads_compressed_and_partial_sets),
+		T(test_a_corrupt_gzip_is_named),
+		T(test_a_readers_flock_on_the_log_does_not_stop_appends),
+		T(test_a_denial_flood_is_merged_per_caller_and_pair),
+		T(test_merged_denials_are_written_when_the_window_ends),
+		T(test_the_merge_table_is_bounded),
+		T(test_roots_denials_are_not_merged),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

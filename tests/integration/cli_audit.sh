@@ -47,10 +47,68 @@ check "no value in the audit log" sh -c "! grep -a -q '$SEED' $CSD/audit.log"
 csc get runpod nothere 2>"$T/err1"; csc --key-file /nonexistent get runpod api_key 2>"$T/err2"
 check "no value in error messages" sh -c "! grep -a -q '$SEED' $T/err1 $T/err2"
 
+# --follow goes on across a rotation by rename, as tail -F does.
+"$CS" --config "$CSD/cs.ini" audit --limit 0 --follow >"$T/follow.out" 2>&1 &
+fpid=$!
+at_exit "kill $fpid"
+following() { ls -l /proc/$fpid/fd 2>/dev/null | grep -q "$CSD/audit.log\$"; }
+wait_until 5 following
+csc get runpod api_key >/dev/null
+mv "$CSD/audit.log" "$CSD/audit.log.1"
+csc get runpod api_key >/dev/null
+check "audit --follow shows the lines of the new file after a rotation" \
+	wait_until 5 sh -c "[ \$(grep -c secret_read $T/follow.out) -eq 2 ] && grep -q audit_log_continued $T/follow.out"
+kill $fpid
+check "the rotated set verifies" csc audit --verify
+mv "$CSD/audit.log.1" "$T/rotated.log"
+
+# A process name with C1 CSI (U+009B), DEL and RIGHT-TO-LEFT OVERRIDE (U+202E): audit and
+# audit --follow print them as JSON \u escapes, never as bytes a terminal would obey.
+"$CS" --config "$CSD/cs.ini" audit --limit 0 --follow >"$T/follow2.out" 2>&1 &
+fpid=$!
+at_exit "kill $fpid"
+wait_until 5 following
+W=$(printf 'x\302\233y\177z\342\200\256w')
+cp "$CS" "$T/$W"
+"$T/$W" --config "$CSD/cs.ini" get runpod api_key >/dev/null
+csc audit --limit 1 >"$T/shown"
+raw() { LC_ALL=C grep -q -e "$(printf '\302\233')" -e "$(printf '\177')" -e "$(printf '\342\200\256')" "$1"; }
+no_raw() { ! raw "$1"; }
+check "audit prints the name's controls escaped" grep -q '"comm":"x\\u009by\\u007fz\\u202ew"' "$T/shown"
+check "... and none of their bytes" no_raw "$T/shown"
+check "audit --follow prints them escaped too" \
+	wait_until 5 grep -q '"comm":"x\\u009by\\u007fz\\u202ew"' "$T/follow2.out"
+check "... and none of their bytes" no_raw "$T/follow2.out"
+check "the raw bytes are in the log itself (the test means something)" raw "$CSD/audit.log"
+kill $fpid
+
 mv "$CSD/audit.log" "$T/moved.log"; mkdir "$CSD/audit.log"
 csc get runpod api_key >"$T/out" 2>"$T/err"
 rc=$?
 check "get refuses when the audit line cannot be written (fail closed)" [ "$rc" -eq 1 ]
 check "and shows no value" sh -c "[ ! -s $T/out ]"
 check "the refusal names the audit log" grep -q "audit.log" "$T/err"
+
+# A change and its audit line succeed or fail together (docs/decisions.md): a log that
+# cannot be opened refuses the change; a line that fails after the save says so exactly.
+n_before=$(wc -l <"$T/moved.log")
+printf 'changed-1' | csc set runpod api_key 2>"$T/err"; rc=$?
+check "set with an unopenable audit log exits 1" [ "$rc" -eq 1 ]
+check "... says the value was not stored, naming the log" grep -q "runpod/api_key not stored: .*audit.log" "$T/err"
+printf 'gone' | csc set tmp x 2>/dev/null
+csc rm runpod 2>"$T/err"; rc=$?
+check "rm with an unopenable audit log exits 1 and says nothing was removed" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'runpod not removed' $T/err"
+rmdir "$CSD/audit.log"; mv "$T/moved.log" "$CSD/audit.log"
+check "no line for the refused set or rm" [ "$(wc -l <"$CSD/audit.log")" -eq "$n_before" ]
+check "... and the vault still holds the old value" sh -c "[ \"\$($CS --config $CSD/cs.ini get runpod api_key)\" = '$SEED' ]"
+# /dev/full opens, then every write fails: the value is stored, and the message says so.
+COMFYVN_SECURITY_LOG_FILE=/dev/full csc set runpod api_key 2>"$T/err" <<EOF2
+changed-2
+EOF2
+rc=$?
+check "set whose audit line fails after the save exits 1" [ "$rc" -eq 1 ]
+check "... and says exactly that the value WAS stored, not audited" \
+	grep -q "runpod/api_key WAS stored (vault generation [0-9]*), but its audit line could not be written" "$T/err"
+check "... which it was" sh -c "[ \"\$($CS --config $CSD/cs.ini get runpod api_key)\" = changed-2 ]"
 done_testing

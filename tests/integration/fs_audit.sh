@@ -100,15 +100,26 @@ else
 	skip "a full audit disk mid-run" "cannot mount a tmpfs here"
 fi
 
-# A write that hangs: another process holds the log's lock; the read fails after the
-# bound (timeout_ms = 500 here) instead of hanging, and works again once it is released.
+# Whoever may read the log (a 0640 log) may flock it: reads must go on regardless.
+# A write that hangs: another writer holds the chain's lock (.audit.log.lock); the read
+# fails after the bound (timeout_ms = 500 here) instead of hanging, and works again
+# once it is released.
 sed -i 's/^\[audit\]$/[audit]\ntimeout_ms = 500/' "$CSD/cs.ini"
 if csfs_start "$M"; then
 	cat "$F" >/dev/null
-	sh -c "exec 9>>'$CSD/audit.log'; flock -x 9; exec sleep 60" &
+	sh -c "exec 9<'$CSD/audit.log'; flock -x 9; exec sleep 60" &
+	reader=$!
+	at_exit "kill $reader"
+	# /proc/locks names the locked file by inode
+	flocked() { grep -q "FLOCK.*WRITE.*:$(stat -c %i "$1") " /proc/locks; }
+	wait_until 5 flocked "$CSD/audit.log"
+	check "a reader's flock on the audit log does not stop reads" \
+		sh -c "[ \"\$(cat $F)\" = '$SEED' ]"
+	kill "$reader"
+	sh -c "exec 9>>'$CSD/.audit.log.lock'; flock -x 9; exec sleep 60" &
 	holder=$!
 	at_exit "kill $holder"
-	sleep 0.2
+	wait_until 5 flocked "$CSD/.audit.log.lock"
 	t0=$(now_ms)
 	cat "$F" >/dev/null 2>"$T/out"
 	rc=$?

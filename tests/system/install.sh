@@ -20,6 +20,7 @@ want="755 $P/bin/comfysecrets
 644 $P/lib/systemd/system/comfysecrets.service
 644 $P/lib/systemd/system/run-comfysecrets.mount
 644 $P/lib/tmpfiles.d/comfysecrets.conf
+644 $D/etc/logrotate.d/comfysecrets
 644 $P/share/doc/comfysecrets/fstab.example
 644 $P/share/doc/comfysecrets/compose.yaml
 644 $P/share/doc/comfysecrets/docker-run.sh
@@ -37,8 +38,8 @@ fi
 missing=$(echo "$want" | while read -r m f; do
 	[ -e "$f" ] && [ "$(stat -c '%a' "$f")" = "$m" ] || echo "$f($m)"
 done | tr '\n' ' ')
-if [ -z "$missing" ]; then ok "install: binaries, man pages, units, tmpfiles, docs, /etc config with their modes"
-else notok "install: binaries, man pages, units, tmpfiles, docs, /etc config with their modes" "missing or wrong mode: $missing"; fi
+if [ -z "$missing" ]; then ok "install: binaries, man pages, units, tmpfiles, logrotate, docs, /etc config with their modes"
+else notok "install: binaries, man pages, units, tmpfiles, logrotate, docs, /etc config with their modes" "missing or wrong mode: $missing"; fi
 
 # The installed man pages render, without a warning.
 if need_cmd "man pages render with man -l" man; then
