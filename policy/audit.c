@@ -1176,7 +1176,7 @@ sum_one(const struct mcaller *c, int shared, const char *host, int port,
 	snprintf(s->detail, sizeof s->detail, "%lu more denials %s, merged (at most %d pairs "
 	    "per caller are logged one by one per %u s)", n, other ?
 	    "of other pairs, the last one named here" : "of this pair",
-	    AUDIT_DENIAL_PAIRS, AUDIT_DENIAL_WINDOW_MS / 1000);
+	    AUDIT_DENIAL_PAIRS, (unsigned)(AUDIT_DENIAL_WINDOW_MS / 1000));
 	s->ev.event = "sandbox_blocked";
 	s->ev.host = s->host;
 	s->ev.port = port;

@@ -51,7 +51,7 @@ check "no value in error messages" sh -c "! grep -a -q '$SEED' $T/err1 $T/err2"
 "$CS" --config "$CSD/cs.ini" audit --limit 0 --follow >"$T/follow.out" 2>&1 &
 fpid=$!
 at_exit "kill $fpid"
-following() { ls -l /proc/$fpid/fd 2>/dev/null | grep -q "$CSD/audit.log\$"; }
+following() { for l in /proc/$fpid/fd/*; do [ "$(readlink "$l")" = "$CSD/audit.log" ] && return 0; done; return 1; }
 wait_until 5 following
 csc get runpod api_key >/dev/null
 mv "$CSD/audit.log" "$CSD/audit.log.1"
