@@ -71,6 +71,6 @@ check "rotate was killed at least $KILLS times" [ "$kills" -ge "$KILLS" ]
 check "rotate killed $kills times: every value still opens with a key on disk" [ "$bad" -eq 0 ]
 check "after all the kills the 1500 bulk values are intact" sh -c "[ \$($CS --config $CSD/cs.ini list | grep -c '^bulk/') -eq 1500 ]"
 check "after all the kills a write still works (no lock left behind)" sh -c "printf after | $CS --config $CSD/cs.ini set app token"
-check "no temporary file is left beside the vault" sh -c "[ -z \"\$(ls -A $CSD | grep -v -e '^vault.json\$' -e '^vault.json.lock\$' -e '^vault.json.state' -e '^key\$' -e '^key.next\$' -e '^audit.log\$' -e '^.audit.log.lock\$' -e '^cs.ini\$')\" ] || { ls -A $CSD; false; }"
+check "no temporary file is left beside the vault" sh -c "[ -z \"\$(ls -A $CSD | grep -v -e '^vault.json\$' -e '^vault.json.lock\$' -e '^vault.json.state' -e '^key\$' -e '^key.next\$' -e '^audit.log\$' -e '^.audit.log.lock\$' -e '^cs.ini\$' -e '^floor\$')\" ] || { ls -A $CSD; false; }"
 echo "# total kills: $((set_kills + kills))"
 done_testing
