@@ -33,8 +33,9 @@ int	cli_help(const char *cmd);
  * moves the state file forward. */
 int	cli_audit(struct cli *c, struct audit_event *ev, struct cs_err *e);
 
-/* A value from stdin: to EOF when stdin is not a terminal (one trailing newline dropped
- * unless raw), else one line typed at a prompt without echo. */
+/* A value from stdin: to EOF when stdin is not a terminal (one trailing line end, "\n"
+ * or "\r\n", dropped unless raw), else one line typed at a prompt without echo. More
+ * than max bytes (after the line end is dropped) is EFBIG. */
 int	cli_read_value(const char *what, size_t max, int raw, struct secret **out,
 	    struct cs_err *e);
 /* Writes all of p to fd; -1 with e naming what on failure. */

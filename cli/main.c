@@ -32,9 +32,9 @@ static const struct command commands[] = {
 	  "overwrite either. With COMFYVN_SECRETS_KEY set, only the vault is created, under\n"
 	  "that key. Missing parent folders are created with mode 0700.\n" },
 	{ "set", cmd_set, "set [--raw] PROVIDER FIELD   (value on stdin)",
-	  "Stores the value read from stdin as PROVIDER/FIELD. One trailing newline is\n"
-	  "dropped unless --raw is given. On a terminal, the value is typed at a prompt\n"
-	  "without echo. The value never comes from the command line.\n"
+	  "Stores the value read from stdin as PROVIDER/FIELD. One trailing line end (LF\n"
+	  "or CRLF) is dropped unless --raw is given. On a terminal, the value is typed at\n"
+	  "a prompt without echo. The value never comes from the command line.\n"
 	  "  --raw    keep the bytes exactly as read\n" },
 	{ "get", cmd_get, "get PROVIDER FIELD",
 	  "Writes the value of PROVIDER/FIELD to stdout, nothing added. Audited as\n"
