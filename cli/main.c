@@ -59,9 +59,11 @@ static const struct command commands[] = {
 	  "  --follow    keep printing new lines as they are appended\n" },
 	{ "import", cmd_import, "import FILE",
 	  "Imports values from FILE: .json ({\"provider\": {\"field\": \"value\"}}) or .env\n"
-	  "(COMFYVN_SECRET_<PROVIDER>_<FIELD>=value lines; # comments, blank lines and an\n"
-	  "'export ' prefix are allowed; one pair of surrounding quotes is removed).\n"
-	  "Every entry is checked before anything is written; all or nothing.\n" },
+	  "(COMFYVN_SECRET_<PROVIDER>_<FIELD>=value entries in Docker Compose's env file\n"
+	  "syntax: # comments, 'export ', KEY=value # comment, 'literal', \"escapes \\n \\\"\"\n"
+	  "and multi-line quoted values; no interpolation, so $NAME is refused unless\n"
+	  "single-quoted). Every entry is checked before anything is written; all or\n"
+	  "nothing. A line that does not fit is refused by number.\n" },
 	{ "check", cmd_check, "check HOST PORT [--allow PATTERN]... [--no-network] [--json]",
 	  "Answers whether a sandboxed job may connect to HOST:PORT, with the seed's rule:\n"
 	  "with enable_security_sandbox_guard on, only when the job wants the network and\n"
