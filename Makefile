@@ -194,7 +194,8 @@ check-system: $(BINS) $(MANPAGES)
 
 # Benchmarks against the peers (bench/README.md): make bench [QUICK=1]. Never part of
 # check. The programs are built with the project's CFLAGS; results go to build/bench/.
-BENCH_BINS := $(BUILD)/bench/benchtool $(BUILD)/bench/floorfs $(BUILD)/bench/mkvault
+BENCH_BINS := $(BUILD)/bench/benchtool $(BUILD)/bench/floorfs $(BUILD)/bench/mkvault \
+	   $(BUILD)/bench/scale
 .PHONY: bench
 bench: $(BINS) $(BENCH_BINS)
 	sh scripts/install-bench-deps
@@ -203,6 +204,11 @@ bench: $(BINS) $(BENCH_BINS)
 $(BUILD)/bench/%: bench/%.c $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+# scale measures the daemon's tree as well as the vault.
+$(BUILD)/bench/scale: bench/scale.c $(LIB_OBJ) $(FSLIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(FSLIB_OBJ) $(LDLIBS)
 
 clean:
 	rm -rf build
