@@ -8,7 +8,7 @@
  *	  byte order mark at the start of the file is skipped. Blanks are space and tab.
  *	- Blank lines and lines whose first non-blank byte is '#' are ignored.
  *	- An entry is [export BLANK+] NAME BLANK* ('=' | ':') BLANK* VALUE. NAME is the
- *	  longest run of printable non-blank bytes other than '=' and ':' (the caller
+ *	  longest run of bytes above space other than DEL, '=' and ':' (the caller
  *	  decides whether it is a name it takes).
  *	- An unquoted VALUE runs to the end of the line; a '#' right after a blank starts
  *	  a comment; blanks at either end are dropped; bytes are taken as written (no
