@@ -1,9 +1,9 @@
 #!/bin/sh
 # Fault: the audit log is a FIFO whose reader never reads (timeout_ms = 300). Lines go
 # into the pipe's buffer until it is full; from then on every read through the mount
-# fails with EIO within the bound (the first after timeout_ms, the next ones at once,
-# while the stuck write is pending) - never a hang: every cat is bounded by `timeout
-# 10`. The daemon stays alive, stops cleanly even with its audit write stuck, and once
+# fails with EIO (the first after timeout_ms, the next ones at once, while the stuck
+# write is pending; the times are printed) - never a hang: every cat is bounded by
+# `timeout 30`. The daemon stays alive, stops cleanly even with its audit write stuck, and once
 # someone drains the FIFO, reads work again. A FIFO with no reader at all is refused at
 # start (ENXIO).
 . tests/lib.sh
