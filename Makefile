@@ -48,7 +48,8 @@ TEST_OBJ := $(TESTS:=.o)
 TESTUTIL_OBJ := $(BUILD)/tests/testutil.o
 TOOLS	:= $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 MANPAGES := $(patsubst man/%.scd,$(BUILD)/man/%,$(wildcard man/*.scd))
-BENCH_BINS := $(BUILD)/bench/benchtool $(BUILD)/bench/floorfs $(BUILD)/bench/mkvault
+BENCH_BINS := $(BUILD)/bench/benchtool $(BUILD)/bench/floorfs $(BUILD)/bench/mkvault \
+	   $(BUILD)/bench/scale
 
 BINS	:= $(BUILD)/comfysecrets
 ifneq ($(FS_SRC),)
@@ -220,6 +221,11 @@ bench: $(BINS) $(BENCH_BINS)
 $(BUILD)/bench/%: bench/%.c $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(COMPILE) $(CS_LDFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(CS_LDLIBS) $(LDLIBS)
+
+# scale measures the daemon's tree as well as the vault.
+$(BUILD)/bench/scale: bench/scale.c $(LIB_OBJ) $(FSLIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(FSLIB_OBJ) $(LDLIBS)
 
 clean:
 	rm -rf build

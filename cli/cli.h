@@ -40,8 +40,9 @@ int	cli_audit_open(struct cli *c, struct audit **a, struct cs_err *e);
 int	cli_audit_put(struct cli *c, struct audit *a, struct audit_event *ev,
 	    struct cs_err *e);
 
-/* A value from stdin: to EOF when stdin is not a terminal (one trailing newline dropped
- * unless raw), else one line typed at a prompt without echo. */
+/* A value from stdin: to EOF when stdin is not a terminal (one trailing line end, "\n"
+ * or "\r\n", dropped unless raw), else one line typed at a prompt without echo. More
+ * than max bytes (after the line end is dropped) is EFBIG. */
 int	cli_read_value(const char *what, size_t max, int raw, struct secret **out,
 	    struct cs_err *e);
 /* Writes all of p to fd; -1 with e naming what on failure. */

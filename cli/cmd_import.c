@@ -1,10 +1,11 @@
 /* cli/cmd_import.c - comfysecrets import FILE: many values at once, all or nothing.
  *
  * FILE is .json ({"provider": {"field": "value"}}) or .env (COMFYVN_SECRET_<P>_<F>=value
- * lines, read the way the daemon reads its environment: policy/envname.c). The file is
- * read into one guarded buffer, and every value lives in one guarded arena as well:
- * a .env value is a slice of the file's buffer, a JSON value is copied into an arena of
- * the file's size (decoding never makes a string longer). One sodium_malloc per value
+ * entries in Docker Compose's grammar, policy/dotenv.c, with names read the way the
+ * daemon reads its environment, policy/envname.c). The file is read into one guarded
+ * buffer, and every value lives in one guarded arena as well: a .env value is decoded
+ * in place in the file's buffer, a JSON value is copied into an arena of the file's
+ * size (decoding never makes a string longer). One sodium_malloc per value
  * would exhaust the kernel's map count at about 20 000 values. The JSON parse tree is
  * ordinary heap that jansson frees through secret_wipe_free (see cli/main.c), so the
  * values are wiped there too. Entries are sorted, duplicates refused, and all are
@@ -18,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "../policy/dotenv.h"
 #include "../policy/envname.h"
 #include "../policy/vaultio.h"
 #include "cli.h"
@@ -156,41 +158,40 @@ out:
 	return rc;
 }
 
+struct env_ctx {
+	const char	*file;
+	struct items	*it;
+};
+
+/* One .env entry: its name must split into provider and field (policy/envname.c). */
 static int
-parse_env(const char *file, const struct secret *text, struct items *it, struct cs_err *e)
+env_entry(void *arg, const unsigned char *buf, const struct dotenv_entry *ent,
+    struct cs_err *e)
 {
-	const char *base = (const char *)text->buf, *s = base, *end = s + text->len;
-	const char *nl, *eq, *v, *ve;
+	struct env_ctx *x = arg;
 	char p[VAULT_NAME_MAX + 1], f[VAULT_NAME_MAX + 1];
-	size_t line = 0;
 	struct cs_err ne = { 0 };
 
-	for (; s < end; s = nl + 1) {
-		line++;
-		if ((nl = memchr(s, '\n', (size_t)(end - s))) == NULL)
-			nl = end;
-		ve = nl;
-		if (ve > s && ve[-1] == '\r')
-			ve--;
-		while (s < ve && (*s == ' ' || *s == '\t'))
-			s++;
-		if (s == ve || *s == '#')
-			continue;
-		if ((size_t)(ve - s) > 7 && memcmp(s, "export ", 7) == 0)
-			s += 7;
-		if ((eq = memchr(s, '=', (size_t)(ve - s))) == NULL)
-			return cs_err_set(e, EINVAL, "%s:%zu: expected NAME=value", file, line);
-		if (envname_split(s, (size_t)(eq - s), p, f, &ne) == -1)
-			return cs_err_set(e, EINVAL, "%s:%zu: %s", file, line, ne.msg);
-		v = eq + 1;
-		if (ve - v >= 2 && (*v == '"' || *v == '\'') && ve[-1] == *v) {
-			v++;
-			ve--;
-		}
-		if (items_add(it, file, p, f, (size_t)(v - base), (size_t)(ve - v), line,
-		    e) == -1)
-			return -1;
-	}
+	if (envname_split((const char *)buf + ent->name_off, ent->name_len, p, f, &ne) == -1)
+		return cs_err_set(e, EINVAL, "%s:%zu: %s", x->file, ent->line, ne.msg);
+	/* Compose drops these blanks, and so does import; a reader could take them for
+	 * part of the value, so the drop is said, never done silently. */
+	if (ent->trimmed)
+		fprintf(stderr, "comfysecrets: %s:%zu: note: blanks around the unquoted value "
+		    "of %s/%s dropped (quote the value to keep them)\n", x->file, ent->line, p,
+		    f);
+	return items_add(x->it, x->file, p, f, ent->off, ent->len, ent->line, e);
+}
+
+/* The .env grammar is policy/dotenv.c; values are decoded in place, in the file's
+ * guarded buffer. */
+static int
+parse_env(const char *file, struct secret *text, struct items *it, struct cs_err *e)
+{
+	struct env_ctx x = { file, it };
+
+	if (dotenv_parse(text->buf, text->len, file, env_entry, &x, e) == -1)
+		return -1;
 	it->base = text->buf;
 	return 0;
 }

@@ -119,6 +119,13 @@ out:
 	return rc;
 }
 
+static int
+too_big(const char *what, size_t max, struct cs_err *e)
+{
+	return cs_err_set(e, EFBIG, "value for %s is over the limit of %zu bytes "
+	    "(max_value_size)", what, max);
+}
+
 int
 cli_read_value(const char *what, size_t max, int raw, struct secret **out, struct cs_err *e)
 {
@@ -127,16 +134,24 @@ cli_read_value(const char *what, size_t max, int raw, struct secret **out, struc
 
 	if (isatty(STDIN_FILENO))
 		return read_tty(what, max, out, e);
-	/* One byte of slack for the trailing newline that is dropped; the limit named in
-	 * an error is the configured one, not max + 1. */
-	if (secret_read_fd(STDIN_FILENO, max + 1, what, &s, &re) == -1) {
+	/* Two bytes of slack for the line end that is dropped (CRLF); the limit named in
+	 * an error is the configured one, not max + 2. */
+	if (secret_read_fd(STDIN_FILENO, max + 2, what, &s, &re) == -1) {
 		if (re.code == EFBIG)
-			return cs_err_set(e, EFBIG, "value for %s is over the limit of %zu "
-			    "bytes (max_value_size)", what, max);
+			return too_big(what, max, e);
 		return cs_err_set(e, re.code, "%s", re.msg);
 	}
-	if (!raw && s->len > 0 && s->buf[s->len - 1] == '\n')
+	/* One line end, LF or CRLF: a value saved by a Windows editor ends in "\r\n", and
+	 * the \r is no more part of the value than the \n (import reads it the same way). */
+	if (!raw && s->len > 0 && s->buf[s->len - 1] == '\n') {
 		s->buf[--s->len] = 0;
+		if (s->len > 0 && s->buf[s->len - 1] == '\r')
+			s->buf[--s->len] = 0;
+	}
+	if (s->len > max) {
+		secret_free(s);
+		return too_big(what, max, e);
+	}
 	*out = s;
 	return 0;
 }

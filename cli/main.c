@@ -33,9 +33,9 @@ static const struct command commands[] = {
 	  "that key. Missing parent folders are created with mode 0700. The new vault is\n"
 	  "recorded as the rollback floor in state_dir.\n" },
 	{ "set", cmd_set, "set [--raw] PROVIDER FIELD   (value on stdin)",
-	  "Stores the value read from stdin as PROVIDER/FIELD. One trailing newline is\n"
-	  "dropped unless --raw is given. On a terminal, the value is typed at a prompt\n"
-	  "without echo. The value never comes from the command line.\n"
+	  "Stores the value read from stdin as PROVIDER/FIELD. One trailing line end (LF\n"
+	  "or CRLF) is dropped unless --raw is given. On a terminal, the value is typed at\n"
+	  "a prompt without echo. The value never comes from the command line.\n"
 	  "  --raw    keep the bytes exactly as read\n" },
 	{ "get", cmd_get, "get PROVIDER FIELD",
 	  "Writes the value of PROVIDER/FIELD to stdout, nothing added. Audited as\n"
@@ -66,9 +66,11 @@ static const struct command commands[] = {
 	  "  --follow    keep printing new lines as they are appended\n" },
 	{ "import", cmd_import, "import FILE",
 	  "Imports values from FILE: .json ({\"provider\": {\"field\": \"value\"}}) or .env\n"
-	  "(COMFYVN_SECRET_<PROVIDER>_<FIELD>=value lines; # comments, blank lines and an\n"
-	  "'export ' prefix are allowed; one pair of surrounding quotes is removed).\n"
-	  "Every entry is checked before anything is written; all or nothing.\n" },
+	  "(COMFYVN_SECRET_<PROVIDER>_<FIELD>=value entries in Docker Compose's env file\n"
+	  "syntax: # comments, 'export ', KEY=value # comment, 'literal', \"escapes \\n \\\"\"\n"
+	  "and multi-line quoted values; no interpolation, so $NAME is refused unless\n"
+	  "single-quoted). Every entry is checked before anything is written; all or\n"
+	  "nothing. A line that does not fit is refused by number.\n" },
 	{ "check", cmd_check, "check HOST PORT [--allow PATTERN]... [--no-network] [--json]",
 	  "Answers whether a sandboxed job may connect to HOST:PORT:\n"
 	  "with enable_security_sandbox_guard on, only when the job wants the network and\n"

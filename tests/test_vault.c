@@ -16,7 +16,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1330,25 +1329,15 @@ test_const_functions_run_concurrently(void **state)
 	vault_close(v);
 }
 
-static double
-seconds_since(clockid_t clock, const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(clock, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
+/* How long saving and opening 100 000 fields takes is measured by bench/scale. */
 static void
-test_vault_of_100000_fields_opens_quickly(void **state)
+test_vault_of_100000_fields_round_trips(void **state)
 {
 	struct cs_err e = { 0 };
-	struct timespec t0, c0;
 	struct secret *s, *val;
 	struct vault *v;
 	char path[128], pn[16], fn[24];
 	size_t p, f, pi, fi;
-	double t_open, c_open, t_save;
 
 	(void)state;
 	path_of(path, sizeof path, "perf.json");
@@ -1362,19 +1351,9 @@ test_vault_of_100000_fields_opens_quickly(void **state)
 			assert_int_equal(vault_put(v, pn, fn, val, 0, &e), 0);
 		}
 	secret_free(val);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(vault_save(v, path, 0, &e), 0);
-	t_save = seconds_since(CLOCK_MONOTONIC, &t0);
 	vault_close(v);
-	/* CPU time as well as wall time: other processes on a shared machine inflate the
-	 * latter, not the former. */
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
 	assert_int_equal(vault_open(path, tk, &v, &e), 0);
-	c_open = seconds_since(CLOCK_PROCESS_CPUTIME_ID, &c0);
-	t_open = seconds_since(CLOCK_MONOTONIC, &t0);
-	print_message("vault of %d fields: save %.3f s; open (read, parse, verify MAC) %.3f s "
-	    "wall, %.3f s CPU\n", PERF_PROVIDERS * PERF_FIELDS, t_save, t_open, c_open);
 	assert_int_equal(vault_nproviders(v), PERF_PROVIDERS);
 	assert_int_equal(vault_nfields(v, 57), PERF_FIELDS);
 	assert_int_equal(vault_find(v, "p057", "field-00421", &pi, &fi, &e), 0);
@@ -1385,11 +1364,6 @@ test_vault_of_100000_fields_opens_quickly(void **state)
 	secret_free(s);
 	vault_close(v);
 	unlink(path);
-#if !defined(__SANITIZE_ADDRESS__)
-	/* The goal is well under 1 s (about 0.25 s on an idle 2-core VM, most of it in
-	 * jansson's parser). A regression guard on CPU time, which load does not inflate. */
-	assert_true(c_open < 1.0);
-#endif
 }
 
 int
@@ -1443,7 +1417,7 @@ main(void)
 		cmocka_unit_test(test_parse_from_memory_names_the_source),
 		cmocka_unit_test(test_lock_is_exclusive_and_0600),
 		cmocka_unit_test(test_const_functions_run_concurrently),
-		cmocka_unit_test(test_vault_of_100000_fields_opens_quickly),
+		cmocka_unit_test(test_vault_of_100000_fields_round_trips),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -20,7 +20,6 @@ value_is() { [ "$(cat "$1" 2>/dev/null)" = "$2" ]; }
 check "a read before the key goes" value_is "$F" k1
 
 mv "$CSD/key" "$T/key.away"
-sleep 0.3
 check "key removed: reads keep working" value_is "$F" k1
 check "key removed: ... every value" value_is "$M/openai/api_key" e1
 for i in $(seq 1 20); do cat "$F" >/dev/null || break; done
@@ -29,7 +28,7 @@ check "key removed: 20 more reads all served" [ "$i" -eq 20 ]
 a0=$(grep -c '"event":"vault_reload_refused"' "$CSD/audit.log")
 kill -HUP "$CSFS_PID"
 check "key removed, SIGHUP: the reload is refused and audited" \
-	wait_until 5 sh -c "[ \$(grep -c '\"event\":\"vault_reload_refused\"' $CSD/audit.log) -gt $a0 ]"
+	wait_until 30 sh -c "[ \$(grep -c '\"event\":\"vault_reload_refused\"' $CSD/audit.log) -gt $a0 ]"
 echo "# the daemon said: $(grep refused "$T/csfs.err" | tail -n 1)"
 check "key removed, SIGHUP: ... the reason names the key file" \
 	sh -c "grep refused $T/csfs.err | tail -n 1 | grep -q '$CSD/key'"
@@ -44,14 +43,14 @@ cp "$T/key.away" "$T/key2" && chmod 600 "$T/key2"
 printf 'k2' | "$CS" --config "$CSD/cs.ini" --key-file "$T/key2" set runpod api_key
 a0=$(grep -c '"event":"vault_reload_refused"' "$CSD/audit.log")
 check "key removed, vault changed: the reload is refused" \
-	wait_until 5 sh -c "[ \$(grep -c '\"event\":\"vault_reload_refused\"' $CSD/audit.log) -gt $a0 ]"
+	wait_until 30 sh -c "[ \$(grep -c '\"event\":\"vault_reload_refused\"' $CSD/audit.log) -gt $a0 ]"
 check "key removed, vault changed: the last good snapshot is still served" value_is "$F" k1
 
 mv "$T/key.away" "$CSD/key"
 kill -HUP "$CSFS_PID"
-check "key back, SIGHUP: the newer vault is picked up" wait_until 3 value_is "$F" k2
+check "key back, SIGHUP: the newer vault is picked up" wait_until 30 value_is "$F" k2
 printf 'k3' | csc set runpod api_key
-check "key back: a set is picked up as usual" wait_until 3 value_is "$F" k3
+check "key back: a set is picked up as usual" wait_until 30 value_is "$F" k3
 check "SIGTERM unmounts cleanly" csfs_stop "$M"
 
 mv "$CSD/key" "$T/key.away"

@@ -42,7 +42,7 @@ M="$T/mnt -o allow_other"
 mkdir -p "$M"
 "$CSFS" -f -o "config=$CSD/cs.ini" "$CSD/vault.json" "$M" 2>>"$T/csfs.err" &
 CSFS_PID=$!; at_exit "kill $CSFS_PID"
-if wait_until 5 mounted_at "$M"; then
+if wait_until 30 mounted_at "$M"; then
 	mounted_plain "mount point 'mnt -o allow_other'" "$M"
 	kill "$CSFS_PID"; wait "$CSFS_PID"
 	check "... and SIGTERM unmounts it (status $?)" sh -c "! grep -q 'mnt.040-o.040allow_other' /proc/mounts"
@@ -57,7 +57,7 @@ csc --vault "$V/vault.json" floor --reset >/dev/null
 M=$T/mnt
 "$CSFS" -f -o "config=$CSD/cs.ini" "$V/vault.json" "$M" 2>>"$T/csfs.err" &
 CSFS_PID=$!; at_exit "kill $CSFS_PID"
-if wait_until 5 is_mounted "$M"; then
+if wait_until 30 is_mounted "$M"; then
 	mounted_plain "vault path 'v,allow_other/vault.json'" "$M"
 	check "... the source in /proc/mounts is the vault path, whole" [ "$(src_of "$M")" = "$V/vault.json" ]
 	csfs_stop "$M"
@@ -79,7 +79,7 @@ EOF2
 CFG=$(printf '%s' "$T/c,-o allow_other/cs.ini" | sed 's/,/\\,/g')
 "$CSFS" -f -o "config=$CFG" "$M" 2>>"$T/csfs.err" &
 CSFS_PID=$!; at_exit "kill $CSFS_PID"
-if wait_until 5 is_mounted "$M"; then
+if wait_until 30 is_mounted "$M"; then
 	mounted_plain "paths with ',allow_other' and ',-o' from a config at an escaped path" "$M"
 	check "... the source is the config's vault path, whole" [ "$(src_of "$M")" = "$V/vault.json" ]
 	check "... the read went to the audit log at the comma'd path" \
@@ -90,7 +90,7 @@ else notok "a config at 'c,-o allow_other/cs.ini' (escaped) mounts" "$(tail -n 1
 # 5. The same config path unescaped: the comma splits the option list; refused.
 "$CSFS" -f -o "config=$T/c,-o allow_other/cs.ini" "$M" >"$T/out" 2>&1 &
 pid=$!; at_exit "kill $pid"
-if wait_until 5 sh -c "! kill -0 $pid"; then wait $pid; rc=$?; else rc=running; fi
+if wait_until 30 sh -c "! kill -0 $pid"; then wait $pid; rc=$?; else rc=running; fi
 echo "# unescaped: status $rc: $(tail -n 1 "$T/out")"
 check "-o config=PATH with an unescaped comma: refused (status 1)" [ "$rc" = 1 ]
 check "... nothing mounted" sh -c "! awk '\$2 == \"$M\"' /proc/mounts | grep -q ."
@@ -98,7 +98,7 @@ check "... nothing mounted" sh -c "! awk '\$2 == \"$M\"' /proc/mounts | grep -q 
 # 6. "-o allow_other.ini" smuggled after a comma: an unknown option, refused.
 "$CSFS" -f -o "config=$CSD/cs.ini,allow_other.ini" "$CSD/vault.json" "$M" >"$T/out" 2>&1 &
 pid=$!; at_exit "kill $pid"
-if wait_until 5 sh -c "! kill -0 $pid"; then wait $pid; rc=$?; else rc=running; fi
+if wait_until 30 sh -c "! kill -0 $pid"; then wait $pid; rc=$?; else rc=running; fi
 check "-o config=FILE,allow_other.ini: refused (status 1)" [ "$rc" = 1 ]
 check "... naming the unknown option" grep -q 'allow_other.ini' "$T/out"
 check "... nothing mounted" sh -c "! awk '\$2 == \"$M\"' /proc/mounts | grep -q ."
@@ -107,7 +107,7 @@ check "... nothing mounted" sh -c "! awk '\$2 == \"$M\"' /proc/mounts | grep -q 
 #    refused, with or without "--"; as ./-oallow_other it mounts, plainly.
 mkdir -p "$T/-oallow_other"
 for sep in "" "--"; do
-	(cd "$T" && timeout 10 "$CSFS" -f -o "config=$CSD/cs.ini" $sep "$CSD/vault.json" -oallow_other) >"$T/out" 2>&1
+	(cd "$T" && timeout 30 "$CSFS" -f -o "config=$CSD/cs.ini" $sep "$CSD/vault.json" -oallow_other) >"$T/out" 2>&1
 	rc=$?
 	echo "# mount point '-oallow_other'${sep:+ after --}: status $rc: $(tail -n 1 "$T/out")"
 	check "mount point '-oallow_other'${sep:+ after --}: refused (status 1)" [ "$rc" -eq 1 ]

@@ -18,7 +18,7 @@ cp -p "$CSD/vault.json" "$CSD/key" "$CSD/audit.log" "$T/other/"
 start_refused() {
 	mv "$2" "$2.real"
 	ln -s "$T/other/$(basename "$2")" "$2"
-	timeout 10 "$CSFS" -f -o "config=$CSD/cs.ini" "$CSD/vault.json" "$M" >"$T/out" 2>&1
+	timeout 30 "$CSFS" -f -o "config=$CSD/cs.ini" "$CSD/vault.json" "$M" >"$T/out" 2>&1
 	rc=$?
 	echo "# $1 a symlink: status $rc: $(tail -n 1 "$T/out")"
 	check "$1 a symlink: the daemon refuses to start (status 1)" [ "$rc" -eq 1 ]
@@ -45,14 +45,14 @@ check "(the symlink's target is a good, newer vault)" \
 a0=$(grep -c '"event":"vault_reload_refused"' "$CSD/audit.log")
 ln -s "$T/newer/vault.json" "$CSD/vault.json.tmp" && mv -T "$CSD/vault.json.tmp" "$CSD/vault.json"
 check "a vault swapped for a symlink (to a valid, newer vault) is refused on reload" \
-	wait_until 5 sh -c "[ \$(grep -c '\"event\":\"vault_reload_refused\"' $CSD/audit.log) -gt $a0 ]"
+	wait_until 30 sh -c "[ \$(grep -c '\"event\":\"vault_reload_refused\"' $CSD/audit.log) -gt $a0 ]"
 echo "# it said: $(grep refused "$T/csfs.err" | tail -n 1)"
 check "... the reason says symlink" sh -c "grep refused $T/csfs.err | tail -n 1 | grep -qi 'symlink\|symbolic link\|too many levels'"
 check "... the last good vault stays served" value_is "$F" sl-1
 a0=$(grep -c '"event":"vault_reload_refused"' "$CSD/audit.log")
 kill -HUP "$CSFS_PID"
 check "... and so is a SIGHUP reload of it" \
-	wait_until 5 sh -c "[ \$(grep -c '\"event\":\"vault_reload_refused\"' $CSD/audit.log) -gt $a0 ]"
+	wait_until 30 sh -c "[ \$(grep -c '\"event\":\"vault_reload_refused\"' $CSD/audit.log) -gt $a0 ]"
 check "... the last good vault still served" value_is "$F" sl-1
 rm -f "$CSD/vault.json"
 cp -p "$T/other/vault.json" "$CSD/vault.json"
@@ -63,13 +63,13 @@ a0=$(grep -c '"event":"vault_reload_refused"' "$CSD/audit.log")
 ln -s "$T/other/key2" "$CSD/key.tmp" && mv -T "$CSD/key.tmp" "$CSD/key"
 kill -HUP "$CSFS_PID"
 check "a key file swapped for a symlink: the reload is refused" \
-	wait_until 5 sh -c "[ \$(grep -c '\"event\":\"vault_reload_refused\"' $CSD/audit.log) -gt $a0 ]"
+	wait_until 30 sh -c "[ \$(grep -c '\"event\":\"vault_reload_refused\"' $CSD/audit.log) -gt $a0 ]"
 echo "# it said: $(grep refused "$T/csfs.err" | tail -n 1)"
 check "... naming the key file" sh -c "grep refused $T/csfs.err | tail -n 1 | grep -q '$CSD/key'"
 check "... the last good vault stays served" value_is "$F" sl-1
 rm -f "$CSD/key"
 cp -p "$T/other/key2" "$CSD/key"
 printf 'sl-5' | csc set runpod api_key
-check "the real files back: reloads work" wait_until 3 value_is "$F" sl-5
+check "the real files back: reloads work" wait_until 30 value_is "$F" sl-5
 check "SIGTERM unmounts cleanly" csfs_stop "$M"
 done_testing

@@ -65,7 +65,7 @@ check "SIGTERM unmounts cleanly, status 0" csfs_stop "$M"
 : >"$T/csfs.err"
 if csfs_start "$M" -d; then
 	cat "$M/runpod/api_key" >/dev/null
-	sleep 0.3
+	wait_until 30 grep -q 'opcode: RELEASE' "$T/csfs.err"
 	check "a direct read (cat) needs no purge (no NOTIFY)" \
 		sh -c "! grep -q 'NOTIFY: code=2' $T/csfs.err"
 	if command -v python3 >/dev/null 2>&1; then
@@ -75,7 +75,7 @@ f = open('$M/runpod/api_key', 'rb')
 m = mmap.mmap(f.fileno(), 0, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ)
 m[:]" >/dev/null
 		check "closing a field read by mmap purges its page cache (NOTIFY code=2 after RELEASE)" \
-			wait_until 3 sh -c "sed -n '/opcode: RELEASE/,\$p' $T/csfs.err | grep -q 'NOTIFY: code=2'"
+			wait_until 30 sh -c "sed -n '/opcode: RELEASE/,\$p' $T/csfs.err | grep -q 'NOTIFY: code=2'"
 	else
 		skip "closing a field read by mmap purges its page cache" "python3 is missing"
 	fi

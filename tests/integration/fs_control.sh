@@ -274,7 +274,7 @@ check "... no .next key is left" [ ! -e "$CSD/key.next" ]
 check "... key_rotated is audited via fs with fingerprint, providers and the writer" \
 	sh -c "grep '\"event\":\"key_rotated\"' $CSD/audit.log | tail -n 1 | grep '\"providers\":\[\"runpod\"\],\"fingerprint\":\"$fpr1\"' | grep -q '\"via\":\"fs\",\"pid\":$(cat "$T/pid"),\"uid\":0,'"
 check "... the daemon reloads the rotated vault" \
-	wait_until 3 sh -c "exec 3<>$M/.control; printf '{\"op\":\"providers\"}' >&3; cat <&3 | grep -q '\"generation\":$gen1,\"fingerprint\":\"$fpr1\"'"
+	wait_until 30 sh -c "exec 3<>$M/.control; printf '{\"op\":\"providers\"}' >&3; cat <&3 | grep -q '\"generation\":$gen1,\"fingerprint\":\"$fpr1\"'"
 check "... and reads through the mount still give the right values" \
 	sh -c "[ \"\$(cat $M/runpod/api_key)\" = '$SEED' ] && [ \"\$(cat $M/openai/api_key)\" = '$OVR' ]"
 
@@ -290,7 +290,7 @@ ctl '{"op":"rotate","new_key":"bm90IGEga2V5"}' >"$T/a"
 check "a new_key that is not 32 bytes is refused" \
 	sh -c "grep -q '^{\"error\":\"rotate: new_key' $T/a && [ \"\$($CSC fingerprint)\" = '$want' ]"
 check "the values still read through the mount after both rotations" \
-	wait_until 3 sh -c "[ \"\$(cat $M/runpod/api_key)\" = '$SEED' ]"
+	wait_until 30 sh -c "[ \"\$(cat $M/runpod/api_key)\" = '$SEED' ]"
 check "the daemon stops cleanly (status 0)" csfs_stop "$M"
 
 # A daemon whose key came from COMFYVN_SECRETS_KEY refuses to rotate.

@@ -52,7 +52,7 @@ for flush in sync async none; do
 	[ "$(cat "$M/ovr/token")" = "ovr-$gen" ] || bad="$bad overlay"
 	gen=$((gen + 1))
 	printf 'mx-%s' "$gen" | csc set runpod endpoint
-	wait_until 3 sh -c "[ \"\$(cat $M/runpod/endpoint)\" = mx-$gen ]" || bad="$bad reload"
+	wait_until 30 sh -c "[ \"\$(cat $M/runpod/endpoint)\" = mx-$gen ]" || bad="$bad reload"
 	if [ -z "$bad" ]; then ok "[$c] cat, binary, ls, stat, EROFS, one audit line per open, 4x10 parallel reads, overlay, reload"
 	else notok "[$c] cat, binary, ls, stat, EROFS, one audit line per open, 4x10 parallel reads, overlay, reload" "failed:$bad"; fi
 	check "[$c] SIGTERM unmounts cleanly, status 0" csfs_stop "$M"

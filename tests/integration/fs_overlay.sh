@@ -50,7 +50,7 @@ if [ $started -eq 0 ]; then
 		sh -c "! grep -aq -e '$KEY' -e COMFYVN_SECRETS_KEY /proc/$CSFS_PID/environ"
 	printf 'changed-with-env-key' | COMFYVN_SECRETS_KEY="$KEY" csc set runpod api_key
 	check "a reload still has the key from the environment" \
-		wait_until 3 sh -c "[ \"\$(cat $M/runpod/api_key)\" = changed-with-env-key ]"
+		wait_until 30 sh -c "[ \"\$(cat $M/runpod/api_key)\" = changed-with-env-key ]"
 	csfs_stop "$M"
 else
 	notok "the key may come from COMFYVN_SECRETS_KEY" "$(tail -n 2 "$T/csfs.err" | tr '\n' ' ')"

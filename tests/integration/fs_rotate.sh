@@ -42,7 +42,8 @@ for i in $(seq 1 50); do
 	csc rotate >/dev/null 2>>"$T/rotate.err" || rotfail=$((rotfail + 1))
 done
 dt=$(( $(now_ms) - t0 ))
-sleep 0.3		# let the last reload land while the readers still read
+# the last reload lands while the readers still read
+wait_until 30 sh -c "grep 'reloaded' $T/csfs.err | tail -n 1 | grep -q \"generation \$(grep -o '\"generation\": *[0-9]*' $CSD/vault.json | grep -o '[0-9]*$')\""
 touch "$T/stop"
 wait $r1 $r2 $r3 $r4
 reads=0 bad=0
@@ -60,6 +61,6 @@ check "after the rotations the values are still served" \
 	sh -c "[ \"\$(cat $M/runpod/api_key)\" = '$A' ] && [ \"\$(cat $M/openai/api_key)\" = '$B' ]"
 check "the daemon refused no reload on the way" sh -c "! grep -q refused $T/csfs.err"
 check "the daemon now serves the last generation" \
-	wait_until 3 sh -c "grep 'reloaded' $T/csfs.err | tail -n 1 | grep -q \"generation \$(grep -o '\"generation\": *[0-9]*' $CSD/vault.json | grep -o '[0-9]*$')\""
+	wait_until 30 sh -c "grep 'reloaded' $T/csfs.err | tail -n 1 | grep -q \"generation \$(grep -o '\"generation\": *[0-9]*' $CSD/vault.json | grep -o '[0-9]*$')\""
 csfs_stop "$M"
 done_testing

@@ -68,7 +68,7 @@ rc=$?
 check "without -f it returns 0 once mounted" sh -c "[ $rc -eq 0 ] && awk '\$2 == \"$M\"' /proc/mounts | grep -q ."
 check "... and the daemon serves" sh -c "[ \"\$(cat $M/runpod/api_key)\" = sk-start ]"
 umount "$M"
-check "... until unmounted" wait_until 3 not_mounted
+check "... until unmounted" wait_until 30 not_mounted
 
 # As a mount helper: mount(8) -> mount.fuse3 -> comfysecretsfs VAULT DIR -o OPTS. mount(8)
 # runs helpers with a fixed PATH (/usr/local/sbin first, where `make install` puts the
@@ -109,14 +109,14 @@ if command -v python3 >/dev/null 2>&1; then
 import os, socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
-s.settimeout(10)
+s.settimeout(60)
 msg = s.recv(4096).decode()
 answered = os.path.isdir(os.path.join(sys.argv[3], "runpod"))
 open(sys.argv[2], "w").write(msg + "\nanswered=%s\n" % answered)
 PY
 	py=$!
 	at_exit "kill $py"
-	wait_until 3 test -S "$T/notify.sock"
+	wait_until 30 test -S "$T/notify.sock" || echo "# the listener did not bind its socket"
 	NOTIFY_SOCKET="$T/notify.sock" csfs_start "$M"
 	wait $py
 	check "READY=1 reaches NOTIFY_SOCKET" grep -q '^READY=1' "$T/notify.out"

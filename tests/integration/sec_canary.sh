@@ -86,7 +86,7 @@ COMFYVN_SECRET_EXTRA_TOKEN="$C3" "$CSFS" -f -d -o "config=$CSD/cs.ini" "$CSD/vau
     >"$O/fs.out" 2>"$O/fs.err" &
 FSPID=$!
 at_exit "kill $FSPID"
-if ! wait_until 5 is_mounted "$M"; then
+if ! wait_until 30 is_mounted "$M"; then
 	notok "the daemon mounts with -d" "$(tail -n 3 "$O/fs.err" | tr '\n' ' ')"
 	done_testing
 fi

@@ -33,7 +33,7 @@ cores_in() {
 	find "$1" -maxdepth 1 -name "$_b*" -newer "$T/start" 2>/dev/null | wc -l
 }
 : >"$T/start"
-sleep 0.01
+touch -d '1 second ago' "$T/start"	# any file made from now on is -newer, whatever the clock's grain
 
 # The control: a shell that may dump, aborted in its own folder.
 mkdir -p "$T/ctl" "$T/cli" "$T/fs"
@@ -74,12 +74,12 @@ abort_in() {
 
 # --- the CLI: `set` waits for its value on a FIFO that never delivers it.
 mkfifo "$T/fifo"
-sleep 60 >"$T/fifo" &
+sleep 600 >"$T/fifo" &
 holder=$!
 at_exit "kill $holder"
 (cd "$T/cli" && ulimit -c unlimited && exec "$CS" --config "$CSD/cs.ini" set p f <"$T/fifo") &
 cli=$!
-wait_ms 3000 sh -c "grep -q 'pipe_read\|wait\|read' /proc/$cli/wchan 2>/dev/null || [ \$(awk '{print \$3}' /proc/$cli/stat) = S ]"
+wait_ms 30000 sh -c "[ \"\$(cat /proc/$cli/comm)\" = comfysecrets ] && { grep -q 'pipe_read\|wait\|read' /proc/$cli/wchan 2>/dev/null || [ \$(awk '{print \$3}' /proc/$cli/stat) = S ]; }"
 check "CLI: RLIMIT_CORE is 0 although its parent's was unlimited" \
 	sh -c "grep -E '^Max core file size +0 +0 ' /proc/$cli/limits"
 abort_in "$T/cli" "$cli" "CLI"
@@ -91,11 +91,11 @@ if command -v setpriv >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
 	chmod 755 "$P"
 	mkfifo "$P/fifo"
 	chmod 666 "$P/fifo"
-	sleep 60 >"$P/fifo" &
+	sleep 600 >"$P/fifo" &
 	holder2=$!
 	at_exit "kill $holder2"
 	nobody="setpriv --reuid=65534 --regid=65534 --clear-groups"
-	$nobody sleep 30 &
+	$nobody sleep 600 &
 	ctl=$!
 	printf '[vault]\npath = %s/v.json\nkey_file = %s/key\nstate_dir = %s/floor\n[audit]\npath = %s/audit.log\n' \
 	    "$P" "$P" "$P" "$P" >"$P/cs.ini"
@@ -105,7 +105,8 @@ if command -v setpriv >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
 	(cd "$P" && exec $nobody "$CS" --config "$P/cs.ini" set p f <"$P/fifo") \
 	    2>>"$T/nobody.err" &
 	cli2=$!
-	sleep 0.3
+	# both have dropped to nobody: the control is sleep, the CLI waits for its value
+	wait_ms 30000 sh -c "[ \"\$(cat /proc/$ctl/comm)\" = sleep ] && [ \"\$(cat /proc/$cli2/comm)\" = comfysecrets ] && [ \$(awk '{print \$3}' /proc/$cli2/stat) = S ]"
 	check "control: a process of nobody's has /proc/<pid>/status owned by nobody" \
 		[ "$(stat -c %u "/proc/$ctl/status")" = 65534 ]
 	if [ -d "/proc/$cli2" ] && [ "$(stat -c %u "/proc/$cli2/status" 2>/dev/null)" != "" ]; then
@@ -132,7 +133,7 @@ printf 'v' | csc set p f
     2>>"$T/csfs.err" &
 fsd=$!
 at_exit "kill $fsd"
-if ! wait_until 5 is_mounted "$M"; then
+if ! wait_until 30 is_mounted "$M"; then
 	notok "daemon mounts" "$(tail -n 3 "$T/csfs.err" | tr '\n' ' ')"
 	done_testing
 fi

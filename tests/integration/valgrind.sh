@@ -37,18 +37,18 @@ check "a write is EROFS" sh -c "{ echo x > $M/runpod/api_key; } 2>&1 | grep -q '
 check_fails "a missing field is refused" cat "$M/runpod/nothere"
 for _ in 1 2 3 4 5; do cat "$M/runpod/api_key" >/dev/null; done
 printf 'vg-2' | csc set runpod api_key
-check "a change is reloaded" wait_until 20 value_is "$M/runpod/api_key" vg-2
+check "a change is reloaded" wait_until 60 value_is "$M/runpod/api_key" vg-2
 csc rm openai blob
-check "a removal is reloaded" wait_until 20 sh -c "! ls $M | grep -qx openai"
+check "a removal is reloaded" wait_until 60 sh -c "! ls $M | grep -qx openai"
 n=$(grep -c 'reloaded' "$T/csfs.err")
 kill -HUP "$CSFS_PID"
-check "SIGHUP reloads" wait_until 20 sh -c "[ \$(grep -c reloaded $T/csfs.err) -gt $n ]"
+check "SIGHUP reloads" wait_until 60 sh -c "[ \$(grep -c reloaded $T/csfs.err) -gt $n ]"
 cp "$CSD/vault.json" "$T/good.json"
 head -c 500 /dev/urandom >"$CSD/vault.json"
-check "a garbage vault is refused" wait_until 20 grep -q 'refused' "$T/csfs.err"
+check "a garbage vault is refused" wait_until 60 grep -q 'refused' "$T/csfs.err"
 cp "$T/good.json" "$CSD/vault.json.tmp" && mv "$CSD/vault.json.tmp" "$CSD/vault.json"
 printf 'vg-3' | csc set runpod api_key
-check "... and a good one picked up again" wait_until 20 value_is "$M/runpod/api_key" vg-3
+check "... and a good one picked up again" wait_until 60 value_is "$M/runpod/api_key" vg-3
 kill -TERM "$CSFS_PID"
 wait_until 60 sh -c "! kill -0 $CSFS_PID" || kill -KILL "$CSFS_PID"
 wait "$CSFS_PID"

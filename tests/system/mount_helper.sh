@@ -46,7 +46,7 @@ if mount -t fuse.comfysecretsfs "$CSD/vault.json" "$T/mnt" \
 	if umount "$T/mnt" 2>"$T/u.out"; then
 		ok "umount DIR unmounts"
 		check "not mounted any more" test -z "$(fstype_of "$T/mnt")"
-		i=0; while [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+		i=0; while [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 		check "the daemon exits after umount" sh -c "[ -n '$pid' ] && ! kill -0 '$pid' 2>/dev/null"
 	else
 		notok "umount DIR unmounts" "$(cat "$T/u.out")"

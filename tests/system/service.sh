@@ -40,8 +40,8 @@ path, out = sys.argv[1], sys.argv[2]
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(path)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-s.settimeout(10)
-end = time.time() + 10
+s.settimeout(60)
+end = time.time() + 60
 with open(out, "w") as f:
     while time.time() < end:
         try:
@@ -57,7 +57,7 @@ with open(out, "w") as f:
         if b"READY=1" in msg:
             break
 EOF
-	_i=0; while [ ! -S "$1" ] && [ $_i -lt 50 ]; do sleep 0.1; _i=$((_i + 1)); done
+	_i=0; while [ ! -S "$1" ] && [ $_i -lt 300 ]; do sleep 0.1; _i=$((_i + 1)); done
 }
 run_start() {
 	# shellcheck disable=SC2086
@@ -72,7 +72,7 @@ if listen "$T/notify" "$T/notify.out"; then have_listener=1; fi
 NOTIFY_SOCKET=$T/notify; export NOTIFY_SOCKET
 run_start
 unset NOTIFY_SOCKET
-if wait_mounted "$T/mnt" 10; then
+if wait_mounted "$T/mnt" 30; then
 	ok "ExecStart mounts with CapabilityBoundingSet=CAP_SYS_ADMIN and NoNewPrivileges"
 else
 	notok "ExecStart mounts with CapabilityBoundingSet=CAP_SYS_ADMIN and NoNewPrivileges" \
@@ -84,7 +84,7 @@ capeff=$(sed -n 's/^CapEff:[[:space:]]*//p' "/proc/$PID/status")
 check "the daemon holds CAP_SYS_ADMIN only (CapEff $capeff)" test "$capeff" = 0000000000200000
 
 if [ "$have_listener" -eq 1 ]; then
-	i=0; while ! grep -q 'READY=1' "$T/notify.out" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	i=0; while ! grep -q 'READY=1' "$T/notify.out" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 	if grep -q "^pid=$PID .*READY=1" "$T/notify.out"; then
 		ok "Type=notify: READY=1 comes from the main pid once mounted"
 	else
@@ -98,7 +98,7 @@ fi
 # ExecReload=/bin/kill -HUP $MAINPID
 printf 'v2' | csc set svc token >/dev/null
 kill -HUP "$PID"
-i=0; while [ "$(cat "$T/mnt/svc/token" 2>/dev/null)" != v2 ] && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
+i=0; while [ "$(cat "$T/mnt/svc/token" 2>/dev/null)" != v2 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 check "ExecReload (SIGHUP): the daemon keeps running and serves the new value" \
 	sh -c "kill -0 $PID && test \"\$(cat '$T/mnt/svc/token')\" = v2"
 
@@ -110,13 +110,13 @@ check "SIGTERM: unmounted" test -z "$(fstype_of "$T/mnt")"
 
 # A crash leaves a dead mount; ExecStopPost= removes it, and Restart= mounts again.
 run_start
-if wait_mounted "$T/mnt" 10; then
+if wait_mounted "$T/mnt" 30; then
 	kill -KILL "$PID"; wait "$PID" 2>/dev/null
 	check "after SIGKILL the mount is dead" sh -c "! ls '$T/mnt' >/dev/null 2>&1"
 	# shellcheck disable=SC2086
 	check "ExecStopPost ($STOPPOST) removes the dead mount" sh -c "$STOPPOST && test -z \"\$(awk -v d='$T/mnt' '\$5 == d' /proc/self/mountinfo)\""
 	run_start
-	if wait_mounted "$T/mnt" 10 && [ "$(cat "$T/mnt/svc/token")" = v2 ]; then
+	if wait_mounted "$T/mnt" 30 && [ "$(cat "$T/mnt/svc/token")" = v2 ]; then
 		ok "Restart: ExecStart mounts again and serves"
 	else
 		notok "Restart: ExecStart mounts again and serves" "$(tail -n 3 "$T/daemon.out" | tr '\n' ' ')"
@@ -149,13 +149,14 @@ if need_cmd "$N" strace systemd-analyze; then
 	comm -23 "$T/allow.txt" "$T/deny.txt" >"$T/eff.txt"
 	# shellcheck disable=SC2086
 	strace -f -qq -o "$T/trace" $START >"$T/strace.out" 2>&1 &
-	if wait_mounted "$T/mnt" 10; then
+	if wait_mounted "$T/mnt" 30; then
 		dpid=$(pgrep -f "^$D/usr/local/sbin/comfysecretsfs -f" | head -n 1)
 		cat "$T/mnt/svc/token" >/dev/null
 		printf 'v3' | csc set svc token >/dev/null
-		kill -HUP "$dpid"; sleep 1.2
+		kill -HUP "$dpid"
+		i=0; while [ "$(cat "$T/mnt/svc/token" 2>/dev/null)" != v3 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 		cat "$T/mnt/svc/token" >/dev/null
-		kill -TERM "$dpid"; wait_unmounted "$T/mnt" 10; wait
+		kill -TERM "$dpid"; wait_unmounted "$T/mnt" 30; wait
 		awk '{ print $2 }' "$T/trace" | sed -n 's/^\([a-z0-9_]*\)(.*/\1/p' | sort -u >"$T/used.txt"
 		extra=$(comm -23 "$T/used.txt" "$T/eff.txt" | tr '\n' ' ')
 		if [ -s "$T/used.txt" ] && [ -s "$T/eff.txt" ] && [ -z "$extra" ]; then

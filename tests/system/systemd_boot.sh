@@ -56,11 +56,11 @@ unshare --pid --fork --mount --net --uts --ipc --mount-proc --propagation privat
 UPID=$!
 at_exit "kill -9 \$(pgrep -P $UPID) $UPID 2>/dev/null"
 P1=""
-i=0; while [ -z "$P1" ] && [ $i -lt 50 ]; do sleep 0.1; P1=$(pgrep -P "$UPID"); i=$((i + 1)); done
+i=0; while [ -z "$P1" ] && [ $i -lt 300 ]; do sleep 0.1; P1=$(pgrep -P "$UPID"); i=$((i + 1)); done
 in1() { nsenter -t "$P1" -m -p -- "$@"; }
 state=""
 i=0
-while [ -n "$P1" ] && [ $i -lt 100 ]; do
+while [ -n "$P1" ] && [ $i -lt 300 ]; do
 	state=$(in1 systemctl is-system-running 2>/dev/null)
 	case $state in running|degraded) break;; esac
 	sleep 0.2; i=$((i + 1))
@@ -73,9 +73,9 @@ esac
 ok "$N: systemd 252 boots cs-test.target ($state)"
 
 # comfysecrets.service
-wait_active() { # UNIT: active within 10 s
+wait_active() { # UNIT: active within 60 s
 	_i=0
-	while [ "$(in1 systemctl is-active "$1" 2>/dev/null)" != active ] && [ $_i -lt 50 ]; do
+	while [ "$(in1 systemctl is-active "$1" 2>/dev/null)" != active ] && [ $_i -lt 300 ]; do
 		sleep 0.2; _i=$((_i + 1)); done
 	[ "$(in1 systemctl is-active "$1" 2>/dev/null)" = active ]
 }
@@ -102,7 +102,7 @@ check "comfysecrets.service: systemctl reload" sh -c "nsenter -t $P1 -m -p -- sy
 
 in1 kill -9 "$mp"
 i=0; new=$mp
-while [ $i -lt 50 ]; do
+while [ $i -lt 300 ]; do
 	new=$(in1 systemctl show -p MainPID --value comfysecrets.service)
 	[ "$new" != "$mp" ] && [ "$new" != 0 ] && [ "$(in1 cat /run/comfysecrets/sd/token 2>/dev/null)" = from-systemd ] && break
 	sleep 0.2; i=$((i + 1))
@@ -134,7 +134,7 @@ if in1 systemctl start run-csmnt.mount >"$T/mnt.out" 2>&1; then
 		sh -c "nsenter -t $P1 -m -p -- grep -q '^CapEff:.0000000000200000' /proc/$dp/status &&
 		    nsenter -t $P1 -m -p -- grep -q '^NoNewPrivs:.1' /proc/$dp/status"
 	in1 systemctl stop run-csmnt.mount
-	i=0; while in1 pgrep -f '^comfysecretsfs ' >/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	i=0; while in1 pgrep -f '^comfysecretsfs ' >/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 	check "run-comfysecrets.mount: stop unmounts and the daemon exits" \
 		sh -c "test -z \"\$(nsenter -t $P1 -m -p -- findmnt -no FSTYPE /run/csmnt)\" &&
 		    ! nsenter -t $P1 -m -p -- pgrep -f '^comfysecretsfs ' >/dev/null"
