@@ -8,6 +8,7 @@
 #define CS_CLI_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "../crypto/err.h"
 #include "../crypto/secret.h"
@@ -20,6 +21,7 @@
 
 struct cli {
 	struct cfg	*cfg;
+	mode_t		 umask;		/* the caller's, given back to a command run or watch starts */
 };
 
 /* Prints "comfysecrets: MSG" on stderr and returns EXIT_FAIL. */
@@ -29,8 +31,9 @@ int	cli_usage(const char *cmd, const char *why);
 /* Prints the subcommand's help on stdout; returns EXIT_OK. */
 int	cli_help(const char *cmd);
 
-/* Appends ev to the configured audit log with this process's ids and via "cli", then
- * moves the state file forward. */
+/* Appends ev to the configured audit log with this process's ids, via "cli" and this
+ * process's comm (unless ev names a via or a comm itself), then moves the state file
+ * forward. */
 int	cli_audit(struct cli *c, struct audit_event *ev, struct cs_err *e);
 
 /* A value from stdin: to EOF when stdin is not a terminal (one trailing newline dropped
@@ -52,5 +55,7 @@ int	cmd_audit(struct cli *c, int argc, char **argv);
 int	cmd_import(struct cli *c, int argc, char **argv);
 int	cmd_check(struct cli *c, int argc, char **argv);
 int	cmd_defaults(struct cli *c, int argc, char **argv);
+int	cmd_run(struct cli *c, int argc, char **argv);
+int	cmd_watch(struct cli *c, int argc, char **argv);
 
 #endif

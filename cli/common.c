@@ -43,8 +43,10 @@ cli_audit(struct cli *c, struct audit_event *ev, struct cs_err *e)
 	ev->pid = getpid();
 	ev->uid = getuid();
 	ev->gid = getgid();
-	ev->comm = comm;
-	ev->via = "cli";
+	if (ev->comm == NULL)
+		ev->comm = comm;
+	if (ev->via == NULL)
+		ev->via = "cli";
 	if (audit_open(c->cfg->audit_path, c->cfg->audit_flush, c->cfg->audit_timeout_ms,
 	    &a, e) == -1 || audit_append(a, ev, e) == -1)
 		goto out;

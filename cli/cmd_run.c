@@ -1,0 +1,480 @@
+/* cli/cmd_run.c - comfysecrets run: COMMAND with chosen secrets in its environment.
+ *
+ * run finds COMMAND on PATH, opens the vault as every reader does (vaultio: rollback
+ * refused), decrypts each chosen field into one "NAME=value" string in guarded memory,
+ * writes one secret_read audit line per variable (via "run", the pid that will run
+ * COMMAND, COMMAND's name as the kernel will show it, its path as detail), and hands
+ * the strings to COMMAND as the envp of execve(2). A value is in no argv, no file, no
+ * other process; NAME is COMFYVN_SECRET_<PROVIDER>_<FIELD> (policy/envname.h), as the
+ * ComfyVN app reads it, or the one -e gives. By default run then is COMMAND: same pid,
+ * signals and exit status native. With --restart-on-change it stays as a small
+ * supervisor (supervise(), below).
+ *
+ * Everything that can fail is checked before anything runs, and the exit status says
+ * whose failure it was, as env(1) does: 125 run itself (usage, vault, a missing field, a
+ * bad name, the audit), 126 COMMAND found but not executable, 127 COMMAND not found.
+ * It does not pass COMFYVN_SECRETS_KEY on (COMMAND gets values, never the key), and it
+ * gives COMMAND back the caller's umask; RLIMIT_CORE stays 0, so no core file of COMMAND
+ * holds its environment. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../policy/envname.h"
+#include "../policy/vaultio.h"
+#include "cli.h"
+#include "watchsrc.h"
+
+#define RUN_EXIT_FAIL		125	/* run itself failed (env(1)'s status) */
+#define RUN_EXIT_NOEXEC		126	/* COMMAND found, cannot be executed */
+#define RUN_EXIT_NOTFOUND	127	/* COMMAND not found */
+#define RUN_RESTART_MIN_MS	1000	/* never two starts closer than this */
+#define RUN_GRACE_S		10	/* default wait between the stop signal and SIGKILL */
+#define RUN_GRACE_MAX_S		3600
+#define COMM_LEN		15	/* bytes of a name the kernel keeps as comm */
+#define DEFAULT_PATH		"/bin:/usr/bin"	/* execvp's, when PATH is unset */
+
+extern char **environ;
+
+/* One -p or -e. */
+struct pick {
+	struct watchsrc_name	 n;	/* field "": every field of the provider (-p) */
+	const char		*name;	/* -e NAME, or NULL: the COMFYVN_SECRET_ name */
+};
+
+/* One variable handed over. */
+struct var {
+	char		 name[ENVNAME_MAX + 1];
+	char		 provider[VAULT_NAME_MAX + 1];
+	char		 field[VAULT_NAME_MAX + 1];
+	struct secret	*entry;		/* "NAME=value" and a NUL, in guarded memory */
+};
+
+struct env {
+	struct var	*v;
+	size_t		 n;
+	char		**envp;		/* the inherited entries kept, then ours; NULL-ended */
+};
+
+struct run {
+	struct cli	*c;
+	struct pick	*picks;
+	size_t		 npicks;
+	char		**argv;			/* COMMAND and its arguments */
+	char		 path[PATH_MAX];	/* COMMAND found */
+	char		 comm[COMM_LEN + 1];	/* its name as /proc/PID/comm will show it */
+	char		 detail[PATH_MAX + 16];
+	int		 restart;
+	int		 stop_sig;
+	unsigned	 grace_ms;
+};
+
+static void
+env_free(struct env *env)
+{
+	size_t i;
+
+	for (i = 0; i < env->n; i++)
+		secret_free(env->v[i].entry);
+	free(env->v);
+	free(env->envp);
+	memset(env, 0, sizeof *env);
+}
+
+/* Adds NAME=value of provider/field; the same name twice is one variable when it names
+ * the same field, an error otherwise. */
+static int
+env_add(struct env *env, const struct vault *v, const char *name, const char *provider,
+    const char *field, struct cs_err *e)
+{
+	struct secret *val = NULL;
+	struct var *grown, *nv;
+	size_t i, nlen = strlen(name);
+
+	for (i = 0; i < env->n; i++) {
+		if (strcmp(env->v[i].name, name) != 0)
+			continue;
+		if (strcmp(env->v[i].provider, provider) == 0 &&
+		    strcmp(env->v[i].field, field) == 0)
+			return 0;
+		return cs_err_set(e, EINVAL, "%s is given twice: %s/%s and %s/%s", name,
+		    env->v[i].provider, env->v[i].field, provider, field);
+	}
+	if ((grown = realloc(env->v, (env->n + 1) * sizeof *grown)) == NULL)
+		return cs_err_sys(e, ENOMEM, "run");
+	env->v = grown;
+	nv = &env->v[env->n];
+	memset(nv, 0, sizeof *nv);
+	snprintf(nv->name, sizeof nv->name, "%s", name);
+	snprintf(nv->provider, sizeof nv->provider, "%s", provider);
+	snprintf(nv->field, sizeof nv->field, "%s", field);
+	if (vault_reveal(v, provider, field, &val, e) == -1)
+		return -1;
+	/* An environment string ends at its first NUL: a value holding one would be cut. */
+	if (memchr(val->buf, '\0', val->len) != NULL) {
+		secret_free(val);
+		return cs_err_set(e, EINVAL, "%s/%s holds a NUL byte: it cannot be an "
+		    "environment variable", provider, field);
+	}
+	if ((nv->entry = secret_new(nlen + 1 + val->len + 1)) == NULL) {
+		secret_free(val);
+		return cs_err_sys(e, ENOMEM, "run");
+	}
+	memcpy(nv->entry->buf, name, nlen);
+	nv->entry->buf[nlen] = '=';
+	memcpy(nv->entry->buf + nlen + 1, val->buf, val->len);	/* NUL: secret_new zeroes */
+	secret_free(val);
+	env->n++;
+	return 0;
+}
+
+/* 1 when the inherited entry s must not reach COMMAND: the key, or a name we set. */
+static int
+dropped(const struct env *env, const char *s)
+{
+	size_t len = strcspn(s, "="), i;
+
+	if (len == sizeof KEY_ENV - 1 && memcmp(s, KEY_ENV, len) == 0)
+		return 1;
+	for (i = 0; i < env->n; i++)
+		if (strlen(env->v[i].name) == len && memcmp(env->v[i].name, s, len) == 0)
+			return 1;
+	return 0;
+}
+
+/* The app's name for provider/field; when there is none, the error says how to name it. */
+static int
+app_name(const char *provider, const char *field, char name[ENVNAME_MAX + 1],
+    struct cs_err *e)
+{
+	struct cs_err je = { 0 };
+
+	if (envname_join(provider, field, name, &je) == 0)
+		return 0;
+	return cs_err_set(e, je.code, "%s; give it a name with -e NAME=%s/%s", je.msg,
+	    provider, field);
+}
+
+/* Reads every chosen field from the vault into env and builds its envp. */
+static int
+env_build(struct run *r, struct env *env, struct cs_err *e)
+{
+	struct key *k = NULL;
+	struct vault *v = NULL;
+	char name[ENVNAME_MAX + 1];
+	const struct pick *pk;
+	size_t i, pi, fi, ninh = 0, m = 0;
+	int rc = -1;
+
+	memset(env, 0, sizeof *env);
+	if (vaultio_open_read(r->c->cfg, &k, &v, e) == -1)
+		return -1;
+	for (i = 0; i < r->npicks; i++) {
+		pk = &r->picks[i];
+		if (pk->n.field[0] != '\0') {
+			if (vault_find(v, pk->n.provider, pk->n.field, NULL, NULL, e) == -1 ||
+			    (pk->name == NULL &&
+			    app_name(pk->n.provider, pk->n.field, name, e) == -1) ||
+			    env_add(env, v, pk->name != NULL ? pk->name : name, pk->n.provider,
+			    pk->n.field, e) == -1)
+				goto out;
+			continue;
+		}
+		if (vault_find(v, pk->n.provider, NULL, &pi, NULL, e) == -1)
+			goto out;
+		for (fi = 0; fi < vault_nfields(v, pi); fi++)
+			if (app_name(pk->n.provider, vault_field(v, pi, fi), name, e) == -1 ||
+			    env_add(env, v, name, pk->n.provider, vault_field(v, pi, fi), e) == -1)
+				goto out;
+	}
+	while (environ != NULL && environ[ninh] != NULL)
+		ninh++;
+	if ((env->envp = calloc(ninh + env->n + 1, sizeof *env->envp)) == NULL) {
+		cs_err_sys(e, ENOMEM, "run");
+		goto out;
+	}
+	for (i = 0; i < ninh; i++)
+		if (!dropped(env, environ[i]))
+			env->envp[m++] = environ[i];
+	for (i = 0; i < env->n; i++)
+		env->envp[m++] = (char *)env->v[i].entry->buf;
+	rc = 0;
+out:
+	vaultio_close(-1, k, v);
+	if (rc == -1)
+		env_free(env);
+	return rc;
+}
+
+/* One secret_read line per variable, as this process (the one about to exec COMMAND).
+ * With fail_closed off a line that cannot be written is a warning. */
+static int
+env_audit(struct run *r, const struct env *env, struct cs_err *e)
+{
+	struct audit_event ev;
+	struct cs_err ae;
+	const char *keys[1];
+	size_t i;
+
+	for (i = 0; i < env->n; i++) {
+		memset(&ev, 0, sizeof ev);
+		memset(&ae, 0, sizeof ae);
+		keys[0] = env->v[i].field;
+		ev.event = "secret_read";
+		ev.provider = env->v[i].provider;
+		ev.keys = keys;
+		ev.nkeys = 1;
+		ev.via = "run";
+		ev.comm = r->comm;
+		ev.detail = r->detail;
+		if (cli_audit(r->c, &ev, &ae) == 0)
+			continue;
+		if (r->c->cfg->audit_fail_closed)
+			return cs_err_set(e, ae.code, "%s/%s not handed over: %s",
+			    env->v[i].provider, env->v[i].field, ae.msg);
+		fprintf(stderr, "comfysecrets run: warning: %s\n", ae.msg);
+	}
+	return 0;
+}
+
+/* Finds COMMAND as execvp(3) would: a name with a '/' as it is, else each folder of
+ * PATH in turn. Returns 0 with r->path set, else RUN_EXIT_NOTFOUND or RUN_EXIT_NOEXEC
+ * with e saying why. */
+static int
+find_command(struct run *r, const char *cmd, struct cs_err *e)
+{
+	const char *path = getenv("PATH"), *p, *end, *base;
+	struct stat st;
+	size_t dlen;
+	int seen = 0, n;
+
+	if (cmd[0] == '\0')
+		return cs_err_set(e, ENOENT, "the command is an empty string"),
+		    RUN_EXIT_NOTFOUND;
+	if (strchr(cmd, '/') != NULL) {
+		if (snprintf(r->path, sizeof r->path, "%s", cmd) >= (int)sizeof r->path)
+			return cs_err_set(e, ENAMETOOLONG, "%.64s...: path too long", cmd),
+			    RUN_EXIT_NOTFOUND;
+		if (stat(r->path, &st) == -1)
+			return cs_err_sys(e, errno, "%s", cmd),
+			    errno == ENOENT || errno == ENOTDIR ? RUN_EXIT_NOTFOUND :
+			    RUN_EXIT_NOEXEC;
+		if (!S_ISREG(st.st_mode) || access(r->path, X_OK) == -1)
+			return cs_err_set(e, EACCES, "%s: not an executable file", cmd),
+			    RUN_EXIT_NOEXEC;
+		goto found;
+	}
+	if (path == NULL)
+		path = DEFAULT_PATH;
+	for (p = path;; p = end + 1) {
+		end = strchrnul(p, ':');
+		dlen = (size_t)(end - p);
+		/* An empty entry is the current folder, as the shell reads PATH. */
+		n = dlen == 0 ? snprintf(r->path, sizeof r->path, "%s", cmd) :
+		    snprintf(r->path, sizeof r->path, "%.*s/%s", (int)dlen, p, cmd);
+		if (n < (int)sizeof r->path && stat(r->path, &st) == 0) {
+			if (S_ISREG(st.st_mode) && access(r->path, X_OK) == 0)
+				goto found;
+			seen = 1;
+		}
+		if (*end == '\0')
+			break;
+	}
+	if (seen)
+		return cs_err_set(e, EACCES, "%s: found on PATH, but not an executable file",
+		    cmd), RUN_EXIT_NOEXEC;
+	return cs_err_set(e, ENOENT, "%s: command not found (PATH=%.200s)", cmd, path),
+	    RUN_EXIT_NOTFOUND;
+found:
+	base = strrchr(r->path, '/');
+	base = base != NULL ? base + 1 : r->path;
+	snprintf(r->comm, sizeof r->comm, "%.*s", COMM_LEN, base);
+	snprintf(r->detail, sizeof r->detail, "command %s", r->path);
+	return 0;
+}
+
+/* What is left to do in the process that becomes COMMAND: the caller's umask, the
+ * audit lines, execve. Returns only on failure, with the exit status. */
+static int
+become(struct run *r, struct env *env)
+{
+	struct cs_err e = { 0 };
+	int err;
+
+	if (env_audit(r, env, &e) == -1) {
+		fprintf(stderr, "comfysecrets run: %s\n", e.msg);
+		return RUN_EXIT_FAIL;
+	}
+	umask(r->c->umask);
+	execve(r->path, r->argv, env->envp);
+	err = errno;
+	umask(077);
+	fprintf(stderr, "comfysecrets run: %s: %s\n", r->path, strerror(err));
+	return err == ENOENT || err == ENOTDIR ? RUN_EXIT_NOTFOUND : RUN_EXIT_NOEXEC;
+}
+
+/* --stop-signal: a name (TERM, SIGTERM) or a number. */
+static int
+parse_signal(const char *s, int *out)
+{
+	const char *abbr;
+	char *end;
+	long n;
+	int i;
+
+	if (strncmp(s, "SIG", 3) == 0)
+		s += 3;
+	n = strtol(s, &end, 10);
+	if (end != s && *end == '\0') {
+		if (n <= 0 || n >= NSIG || n == SIGKILL || n == SIGSTOP)
+			return -1;
+		*out = (int)n;
+		return 0;
+	}
+	for (i = 1; i < NSIG; i++)
+		if ((abbr = sigabbrev_np(i)) != NULL && strcmp(abbr, s) == 0 &&
+		    i != SIGKILL && i != SIGSTOP) {
+			*out = i;
+			return 0;
+		}
+	return -1;
+}
+
+static int
+add_pick(struct run *r, const char *arg, int is_e, struct cs_err *e)
+{
+	struct pick *grown, pk = { 0 };
+	const char *eq = NULL;
+	char shown[CS_SHOW_BUF(CS_SHOW_MAX)];
+
+	if (is_e) {
+		if ((eq = strchr(arg, '=')) == NULL || strchr(eq + 1, '/') == NULL) {
+			cs_show(arg, strlen(arg), CS_SHOW_MAX, shown, sizeof shown);
+			return cs_err_set(e, EINVAL, "-e \"%s\": not NAME=PROVIDER/FIELD", shown);
+		}
+		/* The name is checked in place: arg stays in argv, which outlives r. */
+		((char *)arg)[eq - arg] = '\0';
+		if (!envname_valid(arg)) {
+			cs_show(arg, strlen(arg), CS_SHOW_MAX, shown, sizeof shown);
+			((char *)arg)[eq - arg] = '=';
+			return cs_err_set(e, EINVAL, "-e: \"%s\" is not a valid variable name "
+			    "([A-Za-z_][A-Za-z0-9_]*)", shown);
+		}
+		if (strcmp(arg, KEY_ENV) == 0)
+			return cs_err_set(e, EINVAL, "-e: %s is the key's variable: "
+			    "run never sets it", KEY_ENV);
+		pk.name = arg;
+		arg = eq + 1;
+	}
+	if (watchsrc_name_parse(arg, &pk.n, e) == -1)
+		return -1;
+	if ((grown = realloc(r->picks, (r->npicks + 1) * sizeof *grown)) == NULL)
+		return cs_err_sys(e, ENOMEM, "run");
+	r->picks = grown;
+	r->picks[r->npicks++] = pk;
+	return 0;
+}
+
+static int supervise(struct run *r);
+
+int
+cmd_run(struct cli *c, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "provider", required_argument, NULL, 'p' },
+		{ "env", required_argument, NULL, 'e' },
+		{ "restart-on-change", no_argument, NULL, 'r' },
+		{ "stop-signal", required_argument, NULL, 's' },
+		{ "grace", required_argument, NULL, 'g' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct run r = { 0 };
+	struct env env = { 0 };
+	struct cs_err e = { 0 };
+	char *end;
+	long grace;
+	int ch, rc = RUN_EXIT_FAIL;
+
+	r.c = c;
+	r.stop_sig = SIGTERM;
+	r.grace_ms = RUN_GRACE_S * 1000;
+	while ((ch = getopt_long(argc, argv, "+p:e:h", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'p':
+		case 'e':
+			if (add_pick(&r, optarg, ch == 'e', &e) == -1) {
+				cli_usage("run", e.msg);
+				goto out;
+			}
+			break;
+		case 'r':
+			r.restart = 1;
+			break;
+		case 's':
+			if (parse_signal(optarg, &r.stop_sig) == -1) {
+				cli_usage("run", "--stop-signal: not a signal name or number "
+				    "(SIGKILL and SIGSTOP cannot be asked for)");
+				goto out;
+			}
+			break;
+		case 'g':
+			errno = 0;
+			grace = strtol(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != '\0' || grace < 0 ||
+			    grace > RUN_GRACE_MAX_S) {
+				cli_usage("run", "--grace: seconds from 0 to 3600");
+				goto out;
+			}
+			r.grace_ms = (unsigned)grace * 1000;
+			break;
+		case 'h':
+			rc = cli_help("run");
+			goto out;
+		default:
+			cli_usage("run", NULL);
+			goto out;
+		}
+	}
+	if (optind >= argc) {
+		cli_usage("run", "no COMMAND given");
+		goto out;
+	}
+	r.argv = argv + optind;
+	if ((rc = find_command(&r, r.argv[0], &e)) != 0) {
+		fprintf(stderr, "comfysecrets run: %s\n", e.msg);
+		goto out;
+	}
+	rc = RUN_EXIT_FAIL;
+	if (r.restart) {
+		rc = supervise(&r);
+		goto out;
+	}
+	if (env_build(&r, &env, &e) == -1) {
+		fprintf(stderr, "comfysecrets run: %s\n", e.msg);
+		goto out;
+	}
+	rc = become(&r, &env);
+out:
+	env_free(&env);
+	free(r.picks);
+	return rc;
+}
+
+static int
+supervise(struct run *r)
+{
+	(void)r;
+	fprintf(stderr, "comfysecrets run: --restart-on-change is not there yet\n");
+	return RUN_EXIT_FAIL;
+}
