@@ -174,6 +174,8 @@ install: $(BINS) $(MANPAGES)
 	install -m 0644 $(BUILD)/man/comfysecretsfs.8 $(DESTDIR)$(MANDIR)/man8/comfysecretsfs.8
 	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/comfysecrets.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets.service
+	sed 's|@BINDIR@|$(BINDIR)|g' systemd/comfysecrets-watch@.service.in >'$(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets-watch@.service'
+	chmod 0644 '$(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets-watch@.service'
 	install -m 0644 systemd/run-comfysecrets.mount $(DESTDIR)$(SYSTEMDUNITDIR)/run-comfysecrets.mount
 	install -m 0644 systemd/comfysecrets.tmpfiles $(DESTDIR)$(TMPFILESDIR)/comfysecrets.conf
 	install -m 0644 $(INSTALL_DOCS) $(DESTDIR)$(DOCDIR)/
@@ -187,6 +189,7 @@ uninstall:
 	rm -f $(DESTDIR)$(MANDIR)/man1/comfysecrets.1 $(DESTDIR)$(MANDIR)/man5/comfysecrets.ini.5 \
 	    $(DESTDIR)$(MANDIR)/man8/comfysecretsfs.8
 	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets.service $(DESTDIR)$(SYSTEMDUNITDIR)/run-comfysecrets.mount
+	rm -f '$(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets-watch@.service'
 	rm -f $(DESTDIR)$(TMPFILESDIR)/comfysecrets.conf
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(INSTALL_DOCS)))
 	@rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
@@ -236,7 +239,8 @@ Targets (everything is built under BUILD):
   fuzz-smoke      each fuzz target for FUZZ_SECONDS from its corpus
   bench           the benchmarks (bench/README.md); never part of check
   demo            a demo vault under build/demo, mounted, read, audited, unmounted
-  install         binaries, man pages, units, examples under DESTDIR/PREFIX
+  install         binaries, man pages, units (also comfysecrets-watch@.service),
+                  examples under DESTDIR/PREFIX
   uninstall       what install put there (a changed config is kept)
   deps            scripts/install-deps: the Debian packages, only those missing
   clean           rm -rf build

@@ -18,6 +18,8 @@
 #define EXIT_OK		0
 #define EXIT_FAIL	1
 #define EXIT_USAGE	2
+#define CLI_EXIT_NOEXEC		126	/* a command found but not executable (env(1)) */
+#define CLI_EXIT_NOTFOUND	127	/* a command not found (env(1)) */
 
 struct cli {
 	struct cfg	*cfg;
@@ -42,6 +44,13 @@ int	cli_read_value(const char *what, size_t max, int raw, struct secret **out,
 	    struct cs_err *e);
 /* Writes all of p to fd; -1 with e naming what on failure. */
 int	cli_write_all(int fd, const void *p, size_t len, const char *what, struct cs_err *e);
+
+/* Finds the command cmd as execvp(3) would: a name holding '/' as it is, else each
+ * folder of PATH in turn (an empty entry is the current folder; no PATH: /bin:/usr/bin),
+ * the first regular file this process may execute. Returns 0 with out (PATH_MAX bytes)
+ * set; CLI_EXIT_NOTFOUND or CLI_EXIT_NOEXEC (a file found, none executable) with e
+ * naming cmd and why. */
+int	cli_find_command(const char *cmd, char *out, struct cs_err *e);
 
 /* The subcommands. */
 int	cmd_init(struct cli *c, int argc, char **argv);

@@ -36,13 +36,10 @@
 #include "watchsrc.h"
 
 #define RUN_EXIT_FAIL		125	/* run itself failed (env(1)'s status) */
-#define RUN_EXIT_NOEXEC		126	/* COMMAND found, cannot be executed */
-#define RUN_EXIT_NOTFOUND	127	/* COMMAND not found */
 #define RUN_RESTART_MIN_MS	1000	/* never two starts closer than this */
 #define RUN_GRACE_S		10	/* default wait between the stop signal and SIGKILL */
 #define RUN_GRACE_MAX_S		3600
 #define COMM_LEN		15	/* bytes of a name the kernel keeps as comm */
-#define DEFAULT_PATH		"/bin:/usr/bin"	/* execvp's, when PATH is unset */
 
 extern char **environ;
 
@@ -247,55 +244,15 @@ env_audit(struct run *r, const struct env *env, struct cs_err *e)
 	return 0;
 }
 
-/* Finds COMMAND as execvp(3) would: a name with a '/' as it is, else each folder of
- * PATH in turn. Returns 0 with r->path set, else RUN_EXIT_NOTFOUND or RUN_EXIT_NOEXEC
- * with e saying why. */
+/* Finds COMMAND on PATH and names it for the audit lines. */
 static int
 find_command(struct run *r, const char *cmd, struct cs_err *e)
 {
-	const char *path = getenv("PATH"), *p, *end, *base;
-	struct stat st;
-	size_t dlen;
-	int seen = 0, n;
+	const char *base;
+	int rc;
 
-	if (cmd[0] == '\0')
-		return cs_err_set(e, ENOENT, "the command is an empty string"),
-		    RUN_EXIT_NOTFOUND;
-	if (strchr(cmd, '/') != NULL) {
-		if (snprintf(r->path, sizeof r->path, "%s", cmd) >= (int)sizeof r->path)
-			return cs_err_set(e, ENAMETOOLONG, "%.64s...: path too long", cmd),
-			    RUN_EXIT_NOTFOUND;
-		if (stat(r->path, &st) == -1)
-			return cs_err_sys(e, errno, "%s", cmd),
-			    errno == ENOENT || errno == ENOTDIR ? RUN_EXIT_NOTFOUND :
-			    RUN_EXIT_NOEXEC;
-		if (!S_ISREG(st.st_mode) || access(r->path, X_OK) == -1)
-			return cs_err_set(e, EACCES, "%s: not an executable file", cmd),
-			    RUN_EXIT_NOEXEC;
-		goto found;
-	}
-	if (path == NULL)
-		path = DEFAULT_PATH;
-	for (p = path;; p = end + 1) {
-		end = strchrnul(p, ':');
-		dlen = (size_t)(end - p);
-		/* An empty entry is the current folder, as the shell reads PATH. */
-		n = dlen == 0 ? snprintf(r->path, sizeof r->path, "%s", cmd) :
-		    snprintf(r->path, sizeof r->path, "%.*s/%s", (int)dlen, p, cmd);
-		if (n < (int)sizeof r->path && stat(r->path, &st) == 0) {
-			if (S_ISREG(st.st_mode) && access(r->path, X_OK) == 0)
-				goto found;
-			seen = 1;
-		}
-		if (*end == '\0')
-			break;
-	}
-	if (seen)
-		return cs_err_set(e, EACCES, "%s: found on PATH, but not an executable file",
-		    cmd), RUN_EXIT_NOEXEC;
-	return cs_err_set(e, ENOENT, "%s: command not found (PATH=%.200s)", cmd, path),
-	    RUN_EXIT_NOTFOUND;
-found:
+	if ((rc = cli_find_command(cmd, r->path, e)) != 0)
+		return rc;
 	base = strrchr(r->path, '/');
 	base = base != NULL ? base + 1 : r->path;
 	snprintf(r->comm, sizeof r->comm, "%.*s", COMM_LEN, base);
@@ -320,7 +277,7 @@ become(struct run *r, struct env *env)
 	err = errno;
 	umask(077);
 	fprintf(stderr, "comfysecrets run: %s: %s\n", r->path, strerror(err));
-	return err == ENOENT || err == ENOTDIR ? RUN_EXIT_NOTFOUND : RUN_EXIT_NOEXEC;
+	return err == ENOENT || err == ENOTDIR ? CLI_EXIT_NOTFOUND : CLI_EXIT_NOEXEC;
 }
 
 /* --stop-signal: a name (TERM, SIGTERM) or a number. */

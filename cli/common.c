@@ -3,8 +3,11 @@
  * rotated is policy/vaultio.c, shared with the daemon. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -12,6 +15,7 @@
 #include "cli.h"
 
 #define COMM_MAX	16	/* bytes of /proc/self/comm, as the kernel keeps it */
+#define DEFAULT_PATH	"/bin:/usr/bin"	/* execvp's, when PATH is unset */
 
 static void
 self_comm(char comm[COMM_MAX + 1])
@@ -146,4 +150,53 @@ cli_write_all(int fd, const void *p, size_t len, const char *what, struct cs_err
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+int
+cli_find_command(const char *cmd, char *out, struct cs_err *e)
+{
+	const char *path = getenv("PATH"), *p, *end;
+	struct stat st;
+	size_t dlen;
+	int seen = 0, n, err;
+
+	if (cmd[0] == '\0')
+		return cs_err_set(e, ENOENT, "the command is an empty string"),
+		    CLI_EXIT_NOTFOUND;
+	if (strchr(cmd, '/') != NULL) {
+		if (snprintf(out, PATH_MAX, "%s", cmd) >= PATH_MAX)
+			return cs_err_set(e, ENAMETOOLONG, "%.64s...: path too long", cmd),
+			    CLI_EXIT_NOTFOUND;
+		if (stat(out, &st) == -1) {
+			err = errno;
+			cs_err_sys(e, err, "%s", cmd);
+			return err == ENOENT || err == ENOTDIR ? CLI_EXIT_NOTFOUND :
+			    CLI_EXIT_NOEXEC;
+		}
+		if (!S_ISREG(st.st_mode) || access(out, X_OK) == -1)
+			return cs_err_set(e, EACCES, "%s: not an executable file", cmd),
+			    CLI_EXIT_NOEXEC;
+		return 0;
+	}
+	if (path == NULL)
+		path = DEFAULT_PATH;
+	for (p = path;; p = end + 1) {
+		end = strchrnul(p, ':');
+		dlen = (size_t)(end - p);
+		/* An empty entry is the current folder, as the shell reads PATH. */
+		n = dlen == 0 ? snprintf(out, PATH_MAX, "%s", cmd) :
+		    snprintf(out, PATH_MAX, "%.*s/%s", (int)dlen, p, cmd);
+		if (n < PATH_MAX && stat(out, &st) == 0) {
+			if (S_ISREG(st.st_mode) && access(out, X_OK) == 0)
+				return 0;
+			seen = 1;
+		}
+		if (*end == '\0')
+			break;
+	}
+	if (seen)
+		return cs_err_set(e, EACCES, "%s: found on PATH, but not an executable file",
+		    cmd), CLI_EXIT_NOEXEC;
+	return cs_err_set(e, ENOENT, "%s: command not found (PATH=%.200s)", cmd, path),
+	    CLI_EXIT_NOTFOUND;
 }

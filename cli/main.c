@@ -81,6 +81,19 @@ static const struct command commands[] = {
 	  "Exit status as env(1): COMMAND's, or 125 when run fails (a missing field, a name\n"
 	  "that is not a valid variable name, the vault, the audit), 126 when COMMAND cannot\n"
 	  "be executed, 127 when it is not found; nothing has run then.\n" },
+	{ "watch", cmd_watch, "watch [PROVIDER[/FIELD]]... -- COMMAND [ARGS]",
+	  "Runs COMMAND each time a watched field's value is added, changed or removed (no\n"
+	  "name: every field; PROVIDER: each of its fields). Changes are read from the vault\n"
+	  "file (rollback and tampering refused) and debounced; COMMAND runs one at a time,\n"
+	  "never overlapping: what changes while it runs is given to the next run. COMMAND\n"
+	  "gets names, never values, in its environment:\n"
+	  "  COMFYSECRETS_CHANGED        the changed PROVIDER/FIELD names, space-separated\n"
+	  "                              (at most 64 KiB of whole names)\n"
+	  "  COMFYSECRETS_CHANGED_COUNT  how many changed\n"
+	  "  COMFYSECRETS_GENERATION     the vault's generation\n"
+	  "A set of the same value, or a rotate, runs nothing. A COMMAND that fails is\n"
+	  "reported and watching goes on. SIGTERM or SIGINT: COMMAND, if running, gets it\n"
+	  "and is waited for, then watch exits 0.\n" },
 	{ "check", cmd_check, "check HOST PORT [--allow PATTERN]... [--no-network] [--json]",
 	  "Answers whether a sandboxed job may connect to HOST:PORT:\n"
 	  "with enable_security_sandbox_guard on, only when the job wants the network and\n"
