@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -428,10 +429,196 @@ out:
 	return rc;
 }
 
+/* --- --restart-on-change --- */
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Starts COMMAND with the values the vault holds now. The child audits and execs as
+ * run does without a supervisor (become()), and dies with run (PR_SET_PDEATHSIG); the
+ * parent wipes its copy of the values at once. Returns the pid, or -1 with e set
+ * (nothing started). */
+static pid_t
+start(struct run *r, const sigset_t *oldmask, struct cs_err *e)
+{
+	struct env env;
+	pid_t pid, parent;
+
+	if (env_build(r, &env, e) == -1)
+		return -1;
+	fflush(NULL);
+	parent = getpid();
+	if ((pid = fork()) == 0) {
+		/* If run is killed outright, COMMAND goes with it: no unsupervised copy of
+		 * the values is left behind. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
+			_exit(RUN_EXIT_FAIL);
+		sigprocmask(SIG_SETMASK, oldmask, NULL);
+		_exit(become(r, &env));
+	}
+	if (pid == -1)
+		cs_err_sys(e, errno, "run: fork");
+	env_free(&env);
+	return pid;
+}
+
+/* The exit status of a child as a shell reports it: its own, or 128+N for signal N. */
+static int
+status_of(int st)
+{
+	return WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) :
+	    RUN_EXIT_FAIL;
+}
+
+/* 1 for a signal that ends run when COMMAND is not running (between two starts). */
+static int
+ending(int sig)
+{
+	return sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT;
+}
+
+/* 1 for a signal the terminal sent to its whole foreground group: COMMAND, in the
+ * same group, got it too, and must not get it twice. */
+static int
+from_tty(const struct signalfd_siginfo *si)
+{
+	int s = (int)si->ssi_signo;
+
+	return si->ssi_code == SI_KERNEL &&
+	    (s == SIGINT || s == SIGQUIT || s == SIGTSTP || s == SIGWINCH);
+}
+
+/* run as a supervisor: COMMAND as a child, every catchable signal forwarded to it,
+ * restarted with the new values when a chosen field changes (the stop signal, SIGKILL
+ * after the grace time, a new start no sooner than RUN_RESTART_MIN_MS after the last),
+ * and its exit status returned when it ends by itself. A change whose new values cannot
+ * be read (a field removed, a vault refused) is reported and COMMAND keeps running
+ * with the values it has. */
 static int
 supervise(struct run *r)
 {
-	(void)r;
-	fprintf(stderr, "comfysecrets run: --restart-on-change is not there yet\n");
-	return RUN_EXIT_FAIL;
+	struct watchsrc_name *names = NULL;
+	struct watchsrc *src = NULL;
+	struct watchsrc_changes ch = { 0 };
+	struct signalfd_siginfo si;
+	struct pollfd pfd[2];
+	struct cs_err e = { 0 };
+	struct env probe;
+	sigset_t all, oldmask;
+	int64_t last_start = 0, kill_at = -1, start_at = -1, now, t;
+	pid_t child = -1;
+	size_t i;
+	int sfd = -1, restarting = 0, stopping = 0, timeout, st, rc = RUN_EXIT_FAIL;
+
+	if (r->npicks == 0) {
+		cli_usage("run", "--restart-on-change needs -p or -e: nothing to watch");
+		return RUN_EXIT_FAIL;
+	}
+	if ((names = calloc(r->npicks, sizeof *names)) == NULL) {
+		cs_err_sys(&e, ENOMEM, "run");
+		goto out;
+	}
+	for (i = 0; i < r->npicks; i++)
+		names[i] = r->picks[i].n;
+	/* Every signal that can be caught comes through sfd, to be forwarded. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &oldmask);
+	if ((sfd = signalfd(-1, &all, SFD_CLOEXEC | SFD_NONBLOCK)) == -1) {
+		cs_err_sys(&e, errno, "run: signalfd");
+		goto out;
+	}
+	if (watchsrc_vault_new(r->c->cfg, names, r->npicks, &src, &e) == -1 ||
+	    (child = start(r, &oldmask, &e)) == -1)
+		goto out;
+	last_start = now_ms();
+	pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = watchsrc_fd(src), .events = POLLIN };
+	for (;;) {
+		now = now_ms();
+		timeout = watchsrc_timeout(src);
+		for (t = 0; t < 2; t++) {
+			int64_t at = t == 0 ? kill_at : start_at;
+			if (at >= 0 && (timeout < 0 || at - now < timeout))
+				timeout = at - now < 0 ? 0 : (int)(at - now);
+		}
+		if (poll(pfd, 2, timeout) == -1 && errno != EINTR) {
+			cs_err_sys(&e, errno, "run: poll");
+			goto out;
+		}
+		while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+			if (si.ssi_signo == SIGCHLD)
+				continue;
+			if (child > 0) {
+				if (ending((int)si.ssi_signo))
+					stopping = 1;	/* COMMAND's end is run's end */
+				if (!from_tty(&si))
+					kill(child, (int)si.ssi_signo);
+			} else if (ending((int)si.ssi_signo)) {
+				rc = 128 + (int)si.ssi_signo;	/* between two starts */
+				goto out;
+			}
+		}
+		if (child > 0 && waitpid(child, &st, WNOHANG) == child) {
+			child = -1;
+			kill_at = -1;
+			if (!restarting || stopping) {
+				rc = status_of(st);
+				goto out;
+			}
+			start_at = last_start + RUN_RESTART_MIN_MS;
+		}
+		memset(&e, 0, sizeof e);
+		if ((t = watchsrc_step(src, &ch, &e)) == -1)
+			fprintf(stderr, "comfysecrets run: %s (COMMAND keeps its values)\n", e.msg);
+		if (t == 1) {
+			watchsrc_changes_free(&ch);
+			/* Read the new values once before stopping COMMAND: a change it could
+			 * not restart with (a field removed) leaves it running. */
+			memset(&e, 0, sizeof e);
+			if (env_build(r, &probe, &e) == -1) {
+				fprintf(stderr, "comfysecrets run: not restarting: %s (COMMAND "
+				    "keeps its values)\n", e.msg);
+			} else if (child > 0 && !restarting) {
+				kill(child, r->stop_sig);
+				restarting = 1;
+				kill_at = now_ms() + r->grace_ms;
+			}
+			env_free(&probe);
+		}
+		now = now_ms();
+		if (child > 0 && kill_at >= 0 && now >= kill_at) {
+			kill(child, SIGKILL);
+			kill_at = -1;
+		}
+		if (child == -1 && start_at >= 0 && now >= start_at) {
+			memset(&e, 0, sizeof e);
+			if ((child = start(r, &oldmask, &e)) == -1) {
+				fprintf(stderr, "comfysecrets run: COMMAND was stopped to restart "
+				    "and cannot start again:\n");
+				goto out;
+			}
+			last_start = now_ms();
+			start_at = -1;
+			restarting = 0;
+		}
+	}
+out:
+	if (e.msg[0] != '\0' && rc == RUN_EXIT_FAIL)
+		fprintf(stderr, "comfysecrets run: %s\n", e.msg);
+	if (child > 0) {	/* run itself failed: leave nothing behind */
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+	}
+	watchsrc_changes_free(&ch);
+	watchsrc_free(src);
+	if (sfd != -1)
+		close(sfd);
+	free(names);
+	return rc;
 }
