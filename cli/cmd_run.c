@@ -476,6 +476,19 @@ status_of(int st)
 	    RUN_EXIT_FAIL;
 }
 
+/* The poll timeout (ms, -1 none) that also wakes at deadline at (ms, -1 none). */
+static int
+sooner(int timeout, int64_t at, int64_t now)
+{
+	int64_t left = at - now;
+
+	if (at < 0)
+		return timeout;
+	if (left < 0)
+		left = 0;
+	return timeout < 0 || left < timeout ? (int)left : timeout;
+}
+
 /* 1 for a signal that ends run when COMMAND is not running (between two starts). */
 static int
 ending(int sig)
@@ -511,10 +524,10 @@ supervise(struct run *r)
 	struct cs_err e = { 0 };
 	struct env probe;
 	sigset_t all, oldmask;
-	int64_t last_start = 0, kill_at = -1, start_at = -1, now, t;
+	int64_t last_start = 0, kill_at = -1, start_at = -1, now;
 	pid_t child = -1;
 	size_t i;
-	int sfd = -1, restarting = 0, stopping = 0, timeout, st, rc = RUN_EXIT_FAIL;
+	int sfd = -1, restarting = 0, stopping = 0, timeout, st, step, rc = RUN_EXIT_FAIL;
 
 	if (r->npicks == 0) {
 		cli_usage("run", "--restart-on-change needs -p or -e: nothing to watch");
@@ -541,12 +554,7 @@ supervise(struct run *r)
 	pfd[1] = (struct pollfd){ .fd = watchsrc_fd(src), .events = POLLIN };
 	for (;;) {
 		now = now_ms();
-		timeout = watchsrc_timeout(src);
-		for (t = 0; t < 2; t++) {
-			int64_t at = t == 0 ? kill_at : start_at;
-			if (at >= 0 && (timeout < 0 || at - now < timeout))
-				timeout = at - now < 0 ? 0 : (int)(at - now);
-		}
+		timeout = sooner(sooner(watchsrc_timeout(src), kill_at, now), start_at, now);
 		if (poll(pfd, 2, timeout) == -1 && errno != EINTR) {
 			cs_err_sys(&e, errno, "run: poll");
 			goto out;
@@ -574,9 +582,9 @@ supervise(struct run *r)
 			start_at = last_start + RUN_RESTART_MIN_MS;
 		}
 		memset(&e, 0, sizeof e);
-		if ((t = watchsrc_step(src, &ch, &e)) == -1)
+		if ((step = watchsrc_step(src, &ch, &e)) == -1)
 			fprintf(stderr, "comfysecrets run: %s (COMMAND keeps its values)\n", e.msg);
-		if (t == 1) {
+		if (step == 1) {
 			watchsrc_changes_free(&ch);
 			/* Read the new values once before stopping COMMAND: a change it could
 			 * not restart with (a field removed) leaves it running. */
