@@ -91,6 +91,20 @@ check "the second run names both fields changed meanwhile" \
 check "the runs never overlapped" sh -c "! grep -q OVERLAP $OUT"
 watch_stop
 
+# Many changes at once: COMFYSECRETS_CHANGED stays bounded (whole names, 64 KiB at
+# most), COMFYSECRETS_CHANGED_COUNT has them all.
+rm -f "$OUT" "$OUT.env"
+watch_start "$T/w3.err" many -- sh -c 'env >"$OUT.env"; echo ran >>"$OUT"'
+awk 'BEGIN { printf "{\"many\": {"; for (i = 0; i < 3000; i++)
+    printf "%s\"field-with-a-longish-name-%04d\": \"v\"", i ? ", " : "", i; print "}}" }' >"$T/many.json"
+csc import "$T/many.json" >/dev/null
+check "3000 fields imported at once: one run" wait_until 20 lines "$OUT" 1
+check "COMFYSECRETS_CHANGED_COUNT is 3000" grep -qx COMFYSECRETS_CHANGED_COUNT=3000 "$OUT.env"
+check "COMFYSECRETS_CHANGED holds whole names, at most 64 KiB" sh -c "
+    v=\$(sed -n 's/^COMFYSECRETS_CHANGED=//p' $OUT.env); [ \${#v} -le 65536 ] && [ \${#v} -gt 60000 ] &&
+    printf '%s\n' \$v | grep -vqx 'many/field-with-a-longish-name-[0-9]\{4\}' && exit 1; exit 0"
+watch_stop
+
 # Usage and start-up errors.
 csc watch app/token >/dev/null 2>"$T/err"
 check "no -- COMMAND: usage error (2)" [ $? -eq 2 ]
