@@ -37,6 +37,9 @@ int	cli_help(const char *cmd);
  * process's comm (unless ev names a via or a comm itself), then moves the state file
  * forward. */
 int	cli_audit(struct cli *c, struct audit_event *ev, struct cs_err *e);
+/* The same for ev[0..n) through one open of the log and one state file update; stops
+ * at the first line that cannot be written (the lines before it are written). */
+int	cli_audit_n(struct cli *c, struct audit_event *ev, size_t n, struct cs_err *e);
 
 /* A value from stdin: to EOF when stdin is not a terminal (one trailing newline dropped
  * unless raw), else one line typed at a prompt without echo. */

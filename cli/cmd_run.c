@@ -214,35 +214,46 @@ out:
 	return rc;
 }
 
-/* One secret_read line per variable, as this process (the one about to exec COMMAND).
- * With fail_closed off a line that cannot be written is a warning. */
+/* One secret_read line per variable, as this process (the one about to exec COMMAND),
+ * all through one open of the log. With fail_closed off a line that cannot be written
+ * is a warning. */
 static int
 env_audit(struct run *r, const struct env *env, struct cs_err *e)
 {
-	struct audit_event ev;
-	struct cs_err ae;
-	const char *keys[1];
+	struct audit_event *ev;
+	const char **keys;
+	struct cs_err ae = { 0 };
 	size_t i;
+	int rc = 0;
 
-	for (i = 0; i < env->n; i++) {
-		memset(&ev, 0, sizeof ev);
-		memset(&ae, 0, sizeof ae);
-		keys[0] = env->v[i].field;
-		ev.event = "secret_read";
-		ev.provider = env->v[i].provider;
-		ev.keys = keys;
-		ev.nkeys = 1;
-		ev.via = "run";
-		ev.comm = r->comm;
-		ev.detail = r->detail;
-		if (cli_audit(r->c, &ev, &ae) == 0)
-			continue;
-		if (r->c->cfg->audit_fail_closed)
-			return cs_err_set(e, ae.code, "%s/%s not handed over: %s",
-			    env->v[i].provider, env->v[i].field, ae.msg);
-		fprintf(stderr, "comfysecrets run: warning: %s\n", ae.msg);
+	if (env->n == 0)
+		return 0;
+	ev = calloc(env->n, sizeof *ev);
+	keys = calloc(env->n, sizeof *keys);
+	if (ev == NULL || keys == NULL) {
+		free(ev);
+		free(keys);
+		return cs_err_sys(e, ENOMEM, "run");
 	}
-	return 0;
+	for (i = 0; i < env->n; i++) {
+		keys[i] = env->v[i].field;
+		ev[i].event = "secret_read";
+		ev[i].provider = env->v[i].provider;
+		ev[i].keys = &keys[i];
+		ev[i].nkeys = 1;
+		ev[i].via = "run";
+		ev[i].comm = r->comm;
+		ev[i].detail = r->detail;
+	}
+	if (cli_audit_n(r->c, ev, env->n, &ae) == -1) {
+		if (r->c->cfg->audit_fail_closed)
+			rc = cs_err_set(e, ae.code, "no value handed over: %s", ae.msg);
+		else
+			fprintf(stderr, "comfysecrets run: warning: %s\n", ae.msg);
+	}
+	free(keys);
+	free(ev);
+	return rc;
 }
 
 /* Finds COMMAND on PATH and names it for the audit lines. */

@@ -36,29 +36,41 @@ self_comm(char comm[COMM_MAX + 1])
 }
 
 int
-cli_audit(struct cli *c, struct audit_event *ev, struct cs_err *e)
+cli_audit_n(struct cli *c, struct audit_event *ev, size_t n, struct cs_err *e)
 {
 	struct audit *a = NULL;
 	char comm[COMM_MAX + 1], hash[AUDIT_HASH_HEX + 1];
 	uint64_t seq;
+	size_t i;
 	int rc = -1;
 
 	self_comm(comm);
-	ev->pid = getpid();
-	ev->uid = getuid();
-	ev->gid = getgid();
-	if (ev->comm == NULL)
-		ev->comm = comm;
-	if (ev->via == NULL)
-		ev->via = "cli";
+	for (i = 0; i < n; i++) {
+		ev[i].pid = getpid();
+		ev[i].uid = getuid();
+		ev[i].gid = getgid();
+		if (ev[i].comm == NULL)
+			ev[i].comm = comm;
+		if (ev[i].via == NULL)
+			ev[i].via = "cli";
+	}
 	if (audit_open(c->cfg->audit_path, c->cfg->audit_flush, c->cfg->audit_timeout_ms,
-	    &a, e) == -1 || audit_append(a, ev, e) == -1)
+	    &a, e) == -1)
 		goto out;
+	for (i = 0; i < n; i++)
+		if (audit_append(a, &ev[i], e) == -1)
+			goto out;
 	audit_last(a, &seq, hash);
 	rc = state_advance(c->cfg->vault_path, 0, seq, hash, c->cfg->audit_path, e);
 out:
 	audit_close(a);
 	return rc;
+}
+
+int
+cli_audit(struct cli *c, struct audit_event *ev, struct cs_err *e)
+{
+	return cli_audit_n(c, ev, 1, e);
 }
 
 /* One line typed at the terminal, echo off, into guarded memory. */
