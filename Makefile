@@ -91,6 +91,9 @@ $(BUILD)/comfysecretsfs: $(FS_OBJ) $(LIB_OBJ)
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TESTUTIL_OBJ) $(LIB_OBJ) $(FSLIB_OBJ)
 	$(LINK) -o $@ $^ $(CS_LDLIBS) $(LDLIBS) $(TEST_LDLIBS)
 
+# The change source of watch and run lives in cli/; its suite links it too.
+$(BUILD)/tests/test_watchsrc: $(BUILD)/cli/watchsrc.o
+
 $(BUILD)/tests/tools/%: tests/tools/%.c
 	@mkdir -p $(@D)
 	$(COMPILE) $(CS_LDFLAGS) $(LDFLAGS) -o $@ $< $(CS_LDLIBS) $(LDLIBS)
