@@ -92,6 +92,9 @@ $(BUILD)/comfysecretsfs: $(FS_OBJ) $(LIB_OBJ)
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TESTUTIL_OBJ) $(LIB_OBJ) $(FSLIB_OBJ)
 	$(LINK) -o $@ $^ $(CS_LDLIBS) $(LDLIBS) $(TEST_LDLIBS)
 
+# The change source of watch and run lives in cli/; its suite links it too.
+$(BUILD)/tests/test_watchsrc: $(BUILD)/cli/watchsrc.o
+
 $(BUILD)/tests/tools/%: tests/tools/%.c
 	@mkdir -p $(@D)
 	$(COMPILE) $(CS_LDFLAGS) $(LDFLAGS) -o $@ $< $(CS_LDLIBS) $(LDLIBS)
@@ -175,6 +178,8 @@ install: $(BINS) $(MANPAGES)
 	install -m 0644 $(BUILD)/man/comfysecretsfs.8 $(DESTDIR)$(MANDIR)/man8/comfysecretsfs.8
 	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/comfysecrets.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets.service
+	sed 's|@BINDIR@|$(BINDIR)|g' systemd/comfysecrets-watch@.service.in >'$(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets-watch@.service'
+	chmod 0644 '$(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets-watch@.service'
 	install -m 0644 systemd/run-comfysecrets.mount $(DESTDIR)$(SYSTEMDUNITDIR)/run-comfysecrets.mount
 	install -m 0644 systemd/comfysecrets.tmpfiles $(DESTDIR)$(TMPFILESDIR)/comfysecrets.conf
 	install -D -m 0644 logrotate/comfysecrets $(DESTDIR)$(SYSCONFDIR)/logrotate.d/comfysecrets
@@ -189,6 +194,7 @@ uninstall:
 	rm -f $(DESTDIR)$(MANDIR)/man1/comfysecrets.1 $(DESTDIR)$(MANDIR)/man5/comfysecrets.ini.5 \
 	    $(DESTDIR)$(MANDIR)/man8/comfysecretsfs.8
 	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets.service $(DESTDIR)$(SYSTEMDUNITDIR)/run-comfysecrets.mount
+	rm -f '$(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets-watch@.service'
 	rm -f $(DESTDIR)$(TMPFILESDIR)/comfysecrets.conf
 	@if cmp -s logrotate/comfysecrets $(DESTDIR)$(SYSCONFDIR)/logrotate.d/comfysecrets; then \
 	    rm -f $(DESTDIR)$(SYSCONFDIR)/logrotate.d/comfysecrets; fi
@@ -245,7 +251,8 @@ Targets (everything is built under BUILD):
   fuzz-smoke      each fuzz target for FUZZ_SECONDS from its corpus
   bench           the benchmarks (bench/README.md); never part of check
   demo            a demo vault under build/demo, mounted, read, audited, unmounted
-  install         binaries, man pages, units, examples under DESTDIR/PREFIX
+  install         binaries, man pages, units (also comfysecrets-watch@.service),
+                  examples under DESTDIR/PREFIX
   uninstall       what install put there (a changed config is kept)
   deps            scripts/install-deps: the Debian packages, only those missing
   clean           rm -rf build

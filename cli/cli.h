@@ -8,6 +8,7 @@
 #define CS_CLI_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "../crypto/err.h"
 #include "../crypto/secret.h"
@@ -17,9 +18,12 @@
 #define EXIT_OK		0
 #define EXIT_FAIL	1
 #define EXIT_USAGE	2
+#define CLI_EXIT_NOEXEC		126	/* a command found but not executable (env(1)) */
+#define CLI_EXIT_NOTFOUND	127	/* a command not found (env(1)) */
 
 struct cli {
 	struct cfg	*cfg;
+	mode_t		 umask;		/* the caller's, given back to a command run or watch starts */
 };
 
 /* Prints "comfysecrets: MSG" on stderr and returns EXIT_FAIL. */
@@ -29,8 +33,9 @@ int	cli_usage(const char *cmd, const char *why);
 /* Prints the subcommand's help on stdout; returns EXIT_OK. */
 int	cli_help(const char *cmd);
 
-/* Appends ev to the configured audit log with this process's ids and via "cli", then
- * moves the state file forward. */
+/* Appends ev to the configured audit log with this process's ids, via "cli" and this
+ * process's comm (unless ev names a via or a comm itself), then moves the state file
+ * forward. */
 int	cli_audit(struct cli *c, struct audit_event *ev, struct cs_err *e);
 /* For a change (set, rm, import): opens the audit log before the change is made, so a
  * log that cannot be opened refuses the change instead of following it unrecorded.
@@ -39,6 +44,9 @@ int	cli_audit_open(struct cli *c, struct audit **a, struct cs_err *e);
 /* Appends ev to a (from cli_audit_open) as cli_audit() does; a is left open. */
 int	cli_audit_put(struct cli *c, struct audit *a, struct audit_event *ev,
 	    struct cs_err *e);
+/* The same for ev[0..n) through one open of the log and one state file update; stops
+ * at the first line that cannot be written (the lines before it are written). */
+int	cli_audit_n(struct cli *c, struct audit_event *ev, size_t n, struct cs_err *e);
 
 /* A value from stdin: to EOF when stdin is not a terminal (one trailing line end, "\n"
  * or "\r\n", dropped unless raw), else one line typed at a prompt without echo. More
@@ -47,6 +55,13 @@ int	cli_read_value(const char *what, size_t max, int raw, struct secret **out,
 	    struct cs_err *e);
 /* Writes all of p to fd; -1 with e naming what on failure. */
 int	cli_write_all(int fd, const void *p, size_t len, const char *what, struct cs_err *e);
+
+/* Finds the command cmd as execvp(3) would: a name holding '/' as it is, else each
+ * folder of PATH in turn (an empty entry is the current folder; no PATH: /bin:/usr/bin),
+ * the first regular file this process may execute. Returns 0 with out (PATH_MAX bytes)
+ * set; CLI_EXIT_NOTFOUND or CLI_EXIT_NOEXEC (a file found, none executable) with e
+ * naming cmd and why. */
+int	cli_find_command(const char *cmd, char *out, struct cs_err *e);
 
 /* The subcommands. */
 int	cmd_init(struct cli *c, int argc, char **argv);
@@ -61,5 +76,7 @@ int	cmd_audit(struct cli *c, int argc, char **argv);
 int	cmd_import(struct cli *c, int argc, char **argv);
 int	cmd_check(struct cli *c, int argc, char **argv);
 int	cmd_defaults(struct cli *c, int argc, char **argv);
+int	cmd_run(struct cli *c, int argc, char **argv);
+int	cmd_watch(struct cli *c, int argc, char **argv);
 
 #endif

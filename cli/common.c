@@ -3,8 +3,11 @@
  * rotated is policy/vaultio.c, shared with the daemon. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -12,6 +15,7 @@
 #include "cli.h"
 
 #define COMM_MAX	16	/* bytes of /proc/self/comm, as the kernel keeps it */
+#define DEFAULT_PATH	"/bin:/usr/bin"	/* execvp's, when PATH is unset */
 
 static void
 self_comm(char comm[COMM_MAX + 1])
@@ -38,35 +42,56 @@ cli_audit_open(struct cli *c, struct audit **a, struct cs_err *e)
 	    a, e);
 }
 
-int
-cli_audit_put(struct cli *c, struct audit *a, struct audit_event *ev, struct cs_err *e)
+/* Appends ev[0..n) to a, filling in this process's ids (and its name and "cli" where
+ * the caller set none), then moves the state file's audit point to the last line. */
+static int
+audit_put_n(struct cli *c, struct audit *a, struct audit_event *ev, size_t n,
+    struct cs_err *e)
 {
 	char comm[COMM_MAX + 1], hash[AUDIT_HASH_HEX + 1];
 	uint64_t seq;
+	size_t i;
 
 	self_comm(comm);
-	ev->pid = getpid();
-	ev->uid = getuid();
-	ev->gid = getgid();
-	ev->comm = comm;
-	ev->via = "cli";
-	if (audit_append(a, ev, e) == -1)
-		return -1;
+	for (i = 0; i < n; i++) {
+		ev[i].pid = getpid();
+		ev[i].uid = getuid();
+		ev[i].gid = getgid();
+		if (ev[i].comm == NULL)
+			ev[i].comm = comm;
+		if (ev[i].via == NULL)
+			ev[i].via = "cli";
+	}
+	for (i = 0; i < n; i++)
+		if (audit_append(a, &ev[i], e) == -1)
+			return -1;
 	audit_last(a, &seq, hash);
 	return state_advance_audit(c->cfg->state_dir, c->cfg->vault_path, seq, hash,
 	    c->cfg->audit_path, e);
 }
 
 int
-cli_audit(struct cli *c, struct audit_event *ev, struct cs_err *e)
+cli_audit_put(struct cli *c, struct audit *a, struct audit_event *ev, struct cs_err *e)
+{
+	return audit_put_n(c, a, ev, 1, e);
+}
+
+int
+cli_audit_n(struct cli *c, struct audit_event *ev, size_t n, struct cs_err *e)
 {
 	struct audit *a = NULL;
 	int rc = -1;
 
 	if (cli_audit_open(c, &a, e) == 0)
-		rc = cli_audit_put(c, a, ev, e);
+		rc = audit_put_n(c, a, ev, n, e);
 	audit_close(a);
 	return rc;
+}
+
+int
+cli_audit(struct cli *c, struct audit_event *ev, struct cs_err *e)
+{
+	return cli_audit_n(c, ev, 1, e);
 }
 
 /* One line typed at the terminal, echo off, into guarded memory. */
@@ -173,4 +198,53 @@ cli_write_all(int fd, const void *p, size_t len, const char *what, struct cs_err
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+int
+cli_find_command(const char *cmd, char *out, struct cs_err *e)
+{
+	const char *path = getenv("PATH"), *p, *end;
+	struct stat st;
+	size_t dlen;
+	int seen = 0, n, err;
+
+	if (cmd[0] == '\0')
+		return cs_err_set(e, ENOENT, "the command is an empty string"),
+		    CLI_EXIT_NOTFOUND;
+	if (strchr(cmd, '/') != NULL) {
+		if (snprintf(out, PATH_MAX, "%s", cmd) >= PATH_MAX)
+			return cs_err_set(e, ENAMETOOLONG, "%.64s...: path too long", cmd),
+			    CLI_EXIT_NOTFOUND;
+		if (stat(out, &st) == -1) {
+			err = errno;
+			cs_err_sys(e, err, "%s", cmd);
+			return err == ENOENT || err == ENOTDIR ? CLI_EXIT_NOTFOUND :
+			    CLI_EXIT_NOEXEC;
+		}
+		if (!S_ISREG(st.st_mode) || access(out, X_OK) == -1)
+			return cs_err_set(e, EACCES, "%s: not an executable file", cmd),
+			    CLI_EXIT_NOEXEC;
+		return 0;
+	}
+	if (path == NULL)
+		path = DEFAULT_PATH;
+	for (p = path;; p = end + 1) {
+		end = strchrnul(p, ':');
+		dlen = (size_t)(end - p);
+		/* An empty entry is the current folder, as the shell reads PATH. */
+		n = dlen == 0 ? snprintf(out, PATH_MAX, "%s", cmd) :
+		    snprintf(out, PATH_MAX, "%.*s/%s", (int)dlen, p, cmd);
+		if (n < PATH_MAX && stat(out, &st) == 0) {
+			if (S_ISREG(st.st_mode) && access(out, X_OK) == 0)
+				return 0;
+			seen = 1;
+		}
+		if (*end == '\0')
+			break;
+	}
+	if (seen)
+		return cs_err_set(e, EACCES, "%s: found on PATH, but not an executable file",
+		    cmd), CLI_EXIT_NOEXEC;
+	return cs_err_set(e, ENOENT, "%s: command not found (PATH=%.200s)", cmd, path),
+	    CLI_EXIT_NOTFOUND;
 }

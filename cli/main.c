@@ -71,6 +71,38 @@ static const struct command commands[] = {
 	  "and multi-line quoted values; no interpolation, so $NAME is refused unless\n"
 	  "single-quoted). Every entry is checked before anything is written; all or\n"
 	  "nothing. A line that does not fit is refused by number.\n" },
+	{ "run", cmd_run, "run [-p PROVIDER[/FIELD]]... [-e NAME=PROVIDER/FIELD]... "
+	  "[--restart-on-change] -- COMMAND [ARGS]",
+	  "Runs COMMAND with the chosen secrets in its environment, never in argv or a file:\n"
+	  "each field as COMFYVN_SECRET_<PROVIDER>_<FIELD> (the name the ComfyVN app reads),\n"
+	  "or under the name -e gives. COMFYVN_SECRETS_KEY is not passed on. Each value is\n"
+	  "audited as secret_read (via run, with the pid and the command). By default run\n"
+	  "becomes COMMAND (exec): same pid, signals and exit status.\n"
+	  "  -p PROVIDER[/FIELD]   every field of PROVIDER, or one field (repeatable)\n"
+	  "  -e NAME=PROVIDER/FIELD  one field under the variable NAME (repeatable)\n"
+	  "  --restart-on-change   stay as a supervisor: forward every signal to COMMAND,\n"
+	  "                        and when a chosen field changes, stop COMMAND (the stop\n"
+	  "                        signal, then SIGKILL after the grace time) and start it\n"
+	  "                        again with the new values, at most once a second; exit\n"
+	  "                        with COMMAND's status (128+N for signal N)\n"
+	  "  --stop-signal SIG     the stop signal (default TERM)\n"
+	  "  --grace SECONDS       from the stop signal to SIGKILL (default 10)\n"
+	  "Exit status as env(1): COMMAND's, or 125 when run fails (a missing field, a name\n"
+	  "that is not a valid variable name, the vault, the audit), 126 when COMMAND cannot\n"
+	  "be executed, 127 when it is not found; nothing has run then.\n" },
+	{ "watch", cmd_watch, "watch [PROVIDER[/FIELD]]... -- COMMAND [ARGS]",
+	  "Runs COMMAND each time a watched field's value is added, changed or removed (no\n"
+	  "name: every field; PROVIDER: each of its fields). Changes are read from the vault\n"
+	  "file (rollback and tampering refused) and debounced; COMMAND runs one at a time,\n"
+	  "never overlapping: what changes while it runs is given to the next run. COMMAND\n"
+	  "gets names, never values, in its environment:\n"
+	  "  COMFYSECRETS_CHANGED        the changed PROVIDER/FIELD names, space-separated\n"
+	  "                              (at most 64 KiB of whole names)\n"
+	  "  COMFYSECRETS_CHANGED_COUNT  how many changed\n"
+	  "  COMFYSECRETS_GENERATION     the vault's generation\n"
+	  "A set of the same value, or a rotate, runs nothing. A COMMAND that fails is\n"
+	  "reported and watching goes on. SIGTERM or SIGINT: COMMAND, if running, gets it\n"
+	  "and is waited for, then watch exits 0.\n" },
 	{ "check", cmd_check, "check HOST PORT [--allow PATTERN]... [--no-network] [--json]",
 	  "Answers whether a sandboxed job may connect to HOST:PORT:\n"
 	  "with enable_security_sandbox_guard on, only when the job wants the network and\n"
@@ -140,15 +172,16 @@ cli_help(const char *cmd)
 	return EXIT_OK;
 }
 
-/* No core file may hold a key or a value; nothing we create is for others to read. */
-static void
+/* No core file may hold a key or a value; nothing we create is for others to read.
+ * Returns the caller's umask. */
+static mode_t
 harden(void)
 {
 	struct rlimit rl = { 0, 0 };
 
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	(void)setrlimit(RLIMIT_CORE, &rl);
-	umask(077);
+	return umask(077);
 }
 
 int
@@ -168,7 +201,7 @@ main(int argc, char **argv)
 	struct cli c = { 0 };
 	int ch, rc;
 
-	harden();
+	c.umask = harden();
 	json_set_alloc_funcs(malloc, secret_wipe_free);
 	/* "+": stop at the command, so its own options are left for it. */
 	while ((ch = getopt_long(argc, argv, "+c:v:k:hV", longopts, NULL)) != -1) {

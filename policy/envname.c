@@ -60,3 +60,38 @@ envname_split(const char *name, size_t len, char provider[VAULT_NAME_MAX + 1],
 	}
 	return 0;
 }
+
+int
+envname_valid(const char *name)
+{
+	size_t i;
+
+	if (!(isalpha((unsigned char)name[0]) || name[0] == '_'))
+		return 0;
+	for (i = 1; name[i] != '\0'; i++)
+		if (!(isalnum((unsigned char)name[i]) || name[i] == '_') || i >= ENVNAME_MAX)
+			return 0;
+	return 1;
+}
+
+int
+envname_join(const char *provider, const char *field, char out[ENVNAME_MAX + 1],
+    struct cs_err *e)
+{
+	char *p;
+
+	if (!vault_name_ok(provider) || !vault_name_ok(field))
+		return cs_err_set(e, EINVAL, "not a provider/field pair");
+	snprintf(out, ENVNAME_MAX + 1, "%s%s_%s", ENVNAME_PREFIX, provider, field);
+	for (p = out + sizeof ENVNAME_PREFIX - 1; *p != '\0'; p++)
+		*p = (char)toupper((unsigned char)*p);
+	if (!envname_valid(out))
+		return cs_err_set(e, EINVAL, "%s/%s: %s is not a valid variable name "
+		    "([A-Za-z_][A-Za-z0-9_]*)", provider, field, out);
+	/* The app splits at the first '_' after the prefix: a provider holding '_' would
+	 * come back as another provider/field pair. */
+	if (strchr(provider, '_') != NULL)
+		return cs_err_set(e, EINVAL, "%s/%s: %s would be read back as another "
+		    "provider (a provider name with '_')", provider, field, out);
+	return 0;
+}

@@ -97,6 +97,68 @@ test_control_characters_are_escaped_in_messages(void **state)
 	assert_non_null(strstr(e.msg, "\\x1b"));
 }
 
+/* run names a variable as the app reads it back; names no shell can hold are refused. */
+static void
+test_join_is_the_inverse_of_split(void **state)
+{
+	static const char *const ok[][3] = {
+		{ "runpod", "api_key", "COMFYVN_SECRET_RUNPOD_API_KEY" },
+		{ "aws", "secret_access_key", "COMFYVN_SECRET_AWS_SECRET_ACCESS_KEY" },
+		{ "p1", "f2", "COMFYVN_SECRET_P1_F2" },
+	};
+	static const char *const bad[][2] = {
+		{ "runpod", "api-key" }, { "runpod", "v1.2" }, { "my-app", "token" },
+		{ "my_app", "token" }, { "Runpod", "token" }, { "runpod", "" },
+	};
+	char name[ENVNAME_MAX + 1], p[VAULT_NAME_MAX + 1], f[VAULT_NAME_MAX + 1];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		struct cs_err e = { 0 };
+		assert_int_equal(envname_join(ok[i][0], ok[i][1], name, &e), 0);
+		assert_string_equal(name, ok[i][2]);
+		assert_int_equal(envname_split(name, strlen(name), p, f, &e), 0);
+		assert_string_equal(p, ok[i][0]);
+		assert_string_equal(f, ok[i][1]);
+	}
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct cs_err e = { 0 };
+		if (envname_join(bad[i][0], bad[i][1], name, &e) != -1)
+			fail_msg("%s/%s was joined into %s", bad[i][0], bad[i][1], name);
+		assert_int_equal(e.code, EINVAL);
+	}
+	/* the longest pair fits */
+	memset(p, 'a', VAULT_NAME_MAX);
+	p[VAULT_NAME_MAX] = '\0';
+	{
+		struct cs_err e = { 0 };
+		assert_int_equal(envname_join(p, p, name, &e), 0);
+		assert_int_equal(strlen(name), ENVNAME_MAX);
+	}
+}
+
+static void
+test_valid_variable_names(void **state)
+{
+	char longname[ENVNAME_MAX + 2];
+
+	(void)state;
+	assert_true(envname_valid("TOKEN"));
+	assert_true(envname_valid("_x9"));
+	assert_false(envname_valid(""));
+	assert_false(envname_valid("9X"));
+	assert_false(envname_valid("A-B"));
+	assert_false(envname_valid("A=B"));
+	assert_false(envname_valid("A B"));
+	assert_false(envname_valid("\xc3\xa9"));
+	memset(longname, 'A', sizeof longname - 1);
+	longname[sizeof longname - 1] = '\0';
+	assert_false(envname_valid(longname));
+	longname[ENVNAME_MAX] = '\0';
+	assert_true(envname_valid(longname));
+}
+
 int
 main(void)
 {
@@ -104,6 +166,8 @@ main(void)
 		cmocka_unit_test(test_app_names_split_and_hostile_names_are_refused),
 		cmocka_unit_test(test_huge_name_is_refused_with_a_short_escaped_message),
 		cmocka_unit_test(test_control_characters_are_escaped_in_messages),
+		cmocka_unit_test(test_join_is_the_inverse_of_split),
+		cmocka_unit_test(test_valid_variable_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,7 @@ want="755 $P/bin/comfysecrets
 644 $P/share/man/man8/comfysecretsfs.8
 644 $P/lib/systemd/system/comfysecrets.service
 644 $P/lib/systemd/system/run-comfysecrets.mount
+644 $P/lib/systemd/system/comfysecrets-watch@.service
 644 $P/lib/tmpfiles.d/comfysecrets.conf
 644 $D/etc/logrotate.d/comfysecrets
 644 $P/share/doc/comfysecrets/fstab.example

@@ -29,6 +29,10 @@ check "comfysecrets.service: Type=notify, ExecReload sends SIGHUP" \
 check "comfysecrets.service: ExecStart runs /usr/local/sbin/comfysecretsfs -f with allow_other" \
 	grep -q '^ExecStart=/usr/local/sbin/comfysecretsfs -f -o allow_other,nodev,nosuid,noexec,' "$SVC"
 check_fails "comfysecrets.service: no @SBINDIR@ left" grep -q '@SBINDIR@' "$SVC"
+WATCH=$UNITDIR/comfysecrets-watch@.service
+check "comfysecrets-watch@.service: Type=notify, runs /usr/local/bin/comfysecrets watch" \
+	sh -c "grep -qx 'Type=notify' '$WATCH' &&
+	    grep -qx 'ExecStart=/usr/local/bin/comfysecrets watch \$WATCH -- \$COMMAND' '$WATCH'"
 
 if need_cmd "systemd-analyze verify" systemd-analyze; then
 	# verify wants ExecStart's binary to exist: point a copy at the installed one.
@@ -43,6 +47,14 @@ if need_cmd "systemd-analyze verify" systemd-analyze; then
 		    "$CSFS does not exist yet, so make install put no comfysecretsfs to point at"
 	fi
 	check "systemd-analyze verify run-comfysecrets.mount" systemd-analyze verify "$MNT"
+	# An instance, its environment file and the binary under $D.
+	mkdir -p "$T/verify/conf"
+	printf 'WATCH=app/token\nCOMMAND=/bin/true\n' >"$T/verify/conf/t.conf"
+	sed -e "s|/usr/local/bin/comfysecrets|$D/usr/local/bin/comfysecrets|" \
+	    -e "s|/etc/comfysecrets/watch/%i.conf|$T/verify/conf/%i.conf|" "$WATCH" \
+	    >"$T/verify/comfysecrets-watch@t.service"
+	check "systemd-analyze verify comfysecrets-watch@t.service" \
+		systemd-analyze verify "$T/verify/comfysecrets-watch@t.service"
 
 	# The fstab example, turned into a unit by systemd's own generator.
 	gen=/lib/systemd/system-generators/systemd-fstab-generator
@@ -70,6 +82,17 @@ if need_cmd "systemd-analyze verify" systemd-analyze; then
 			ok "systemd-analyze security comfysecrets.service: exposure $score (at most 3.0)"
 		else
 			notok "systemd-analyze security comfysecrets.service: exposure at most 3.0" "got '$score'"
+		fi
+		# The watch unit needs no mount namespace: it can take everything but what a
+		# reload command needs (AF_UNIX to systemd, root's uid for the key).
+		if systemd-analyze security --offline=yes "$T/verify/comfysecrets-watch@t.service" \
+		    >"$T/secw.out" 2>&1; then
+			score=$(sed -n 's/.*Overall exposure level for comfysecrets-watch@t.service: \([0-9.]*\).*/\1/p' "$T/secw.out")
+			if [ -n "$score" ] && awk -v s="$score" 'BEGIN { exit !(s <= 2.5) }'; then
+				ok "systemd-analyze security comfysecrets-watch@.service: exposure $score (at most 2.5)"
+			else
+				notok "systemd-analyze security comfysecrets-watch@.service: exposure at most 2.5" "got '$score'"
+			fi
 		fi
 	else
 		skip "systemd-analyze security" "--offline is not supported here (systemd < 252)"
