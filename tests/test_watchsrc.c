@@ -27,10 +27,11 @@ static struct cfg *cfg;
 static int
 setup(void **state)
 {
-	char text[1024], kp[300], vp[300];
+	char text[2048], kp[300], vp[300];
 	struct cs_err e = { 0 };
 	struct key *k = NULL;
 	struct vault *v = NULL;
+	struct vaultio_floor floor;
 	int rc;
 
 	(void)state;
@@ -38,11 +39,12 @@ setup(void **state)
 		return -1;
 	snprintf(vp, sizeof vp, "%s/vault.json", dir);
 	snprintf(kp, sizeof kp, "%s/key", dir);
-	snprintf(text, sizeof text, "[vault]\npath = %s\nkey_file = %s\n[audit]\npath = %s/a.log\n",
-	    vp, kp, dir);
+	snprintf(text, sizeof text, "[vault]\npath = %s\nkey_file = %s\nstate_dir = %s/floor\n"
+	    "[audit]\npath = %s/a.log\n", vp, kp, dir, dir);
 	rc = cfg_parse(text, strlen(text), "test.ini", &cfg, &e) == -1 ||
 	    key_generate(&k, &e) == -1 || key_write_file(kp, k, 1, &e) == -1 ||
-	    vault_new(k, &v, &e) == -1 || vault_save(v, vp, 1, &e) == -1 ? -1 : 0;
+	    vault_new(k, &v, &e) == -1 || vault_save(v, vp, 1, &e) == -1 ||
+	    vaultio_floor_reset(cfg, &floor, &e) == -1 ? -1 : 0;
 	if (rc == -1)
 		fprintf(stderr, "setup: %s\n", e.msg);
 	vault_close(v);
