@@ -37,8 +37,9 @@ int	cli_help(const char *cmd);
  * process's comm (unless ev names a via or a comm itself), then moves the state file
  * forward. */
 int	cli_audit(struct cli *c, struct audit_event *ev, struct cs_err *e);
-/* For a change (set, rm, import): opens the audit log before the change is made, so a
- * log that cannot be opened refuses the change instead of following it unrecorded.
+/* For a change (set, rm, import, rotate, floor --reset): opens the audit log before the
+ * change is made, so a log that cannot be opened refuses the change instead of following
+ * it unrecorded.
  * Caller closes *a with audit_close(). */
 int	cli_audit_open(struct cli *c, struct audit **a, struct cs_err *e);
 /* Appends ev to a (from cli_audit_open) as cli_audit() does; a is left open. */

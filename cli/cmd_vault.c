@@ -344,10 +344,11 @@ cmd_rotate(struct cli *c, int argc, char **argv)
 		{ "new-key-stdin", no_argument, NULL, 'n' }, { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct cs_err e = { 0 };
+	struct cs_err e = { 0 }, ae = { 0 };
 	struct secret *text = NULL;
 	struct key *nk = NULL;
 	struct vaultio_rotated r = { 0 };
+	struct audit *a = NULL;
 	struct audit_event ev = { 0 };
 	const char *env = getenv(KEY_ENV);
 	int from_env = env != NULL && env[0] != '\0';
@@ -368,18 +369,24 @@ cmd_rotate(struct cli *c, int argc, char **argv)
 	    "new key on stdin", &text, &e) == -1 || key_parse((const char *)text->buf,
 	    text->len, "new key on stdin", &nk, &e) == -1))
 		goto out;
+	/* A change and its line go together: no log, no rotation. */
+	if (cli_audit_open(c, &a, &ae) == -1) {
+		cs_err_set(&e, ae.code, "the key was not rotated: %s", ae.msg);
+		goto out;
+	}
 	if (vaultio_rotate(c->cfg, from_env, nk, &r, &e) == -1)
 		goto out;
 	printf("%s\n", r.fpr);
 	fflush(stdout);
 	vaultio_rotated_event(&r, &ev);
-	if (cli_audit(c, &ev, &e) == -1) {
+	if (cli_audit_put(c, a, &ev, &e) == -1) {
 		fprintf(stderr, "comfysecrets: the key was rotated, but the audit line "
 		    "could not be written\n");
 		goto out;
 	}
 	rc = EXIT_OK;
 out:
+	audit_close(a);
 	vaultio_rotated_free(&r);
 	secret_free(text);
 	key_free(nk);
@@ -412,12 +419,13 @@ cmd_floor(struct cli *c, int argc, char **argv)
 		{ "reset", no_argument, NULL, 'r' }, { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct cs_err e = { 0 };
+	struct cs_err e = { 0 }, ae = { 0 };
 	struct cs_state st;
 	struct vaultio_floor f;
+	struct audit *a = NULL;
 	struct audit_event ev = { 0 };
 	char gen[32];
-	int reset = 0, ch;
+	int reset = 0, ch, rc;
 
 	while ((ch = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
 		if (ch == 'r')
@@ -441,8 +449,14 @@ cmd_floor(struct cli *c, int argc, char **argv)
 		    st.legacy ? "the old state file beside the vault" : "");
 		return EXIT_OK;
 	}
-	if (vaultio_floor_reset(c->cfg, &f, &e) == -1)
+	/* A change and its line go together: no log, no reset. */
+	if (cli_audit_open(c, &a, &ae) == -1)
+		return cs_err_set(&e, ae.code, "the floor was not reset: %s", ae.msg),
+		    cli_fail(&e);
+	if (vaultio_floor_reset(c->cfg, &f, &e) == -1) {
+		audit_close(a);
 		return cli_fail(&e);
+	}
 	if (f.was == 0)
 		snprintf(gen, sizeof gen, "none");
 	else
@@ -452,7 +466,7 @@ cmd_floor(struct cli *c, int argc, char **argv)
 	fflush(stdout);
 	ev.event = "floor_reset";
 	ev.detail = gen;
-	if (cli_audit(c, &ev, &e) == -1)
-		return cli_fail(&e);
-	return EXIT_OK;
+	rc = cli_audit_put(c, a, &ev, &e) == -1 ? cli_fail(&e) : EXIT_OK;
+	audit_close(a);
+	return rc;
 }

@@ -231,6 +231,11 @@ rotate(void *arg, const char *new_key_b64, json_t **out, struct cs_err *e)
 	size_t i;
 	int rc = -1;
 
+	/* A change and its line go together: a daemon serving without a log (fail_closed
+	 * off, the log could not be opened) refuses before anything changes. */
+	if (a->lo->audit == NULL)
+		return cs_err_set(e, EBADF, "the key was not rotated: the daemon has no audit "
+		    "log open to record it");
 	if (new_key_b64 != NULL && key_parse(new_key_b64, strlen(new_key_b64), "new_key",
 	    &nk, e) == -1)
 		return -1;

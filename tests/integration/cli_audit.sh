@@ -99,6 +99,15 @@ printf 'gone' | csc set tmp x 2>/dev/null
 csc rm runpod 2>"$T/err"; rc=$?
 check "rm with an unopenable audit log exits 1 and says nothing was removed" \
 	sh -c "[ $rc -eq 1 ] && grep -q 'runpod not removed' $T/err"
+fpr_before=$(csc fingerprint)
+csc rotate >/dev/null 2>"$T/err"; rc=$?
+check "rotate with an unopenable audit log exits 1 and says the key was not rotated" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'the key was not rotated: .*audit.log' $T/err"
+check "... and the key file is unchanged" [ "$(csc fingerprint)" = "$fpr_before" ]
+csc floor --reset >"$T/out" 2>"$T/err"; rc=$?
+check "floor --reset with an unopenable audit log exits 1 and says it was not reset" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'the floor was not reset: .*audit.log' $T/err"
+check "... and reports no new floor" sh -c "[ ! -s $T/out ]"
 rmdir "$CSD/audit.log"; mv "$T/moved.log" "$CSD/audit.log"
 check "no line for the refused set or rm" [ "$(wc -l <"$CSD/audit.log")" -eq "$n_before" ]
 check "... and the vault still holds the old value" sh -c "[ \"\$($CS --config $CSD/cs.ini get runpod api_key)\" = '$SEED' ]"
