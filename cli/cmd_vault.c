@@ -72,7 +72,9 @@ cmd_init(struct cli *c, int argc, char **argv)
 	if (!from_env && access(kp, F_OK) == 0)
 		return cs_err_set(&e, EEXIST, "%s: a key file exists already; refusing to "
 		    "overwrite it", kp), cli_fail(&e);
-	if (mkparents(vp, &e) == -1 || (!from_env && mkparents(kp, &e) == -1))
+	/* The audit log's folder too: the first set appends to the log. */
+	if (mkparents(vp, &e) == -1 || (!from_env && mkparents(kp, &e) == -1) ||
+	    mkparents(c->cfg->audit_path, &e) == -1)
 		return cli_fail(&e);
 	if (from_env) {
 		if (key_parse(env, strlen(env), KEY_ENV, &k, &e) == -1)

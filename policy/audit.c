@@ -723,6 +723,11 @@ do_open(struct audit *a, struct job *j)
 		if (errno == ENXIO)
 			return cs_err_set(&j->err, ENXIO, "%s: a FIFO or socket with no "
 			    "reader; the audit lines would go nowhere", a->path);
+		/* O_CREAT fails so only when a folder on the way is missing. */
+		if (errno == ENOENT)
+			return cs_err_set(&j->err, ENOENT, "%s: the audit log's folder does "
+			    "not exist; `comfysecrets init` or the tmpfiles entry "
+			    "(systemd-tmpfiles --create comfysecrets.conf) creates it", a->path);
 		return cs_err_sys(&j->err, errno, "%s", a->path);
 	}
 	if (fstat(a->wfd, &st) == -1)

@@ -131,6 +131,26 @@ printf 'COMFYVN_SECRET_A_B=1\n#\nCOMFYVN_SECRET_A_B=2\n' >"$T/dup.env"
 csc import "$T/dup.env" 2>"$T/err"
 check "a path given twice in an .env is refused naming both lines" grep -q "dup.env:3: a/b given twice (line 1)" "$T/err"
 
+# Every path in a folder of its own, as a user following the README sets them: init
+# makes each folder (0700), the audit log's too, so the first set is audited.
+mkdir "$T/own"
+cat >"$T/own/cs.ini" <<EOF2
+[vault]
+path = $T/own/vault/vault.json
+key_file = $T/own/keys/key
+state_dir = $T/own/state
+[audit]
+path = $T/own/log/audit.log
+EOF2
+"$CS" --config "$T/own/cs.ini" init >/dev/null
+check "init creates the audit log's folder, mode 0700" sh -c "[ \"\$(stat -c %a $T/own/log)\" = 700 ]"
+printf 'v' | "$CS" --config "$T/own/cs.ini" set runpod api_key 2>"$T/err"
+check "the first set after init is stored and audited" grep -q secret_written "$T/own/log/audit.log"
+rm -r "$T/own/log"
+printf 'v' | "$CS" --config "$T/own/cs.ini" set runpod api_key 2>"$T/err"
+check "a missing audit folder is named as such, with what creates it" \
+	grep -q "log/audit.log: the audit log's folder does not exist; .comfysecrets init. or the tmpfiles entry" "$T/err"
+
 check "no secret value reached the audit log" sh -c "! grep -a -q '$SEED' $CSD/audit.log"
 check "get was audited as secret_read with pid, uid and comm" sh -c "grep -q '\"event\":\"secret_read\".*\"pid\":[0-9]*,\"uid\":0,\"gid\":0,\"comm\":\"comfysecrets\"' $CSD/audit.log"
 done_testing
