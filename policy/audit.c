@@ -33,6 +33,7 @@
  *
  * It does not rotate logs (logrotate does; the writers follow) and never sees values:
  * struct audit_event has no place for one. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -1472,8 +1473,9 @@ tail_start(int fd, off_t size, size_t limit, off_t *start)
 	return 0;
 }
 
-int
-audit_tail(const char *path, size_t limit, char ***lines, size_t *n, struct cs_err *e)
+/* The last limit lines of the plain file path, as audit_tail(). */
+static int
+tail_plain(const char *path, size_t limit, char ***lines, size_t *n, struct cs_err *e)
 {
 	struct stat st;
 	off_t start;
@@ -1769,63 +1771,302 @@ out:
 	return rc;
 }
 
+/* The rotated files of the log at path, found by listing its folder: <base>.N and
+ * <base>.N.gz, N from 1 to AUDIT_ROTATED_MAX written without leading zeros (dateext
+ * names are not looked for). name[N] is NULL where no file has that number; with both
+ * <base>.N and <base>.N.gz there (gzip has not finished), the plain one is taken. */
+struct rotated {
+	char		**name;		/* [AUDIT_ROTATED_MAX + 1], name[0] unused */
+	unsigned char	*gz;		/* name[N] is compressed */
+	unsigned	 max;		/* the highest N found; 0: none */
+	unsigned	 over;		/* files numbered above AUDIT_ROTATED_MAX */
+};
+
+static void
+rotated_free(struct rotated *rs)
+{
+	unsigned i;
+
+	if (rs->name != NULL)
+		for (i = 0; i <= rs->max; i++)
+			free(rs->name[i]);
+	free(rs->name);
+	free(rs->gz);
+	memset(rs, 0, sizeof *rs);
+}
+
+static int
+rotated_list(const char *path, struct rotated *rs, struct cs_err *e)
+{
+	const char *slash = strrchr(path, '/'), *base = slash != NULL ? slash + 1 : path;
+	const char *s;
+	size_t blen = strlen(base);
+	struct dirent *de;
+	unsigned long k;
+	char *dir, *q;
+	DIR *d;
+	int z;
+
+	memset(rs, 0, sizeof *rs);
+	dir = slash == NULL ? strdup(".") : slash == path ? strdup("/") :
+	    strndup(path, (size_t)(slash - path));
+	rs->name = calloc(AUDIT_ROTATED_MAX + 1, sizeof *rs->name);
+	rs->gz = calloc(AUDIT_ROTATED_MAX + 1, sizeof *rs->gz);
+	if (dir == NULL || rs->name == NULL || rs->gz == NULL) {
+		free(dir);
+		rotated_free(rs);
+		return cs_err_sys(e, ENOMEM, "%s", path);
+	}
+	if ((d = opendir(dir)) == NULL) {
+		cs_err_sys(e, errno, "%s: cannot list the folder to find the rotated logs",
+		    dir);
+		free(dir);
+		rotated_free(rs);
+		return -1;
+	}
+	free(dir);
+	while ((de = readdir(d)) != NULL) {
+		s = de->d_name;
+		if (strncmp(s, base, blen) != 0 || s[blen] != '.' || s[blen + 1] < '1' ||
+		    s[blen + 1] > '9')
+			continue;
+		errno = 0;
+		k = strtoul(s + blen + 1, &q, 10);
+		if (strcmp(q, ".gz") == 0)
+			z = 1;
+		else if (*q == '\0')
+			z = 0;
+		else
+			continue;
+		if (errno != 0 || k > AUDIT_ROTATED_MAX) {
+			rs->over++;
+			continue;
+		}
+		if (rs->name[k] != NULL && (!rs->gz[k] || z))
+			continue;
+		free(rs->name[k]);
+		if (asprintf(&rs->name[k], "%s.%lu%s", path, k, z ? ".gz" : "") == -1) {
+			rs->name[k] = NULL;
+			closedir(d);
+			rotated_free(rs);
+			return cs_err_sys(e, ENOMEM, "%s", path);
+		}
+		rs->gz[k] = (unsigned char)z;
+		if (k > rs->max)
+			rs->max = (unsigned)k;
+	}
+	closedir(d);
+	return 0;
+}
+
+/* Lines gathered for audit_tail, newest first. */
+struct tailacc {
+	char	**v;
+	size_t	 n, cap;
+};
+
+/* Moves the lines v[0..n) (oldest first, v freed) to the end of acc, newest first. */
+static int
+acc_take(struct tailacc *acc, char **v, size_t n, const char *path, struct cs_err *e)
+{
+	char **nv;
+	size_t i;
+
+	if (acc->n + n + 1 > acc->cap) {
+		size_t cap = acc->cap == 0 ? 64 : acc->cap;
+
+		while (cap < acc->n + n + 1)
+			cap *= 2;
+		if ((nv = realloc(acc->v, cap * sizeof *nv)) == NULL) {
+			audit_lines_free(v, n);
+			return cs_err_sys(e, ENOMEM, "%s", path);
+		}
+		acc->v = nv;
+		acc->cap = cap;
+	}
+	for (i = n; i > 0; i--)
+		acc->v[acc->n++] = v[i - 1];
+	free(v);
+	return 0;
+}
+
+/* The last limit lines of the rotated, gzip-compressed log path (oldest first). */
+static int
+tail_gz(const char *path, size_t limit, char ***lines, size_t *n, struct cs_err *e)
+{
+	struct lines rd = { .fd = -1 };
+	const char *p;
+	char **v = NULL, **nv;
+	size_t len, cnt = 0, cap = 0, i;
+	pid_t pid = -1;
+	int nl, got, status, rc = -1;
+
+	*lines = NULL;
+	*n = 0;
+	if (limit == 0)
+		return 0;
+	if ((rd.fd = open_gz(path, &pid, e)) == -1)
+		return -1;
+	if ((rd.buf = malloc(LINES_BUF)) == NULL) {
+		cs_err_sys(e, ENOMEM, "%s", path);
+		goto out;
+	}
+	/* Every line is read; at most 2 * limit are held, the last limit kept. */
+	while ((got = next_line(&rd, &p, &len, &nl)) == 1) {
+		if (cnt == 2 * limit) {
+			for (i = 0; i < limit; i++)
+				free(v[i]);
+			memmove(v, v + limit, limit * sizeof *v);
+			cnt = limit;
+		}
+		if (cnt + 1 >= cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			if ((nv = realloc(v, cap * sizeof *v)) == NULL) {
+				cs_err_sys(e, ENOMEM, "%s", path);
+				goto out;
+			}
+			v = nv;
+		}
+		if ((v[cnt] = strndup(p, len)) == NULL) {
+			cs_err_sys(e, ENOMEM, "%s", path);
+			goto out;
+		}
+		cnt++;
+	}
+	if (got == -1) {
+		cs_err_sys(e, errno, "%s: read", path);
+		goto out;
+	}
+	if (got == -2) {
+		cs_err_set(e, EBADMSG, "%s: a line longer than %u bytes", path,
+		    AUDIT_LINE_MAX);
+		goto out;
+	}
+	rc = 0;
+out:
+	close(rd.fd);
+	free(rd.buf);
+	if (waitpid(pid, &status, 0) == pid && rc == 0 &&
+	    !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+		rc = cs_err_set(e, EIO, "%s: gzip could not decompress it", path);
+	if (rc == 0) {
+		if (cnt > limit) {
+			for (i = 0; i < cnt - limit; i++)
+				free(v[i]);
+			memmove(v, v + (cnt - limit), limit * sizeof *v);
+			cnt = limit;
+		}
+		*lines = v;
+		*n = cnt;
+		return 0;
+	}
+	audit_lines_free(v, cnt);
+	return -1;
+}
+
+int
+audit_tail(const char *path, size_t limit, char ***lines, size_t *n, struct cs_err *e)
+{
+	struct tailacc acc = { 0 };
+	struct rotated rs = { 0 };
+	struct cs_err pe = { 0 };
+	char **v = NULL, *t;
+	size_t vn = 0, i;
+	unsigned k;
+	int rc = -1, missing = 0;
+
+	*lines = NULL;
+	*n = 0;
+	/* Between a rename and the next line the path may be missing: then the rotated
+	 * files alone hold the latest lines. */
+	if (tail_plain(path, limit, &v, &vn, &pe) == -1) {
+		if (pe.code != ENOENT)
+			return cs_err_set(e, pe.code, "%s", pe.msg);
+		missing = 1;
+	} else if (acc_take(&acc, v, vn, path, e) == -1) {
+		goto out;
+	}
+	if (acc.n < limit || missing) {
+		if (rotated_list(path, &rs, e) == -1)
+			goto out;
+		if (missing && rs.max == 0) {
+			cs_err_set(e, pe.code, "%s", pe.msg);
+			goto out;
+		}
+		/* .1, .2, ... back to the first number missing, until limit lines */
+		for (k = 1; k <= rs.max && rs.name[k] != NULL && acc.n < limit; k++) {
+			if ((rs.gz[k] ? tail_gz : tail_plain)(rs.name[k], limit - acc.n, &v,
+			    &vn, e) == -1 || acc_take(&acc, v, vn, rs.name[k], e) == -1)
+				goto out;
+		}
+	}
+	if (acc.v == NULL && acc_take(&acc, NULL, 0, path, e) == -1)
+		goto out;
+	for (i = 0; i < acc.n / 2; i++) {
+		t = acc.v[i];
+		acc.v[i] = acc.v[acc.n - 1 - i];
+		acc.v[acc.n - 1 - i] = t;
+	}
+	acc.v[acc.n] = NULL;
+	*lines = acc.v;
+	*n = acc.n;
+	acc.v = NULL;
+	rc = 0;
+out:
+	audit_lines_free(acc.v, acc.n);
+	rotated_free(&rs);
+	return rc;
+}
+
 int
 audit_verify(const char *path, uint64_t expect_seq, const char *expect_hash,
     struct audit_verify_result *r, struct cs_err *e)
 {
 	struct audit_verify_result res;
 	struct vstate vs = { 0 };
+	struct rotated rs = { 0 };
 	struct stat st;
-	char **names = NULL;
-	int *gz = NULL;
-	unsigned n = 0, i;
+	unsigned i, j, k;
 	int rc = -1, last_missing = 0;
 
 	memset(&res, 0, sizeof res);
 	memcpy(vs.hash, ZERO_HASH, sizeof vs.hash);
-	/* The rotated files, path.1 (newest) up to the first number missing; each may be
-	 * compressed (path.N.gz). */
-	if ((names = calloc(AUDIT_ROTATED_MAX + 1, sizeof *names)) == NULL ||
-	    (gz = calloc(AUDIT_ROTATED_MAX + 1, sizeof *gz)) == NULL) {
-		cs_err_sys(e, ENOMEM, "%s", path);
+	if (rotated_list(path, &rs, e) == -1)
 		goto out;
-	}
-	for (n = 0; n < AUDIT_ROTATED_MAX; n++) {
-		if (asprintf(&names[n], "%s.%u", path, n + 1) == -1) {
-			names[n] = NULL;
-			cs_err_sys(e, ENOMEM, "%s", path);
-			goto out;
-		}
-		if (lstat(names[n], &st) == 0)
-			continue;
-		free(names[n]);
-		if (asprintf(&names[n], "%s.%u.gz", path, n + 1) == -1) {
-			names[n] = NULL;
-			cs_err_sys(e, ENOMEM, "%s", path);
-			goto out;
-		}
-		if (lstat(names[n], &st) == 0) {
-			gz[n] = 1;
-			continue;
-		}
-		free(names[n]);
-		names[n] = NULL;
-		break;
+	if (rs.over != 0) {
+		cs_err_set(e, E2BIG, "%s: %u rotated files numbered above %u; --verify reads "
+		    "at most that many", path, rs.over, AUDIT_ROTATED_MAX);
+		goto out;
 	}
 	/* Between a rename and the next line, the path may be missing: the set is
 	 * whole without it. */
-	if (n > 0 && lstat(path, &st) == -1 && errno == ENOENT)
+	if (rs.max > 0 && lstat(path, &st) == -1 && errno == ENOENT)
 		last_missing = 1;
-	for (i = n; i > 0; i--)
-		if (verify_file(names[i - 1], gz[i - 1], expect_seq, expect_hash, &vs, &res,
-		    e) == -1)
-			goto out;
-	if (!last_missing && verify_file(path, 0, expect_seq, expect_hash, &vs, &res,
-	    e) == -1)
+	/* Oldest first. The oldest file may be any number (older ones deleted by
+	 * rotation); a number missing below it is a file removed from the chain. */
+	for (i = rs.max; i > 0; i--) {
+		if (rs.name[i] != NULL) {
+			if (verify_file(rs.name[i], rs.gz[i], expect_seq, expect_hash, &vs, &res,
+			    e) == -1)
+				goto out;
+			res.files++;
+			continue;
+		}
+		for (j = i + 1; rs.name[j] == NULL; j++)
+			;
+		for (k = i - 1; k > 0 && rs.name[k] == NULL; k--)
+			;
+		snprintf(res.bad_file, sizeof res.bad_file, "%s.%u", path, i);
+		cs_err_set(e, EBADMSG, "%s: missing (nor %s.gz), between %s and %s: a rotated "
+		    "file was removed from the set, so the chain has a gap there",
+		    res.bad_file, res.bad_file, rs.name[j], k > 0 ? rs.name[k] : path);
 		goto out;
-	res.files = n + !last_missing;
-	res.last_seq = vs.seq;
-	memcpy(res.last_hash, vs.hash, sizeof res.last_hash);
+	}
+	if (!last_missing) {
+		if (verify_file(path, 0, expect_seq, expect_hash, &vs, &res, e) == -1)
+			goto out;
+		res.files++;
+	}
 	if (expect_seq != 0 && vs.seq < expect_seq) {
 		res.bad_line = res.lines + 1;
 		snprintf(res.bad_file, sizeof res.bad_file, "%s", path);
@@ -1836,11 +2077,7 @@ audit_verify(const char *path, uint64_t expect_seq, const char *expect_hash,
 	}
 	rc = 0;
 out:
-	if (names != NULL)
-		for (i = 0; i <= n && i <= AUDIT_ROTATED_MAX; i++)
-			free(names[i]);
-	free(names);
-	free(gz);
+	rotated_free(&rs);
 	if (r != NULL) {
 		res.last_seq = vs.seq;
 		memcpy(res.last_hash, vs.hash, sizeof res.last_hash);

@@ -111,7 +111,11 @@ void	audit_tick(struct audit *a);
 void	audit_close(struct audit *a);
 
 /* Reads the last limit lines of the log at path into a NULL-terminated array of strings
- * (without newlines). Caller frees with audit_lines_free(). */
+ * (without newlines), oldest first. When path holds fewer, the rotated files are read
+ * back, newest first (path.1, then path.2 or path.2.gz through gzip -dc, ...), until
+ * limit lines are found or a number is missing; path itself may be missing when
+ * rotated files exist. *n is the count. Returns 0, or -1 with e naming the file that
+ * could not be read. Caller frees with audit_lines_free(). */
 int	audit_tail(const char *path, size_t limit, char ***lines, size_t *n, struct cs_err *e);
 void	audit_lines_free(char **lines, size_t n);
 
@@ -119,18 +123,21 @@ struct audit_verify_result {
 	uint64_t	lines;			/* lines read, in all files */
 	uint64_t	first_seq;		/* the first line's seq (1 unless rotated away); 0: none */
 	unsigned	files;			/* files read */
-	uint64_t	bad_line;		/* 1-based line of bad_file with the first break; 0: none */
+	uint64_t	bad_line;		/* 1-based line of bad_file with the first break;
+						 * 0: none, or bad_file is missing (a gap) */
 	char		bad_file[4096];		/* the file holding it */
 	uint64_t	last_seq;
 	char		last_hash[AUDIT_HASH_HEX + 1];
 };
 /* Verifies the whole chain: the rotated files path.N ... path.1 (each may be path.N.gz,
- * read through gzip -dc; N counts up from 1 to the first missing, at most
- * AUDIT_ROTATED_MAX), then path (which may be missing when rotated files exist). The
- * oldest file may start with an audit_log_continued line (older files deleted); else the
- * first line is seq 1. Returns 0 when intact; -1 with e naming the file, the first bad
- * line and why ("audit.log.1: line 7: prev does not match the hash of line 6"), and
- * r->bad_file, r->bad_line. When expect_seq is non-zero, the set must also hold a line
+ * read through gzip -dc; found by listing path's folder, N up to AUDIT_ROTATED_MAX),
+ * then path (which may be missing when rotated files exist). The oldest file may start
+ * with an audit_log_continued line (older files deleted); else the first line is seq 1.
+ * A number missing below the oldest file present is a break: e names the missing
+ * path.N, as r->bad_file, with r->bad_line 0. Returns 0 when intact; -1 with e naming
+ * the file, the first bad line and why ("audit.log.1: line 7: prev does not match the
+ * hash of line 6"), and r->bad_file, r->bad_line; -1 (E2BIG) when files are numbered
+ * above AUDIT_ROTATED_MAX. When expect_seq is non-zero, the set must also hold a line
  * with that seq whose hash is expect_hash (a state file's record; the log may go on
  * after it), so lines cut from the end are detected. */
 int	audit_verify(const char *path, uint64_t expect_seq, const char *expect_hash,

@@ -60,7 +60,7 @@ each(void **state)
 	(void)state;
 	unlink(logf);
 	unlink(lockfile);
-	for (i = 1; i <= 3; i++) {
+	for (i = 1; i <= 6; i++) {
 		snprintf(p, sizeof p, "%s.%d", logf, i);
 		unlink(p);
 		snprintf(p, sizeof p, "%s.%d.gz", logf, i);
@@ -1471,6 +1471,112 @@ test_verify_reads_compressed_and_partial_sets(void **state)
 	expect_bad(logf, 0, NULL, 1, "line 1: seq 7, expected 1");
 }
 
+/* logrotate's create with compress: .2.gz -> .3.gz, .1 -> .2.gz, the log -> .1, and
+ * two lines in each new file (an audit_log_continued first, then one read). */
+static void
+rotate_gz(void)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof cmd, "cd %s && for i in 5 4 3 2; do [ ! -e audit.log.$i.gz ] "
+	    "|| mv audit.log.$i.gz audit.log.$((i + 1)).gz; done && { [ ! -e audit.log.1 ] "
+	    "|| { gzip -c audit.log.1 >audit.log.2.gz && rm audit.log.1; }; } && "
+	    "mv audit.log audit.log.1", dir);
+	assert_int_equal(system(cmd), 0);
+	append_n(logf, AUDIT_FLUSH_NONE, 1);
+}
+
+/* A rotated file removed from the middle of the set is a break naming it; the files
+ * beyond it are still found (the folder is listed, not counted up from .1). A set whose
+ * oldest files were deleted by rotation still verifies. */
+static void
+test_verify_names_a_rotated_file_missing_in_the_middle(void **state)
+{
+	struct audit_verify_result r;
+	struct cs_err e = { 0 };
+	char p[200], q[200];
+
+	(void)state;
+	if (system("command -v gzip >/dev/null") != 0)
+		skip();
+	append_n(logf, AUDIT_FLUSH_NONE, 2);
+	rotate_gz();
+	rotate_gz();
+	rotate_gz();		/* .3.gz: seq 1-2, .2.gz: 3-4, .1: 5-6, log: 7-8 */
+	expect_set_ok(8, 8, 4);
+	snprintf(p, sizeof p, "%s.2.gz", logf);
+	snprintf(q, sizeof q, "%s/moved.gz", dir);
+	assert_int_equal(rename(p, q), 0);
+	assert_int_equal(audit_verify(logf, 0, NULL, &r, &e), -1);
+	if (strstr(e.msg, "audit.log.2: missing") == NULL ||
+	    strstr(e.msg, "audit.log.3.gz and ") == NULL)
+		fail_msg("message \"%s\" does not name the gap", e.msg);
+	snprintf(p, sizeof p, "%s.2", logf);
+	assert_string_equal(r.bad_file, p);
+	assert_int_equal(r.bad_line, 0);
+	/* the oldest file gone too: the set starts at .1's audit_log_continued */
+	snprintf(p, sizeof p, "%s.3.gz", logf);
+	assert_int_equal(unlink(p), 0);
+	expect_set_ok(8, 4, 2);
+	/* a gap of two, with the oldest file numbered 5 */
+	snprintf(p, sizeof p, "%s.5.gz", logf);
+	assert_int_equal(rename(q, p), 0);
+	cs_err_clear(&e);
+	assert_int_equal(audit_verify(logf, 0, NULL, &r, &e), -1);
+	if (strstr(e.msg, "audit.log.4: missing") == NULL)
+		fail_msg("message \"%s\" does not name the gap", e.msg);
+}
+
+/* seq of an audit line */
+static long
+seq_of(const char *line)
+{
+	return strncmp(line, "{\"seq\":", 7) == 0 ? strtol(line + 7, NULL, 10) : -1;
+}
+
+/* The tail reads back into the rotated files, .1 then .2.gz, oldest line first. */
+static void
+test_tail_reads_back_into_rotated_files(void **state)
+{
+	struct cs_err e = { 0 };
+	char **lines = NULL, p[200], q[200];
+	size_t n, i;
+
+	(void)state;
+	if (system("command -v gzip >/dev/null") != 0)
+		skip();
+	append_n(logf, AUDIT_FLUSH_NONE, 2);
+	rotate_gz();
+	rotate_gz();		/* .2.gz: seq 1-2, .1: 3-4, log: 5-6 */
+	assert_int_equal(audit_tail(logf, 5, &lines, &n, &e), 0);
+	assert_int_equal(n, 5);
+	for (i = 0; i < n; i++)
+		assert_int_equal(seq_of(lines[i]), (long)i + 2);
+	assert_null(lines[n]);
+	audit_lines_free(lines, n);
+	assert_int_equal(audit_tail(logf, 100, &lines, &n, &e), 0);
+	assert_int_equal(n, 6);
+	for (i = 0; i < n; i++)
+		assert_int_equal(seq_of(lines[i]), (long)i + 1);
+	audit_lines_free(lines, n);
+	assert_int_equal(audit_tail(logf, 2, &lines, &n, &e), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(seq_of(lines[0]), 5);
+	audit_lines_free(lines, n);
+	/* between the rename and the next line: the rotated files alone */
+	snprintf(p, sizeof p, "%s.2.gz", logf);
+	assert_int_equal(unlink(p), 0);
+	snprintf(p, sizeof p, "%s.1", logf);
+	snprintf(q, sizeof q, "%s.2", logf);
+	assert_int_equal(rename(p, q), 0);
+	assert_int_equal(rename(logf, p), 0);	/* .2: seq 3-4, .1: 5-6, no log */
+	assert_int_equal(audit_tail(logf, 3, &lines, &n, &e), 0);
+	assert_int_equal(n, 3);
+	for (i = 0; i < n; i++)
+		assert_int_equal(seq_of(lines[i]), (long)i + 4);
+	audit_lines_free(lines, n);
+}
+
 static void
 test_a_corrupt_gzip_is_named(void **state)
 {
@@ -1719,6 +1825,8 @@ main(void)
 		T(test_verify_names_the_rotated_file_and_line),
 		T(test_verify_reads_compressed_and_partial_sets),
 		T(test_a_corrupt_gzip_is_named),
+		T(test_verify_names_a_rotated_file_missing_in_the_middle),
+		T(test_tail_reads_back_into_rotated_files),
 		T(test_a_readers_flock_on_the_log_does_not_stop_appends),
 		T(test_a_denial_flood_is_merged_per_caller_and_pair),
 		T(test_merged_denials_are_written_when_the_window_ends),

@@ -120,4 +120,33 @@ check "set whose audit line fails after the save exits 1" [ "$rc" -eq 1 ]
 check "... and says exactly that the value WAS stored, not audited" \
 	grep -q "runpod/api_key WAS stored (vault generation [0-9]*), but its audit line could not be written" "$T/err"
 check "... which it was" sh -c "[ \"\$($CS --config $CSD/cs.ini get runpod api_key)\" = changed-2 ]"
+
+# A set rotated as the shipped logrotate config leaves it (create, compress,
+# delaycompress): audit.log, .1, .2.gz, .3.gz, each new file started by a CLI read.
+rot() {
+	for i in 2 1; do
+		[ ! -e "$CSD/audit.log.$i.gz" ] || mv "$CSD/audit.log.$i.gz" "$CSD/audit.log.$((i + 1)).gz"
+	done
+	[ ! -e "$CSD/audit.log.1" ] || { gzip "$CSD/audit.log.1" && mv "$CSD/audit.log.1.gz" "$CSD/audit.log.2.gz"; }
+	mv "$CSD/audit.log" "$CSD/audit.log.1"
+	csc get runpod api_key >/dev/null
+}
+rot; rot; rot
+whole() { { gzip -dc "$CSD/audit.log.3.gz"; gzip -dc "$CSD/audit.log.2.gz"; cat "$CSD/audit.log.1" "$CSD/audit.log"; } | tail -n "$1"; }
+csc audit --limit 5 >"$T/tail5"
+check "audit --limit 5 right after a rotation prints 5 lines, read back from audit.log.1" \
+	sh -c "[ \$(wc -l <$T/tail5) -eq 5 ]"
+whole 5 >"$T/want5"
+check "... the last 5 of the set, oldest first" cmp "$T/tail5" "$T/want5"
+csc audit --limit 7 >"$T/tail7"; whole 7 >"$T/want7"
+check "audit --limit 7 reads on into audit.log.2.gz" cmp "$T/tail7" "$T/want7"
+check "audit --verify passes over audit.log, .1, .2.gz and .3.gz" \
+	sh -c "$CS --config $CSD/cs.ini audit --verify | grep -q 'in 4 files'"
+mv "$CSD/audit.log.2.gz" "$T/2.gz"
+csc audit --verify >"$T/out" 2>"$T/err"; rc=$?
+check "a rotated file missing in the middle fails --verify (exit 1)" [ "$rc" -eq 1 ]
+check "... naming the missing file" grep -q "audit.log.2: missing" "$T/err"
+mv "$T/2.gz" "$CSD/audit.log.2.gz"
+rm "$CSD/audit.log.3.gz"
+check "a set whose oldest file was deleted by rotation still verifies" csc audit --verify
 done_testing
