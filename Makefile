@@ -165,6 +165,7 @@ endif
 INSTALL_DOCS := systemd/fstab.example examples/compose.yaml examples/docker-run.sh \
 	   examples/pod-hostpath.yaml examples/credential.conf examples/comfysecrets.ini
 ETCCONF	:= $(DESTDIR)$(SYSCONFDIR)/comfysecrets/comfysecrets.ini
+ETCLOGROTATE := $(DESTDIR)$(SYSCONFDIR)/logrotate.d/comfysecrets
 
 install: $(BINS) $(MANPAGES)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
@@ -182,7 +183,9 @@ install: $(BINS) $(MANPAGES)
 	chmod 0644 '$(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets-watch@.service'
 	install -m 0644 systemd/run-comfysecrets.mount $(DESTDIR)$(SYSTEMDUNITDIR)/run-comfysecrets.mount
 	install -m 0644 systemd/comfysecrets.tmpfiles $(DESTDIR)$(TMPFILESDIR)/comfysecrets.conf
-	install -D -m 0644 logrotate/comfysecrets $(DESTDIR)$(SYSCONFDIR)/logrotate.d/comfysecrets
+	@if [ -e $(ETCLOGROTATE) ] && ! cmp -s logrotate/comfysecrets $(ETCLOGROTATE); then \
+	    echo "install: kept $(ETCLOGROTATE) (changed since install)"; \
+	else install -D -m 0644 logrotate/comfysecrets $(ETCLOGROTATE); fi
 	install -m 0644 $(INSTALL_DOCS) $(DESTDIR)$(DOCDIR)/
 	@if [ -e $(ETCCONF) ]; then echo "install: kept $(ETCCONF)"; \
 	else install -m 0600 examples/comfysecrets.ini $(ETCCONF); fi
@@ -196,8 +199,8 @@ uninstall:
 	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets.service $(DESTDIR)$(SYSTEMDUNITDIR)/run-comfysecrets.mount
 	rm -f '$(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets-watch@.service'
 	rm -f $(DESTDIR)$(TMPFILESDIR)/comfysecrets.conf
-	@if cmp -s logrotate/comfysecrets $(DESTDIR)$(SYSCONFDIR)/logrotate.d/comfysecrets; then \
-	    rm -f $(DESTDIR)$(SYSCONFDIR)/logrotate.d/comfysecrets; fi
+	@if cmp -s logrotate/comfysecrets $(ETCLOGROTATE); then rm -f $(ETCLOGROTATE); \
+	elif [ -e $(ETCLOGROTATE) ]; then echo "uninstall: kept $(ETCLOGROTATE) (changed since install)"; fi
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(INSTALL_DOCS)))
 	@rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 	@if cmp -s examples/comfysecrets.ini $(ETCCONF); then rm -f $(ETCCONF); \
@@ -267,7 +270,7 @@ Knobs (make VAR=value ...):
                   (-std=c11 -Werror ..., CS_CFLAGS) are always added; also CPPFLAGS,
                   LDFLAGS, LDLIBS, CC
   SOAK_SECONDS=N  length of the soak in check (20; check-all uses 60)
-  SCRIPT_TIMEOUT=N  seconds before tests/run kills one suite or script (600)
+  SCRIPT_TIMEOUT=N  seconds before tests/run kills one suite or script (1800)
   FUZZ_SECONDS=N  fuzz-smoke time per target (20; check's fuzz_replay.sh uses 5)
   FUZZ_CC, FUZZ_BUILD  compiler (clang) and folder (build/fuzz) for the fuzz targets
   QUICK=1         bench: the short run

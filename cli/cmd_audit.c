@@ -104,7 +104,8 @@ verify(struct cli *c)
 	}
 	if (audit_verify(c->cfg->audit_path, seq, hash, &r, &e) == -1)
 		return cli_fail(&e);
-	printf("%s: %llu lines", c->cfg->audit_path, (unsigned long long)r.lines);
+	printf("%s: %llu line%s", c->cfg->audit_path, (unsigned long long)r.lines,
+	    r.lines == 1 ? "" : "s");
 	if (r.files > 1)
 		printf(" in %u files (rotated ones included)", r.files);
 	printf(", chain intact");

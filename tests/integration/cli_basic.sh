@@ -146,6 +146,8 @@ EOF2
 check "init creates the audit log's folder, mode 0700" sh -c "[ \"\$(stat -c %a $T/own/log)\" = 700 ]"
 printf 'v' | "$CS" --config "$T/own/cs.ini" set runpod api_key 2>"$T/err"
 check "the first set after init is stored and audited" grep -q secret_written "$T/own/log/audit.log"
+check "audit --verify counts it as 1 line" \
+	sh -c "$CS --config $T/own/cs.ini audit --verify | grep -q ': 1 line, chain intact'"
 rm -r "$T/own/log"
 printf 'v' | "$CS" --config "$T/own/cs.ini" set runpod api_key 2>"$T/err"
 check "a missing audit folder is named as such, with what creates it" \

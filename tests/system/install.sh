@@ -90,28 +90,39 @@ else
 	skip "example comfysecrets.ini is accepted" "$CS does not exist"
 fi
 
-# A config the admin changed survives a second install and the uninstall.
+# A config the admin changed survives a second install and the uninstall; so does a
+# changed logrotate config.
 CONF=$D/etc/comfysecrets/comfysecrets.ini
+LR=$D/etc/logrotate.d/comfysecrets
 printf '[audit]\nflush = sync\n' >>"$CONF"
 cp "$CONF" "$T/changed.ini"
-if sys_install "$D" && cmp -s "$CONF" "$T/changed.ini" && grep -q 'kept' "$T/install.log"; then
+sed -i 's/rotate 12/rotate 52/' "$LR"
+cp "$LR" "$T/changed.lr"
+if sys_install "$D" && cmp -s "$CONF" "$T/changed.ini" && grep -q "kept $CONF" "$T/install.log"; then
 	ok "install again: a changed /etc config is kept"
 else
 	notok "install again: a changed /etc config is kept" "$(tail -n 2 "$T/install.log" | tr '\n' ' ')"
+fi
+if cmp -s "$LR" "$T/changed.lr" && grep -q "kept $LR" "$T/install.log"; then
+	ok "install again: a changed /etc/logrotate.d/comfysecrets is kept, and says so"
+else
+	notok "install again: a changed /etc/logrotate.d/comfysecrets is kept, and says so" \
+		"$(grep -c 'rotate 52' "$LR") $(tail -n 2 "$T/install.log" | tr '\n' ' ')"
 fi
 if ! sys_uninstall "$D"; then
 	notok "make uninstall DESTDIR" "$(tail -n 3 "$T/uninstall.log" | tr '\n' ' ')"
 	done_testing
 fi
 left=$(cd "$D" && find . ! -type d | sort | tr '\n' ' ')
-if [ "$left" = "./etc/comfysecrets/comfysecrets.ini " ] && cmp -s "$CONF" "$T/changed.ini"; then
-	ok "uninstall: everything removed but the changed /etc config"
+if [ "$left" = "./etc/comfysecrets/comfysecrets.ini ./etc/logrotate.d/comfysecrets " ] &&
+    cmp -s "$CONF" "$T/changed.ini" && cmp -s "$LR" "$T/changed.lr"; then
+	ok "uninstall: everything removed but the changed /etc config and logrotate config"
 else
-	notok "uninstall: everything removed but the changed /etc config" "left: $left"
+	notok "uninstall: everything removed but the changed /etc config and logrotate config" "left: $left"
 fi
 
 # Unchanged, the config goes with the rest: nothing but empty standard folders is left.
-if sys_install "$D" && rm -f "$CONF" && sys_install "$D" && sys_uninstall "$D"; then
+if sys_install "$D" && rm -f "$CONF" "$LR" && sys_install "$D" && sys_uninstall "$D"; then
 	left=$(cd "$D" && find . ! -type d | tr '\n' ' ')
 	ours=$(cd "$D" && find . -path '*comfysecrets*' | tr '\n' ' ')
 	if [ -z "$left" ] && [ -z "$ours" ]; then
