@@ -308,6 +308,21 @@ if [ $started -eq 0 ]; then
 else
 	notok "the vault mounts with COMFYVN_SECRETS_KEY" "$(tail -n 2 "$T/csfs.err" | tr '\n' ' ')"
 fi
+# A daemon serving without an audit log (fail_closed off, the log cannot be opened)
+# refuses a rotation before changing anything: a change and its line go together.
+mv "$CSD/audit.log" "$T/audit.keep" && mkdir "$CSD/audit.log"
+sed -i 's/^\[audit\]$/[audit]\nfail_closed = false/' "$CSD/cs.ini"
+if csfs_start "$M"; then
+	ctl '{"op":"rotate"}' >"$T/a"
+	check "rotate is refused when the daemon serves without an audit log" \
+		grep -q '"error":"rotate: the key was not rotated: the daemon has no audit log open' "$T/a"
+	check "... and the key file is untouched" [ "$(csc fingerprint)" = "$want" ]
+	check "... and stops cleanly (status 0)" csfs_stop "$M"
+else
+	notok "the vault mounts without an audit log (fail_closed = false)" "$(tail -n 2 "$T/csfs.err" | tr '\n' ' ')"
+fi
+sed -i '/^fail_closed = false$/d' "$CSD/cs.ini"
+rmdir "$CSD/audit.log" && mv "$T/audit.keep" "$CSD/audit.log"
 check "audit --verify passes afterwards" csc audit --verify
 check "no value reached the daemon's stderr" sh -c "! grep -q -e '$SEED' -e '$OVR' $T/csfs.err"
 check "the daemon reported no sanitizer finding" sh -c "! grep -q -e 'Sanitizer' -e 'runtime error' $T/csfs.err"
