@@ -224,7 +224,7 @@ cmd_audit(struct cli *c, int argc, char **argv)
 		return cli_usage("audit", "--verify and --follow do not go together");
 	if (do_verify)
 		return verify(c);
-	if (audit_tail(c->cfg->audit_path, limit, &lines, &n, &e) == -1)
+	if (audit_tail_rotated(c->cfg->audit_path, limit, &lines, &n, &e) == -1)
 		return cli_fail(&e);
 	for (i = 0; i < n && rc == EXIT_OK; i++)
 		if (show(lines[i], strlen(lines[i]), &e) == -1)

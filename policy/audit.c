@@ -1473,9 +1473,8 @@ tail_start(int fd, off_t size, size_t limit, off_t *start)
 	return 0;
 }
 
-/* The last limit lines of the plain file path, as audit_tail(). */
-static int
-tail_plain(const char *path, size_t limit, char ***lines, size_t *n, struct cs_err *e)
+int
+audit_tail(const char *path, size_t limit, char ***lines, size_t *n, struct cs_err *e)
 {
 	struct stat st;
 	off_t start;
@@ -1859,7 +1858,7 @@ rotated_list(const char *path, struct rotated *rs, struct cs_err *e)
 	return 0;
 }
 
-/* Lines gathered for audit_tail, newest first. */
+/* Lines gathered for audit_tail_rotated, newest first. */
 struct tailacc {
 	char	**v;
 	size_t	 n, cap;
@@ -1965,7 +1964,8 @@ out:
 }
 
 int
-audit_tail(const char *path, size_t limit, char ***lines, size_t *n, struct cs_err *e)
+audit_tail_rotated(const char *path, size_t limit, char ***lines, size_t *n,
+    struct cs_err *e)
 {
 	struct tailacc acc = { 0 };
 	struct rotated rs = { 0 };
@@ -1979,7 +1979,7 @@ audit_tail(const char *path, size_t limit, char ***lines, size_t *n, struct cs_e
 	*n = 0;
 	/* Between a rename and the next line the path may be missing: then the rotated
 	 * files alone hold the latest lines. */
-	if (tail_plain(path, limit, &v, &vn, &pe) == -1) {
+	if (audit_tail(path, limit, &v, &vn, &pe) == -1) {
 		if (pe.code != ENOENT)
 			return cs_err_set(e, pe.code, "%s", pe.msg);
 		missing = 1;
@@ -1995,7 +1995,7 @@ audit_tail(const char *path, size_t limit, char ***lines, size_t *n, struct cs_e
 		}
 		/* .1, .2, ... back to the first number missing, until limit lines */
 		for (k = 1; k <= rs.max && rs.name[k] != NULL && acc.n < limit; k++) {
-			if ((rs.gz[k] ? tail_gz : tail_plain)(rs.name[k], limit - acc.n, &v,
+			if ((rs.gz[k] ? tail_gz : audit_tail)(rs.name[k], limit - acc.n, &v,
 			    &vn, e) == -1 || acc_take(&acc, v, vn, rs.name[k], e) == -1)
 				goto out;
 		}

@@ -110,13 +110,16 @@ void	audit_tick(struct audit *a);
  * a write still stuck then is left to its thread, which frees the handle if it returns. */
 void	audit_close(struct audit *a);
 
-/* Reads the last limit lines of the log at path into a NULL-terminated array of strings
- * (without newlines), oldest first. When path holds fewer, the rotated files are read
- * back, newest first (path.1, then path.2 or path.2.gz through gzip -dc, ...), until
- * limit lines are found or a number is missing; path itself may be missing when
- * rotated files exist. *n is the count. Returns 0, or -1 with e naming the file that
- * could not be read. Caller frees with audit_lines_free(). */
+/* Reads the last limit lines of the log at path (that file alone) into a
+ * NULL-terminated array of strings (without newlines), oldest first; *n is the count.
+ * Returns 0, or -1 with e naming the file. Caller frees with audit_lines_free(). */
 int	audit_tail(const char *path, size_t limit, char ***lines, size_t *n, struct cs_err *e);
+/* The same, reading back into the rotated files when path holds fewer than limit lines:
+ * path.1, then path.2 or path.2.gz (through gzip -dc), ... until limit lines are found
+ * or a number is missing. path itself may be missing when rotated files exist. The
+ * lines come oldest first. Runs gzip: for the CLI, not the daemon. */
+int	audit_tail_rotated(const char *path, size_t limit, char ***lines, size_t *n,
+	    struct cs_err *e);
 void	audit_lines_free(char **lines, size_t n);
 
 struct audit_verify_result {

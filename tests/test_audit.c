@@ -1548,18 +1548,18 @@ test_tail_reads_back_into_rotated_files(void **state)
 	append_n(logf, AUDIT_FLUSH_NONE, 2);
 	rotate_gz();
 	rotate_gz();		/* .2.gz: seq 1-2, .1: 3-4, log: 5-6 */
-	assert_int_equal(audit_tail(logf, 5, &lines, &n, &e), 0);
+	assert_int_equal(audit_tail_rotated(logf, 5, &lines, &n, &e), 0);
 	assert_int_equal(n, 5);
 	for (i = 0; i < n; i++)
 		assert_int_equal(seq_of(lines[i]), (long)i + 2);
 	assert_null(lines[n]);
 	audit_lines_free(lines, n);
-	assert_int_equal(audit_tail(logf, 100, &lines, &n, &e), 0);
+	assert_int_equal(audit_tail_rotated(logf, 100, &lines, &n, &e), 0);
 	assert_int_equal(n, 6);
 	for (i = 0; i < n; i++)
 		assert_int_equal(seq_of(lines[i]), (long)i + 1);
 	audit_lines_free(lines, n);
-	assert_int_equal(audit_tail(logf, 2, &lines, &n, &e), 0);
+	assert_int_equal(audit_tail_rotated(logf, 2, &lines, &n, &e), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(seq_of(lines[0]), 5);
 	audit_lines_free(lines, n);
@@ -1570,7 +1570,7 @@ test_tail_reads_back_into_rotated_files(void **state)
 	snprintf(q, sizeof q, "%s.2", logf);
 	assert_int_equal(rename(p, q), 0);
 	assert_int_equal(rename(logf, p), 0);	/* .2: seq 3-4, .1: 5-6, no log */
-	assert_int_equal(audit_tail(logf, 3, &lines, &n, &e), 0);
+	assert_int_equal(audit_tail_rotated(logf, 3, &lines, &n, &e), 0);
 	assert_int_equal(n, 3);
 	for (i = 0; i < n; i++)
 		assert_int_equal(seq_of(lines[i]), (long)i + 4);
