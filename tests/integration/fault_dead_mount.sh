@@ -47,11 +47,16 @@ else
 	notok "... and the daemon then mounts and serves" "$(tail -n 2 "$T/csfs.err" | tr '\n' ' ')"
 fi
 
-if csfs_start "$M" -o auto_unmount; then
+# In a chroot, fusermount3's auto_unmount helper (Debian 12's fuse3 3.14) leaves the
+# dead mount in place after SIGKILL; outside one it removes it. Say so there.
+# (In a chroot no mount has "/" as its mount point: mountinfo hides the ones outside it.)
+if ! awk '$5 == "/" { f = 1 } END { exit !f }' /proc/self/mountinfo; then
+	skip "-o auto_unmount after SIGKILL" "in a chroot, fusermount3's auto_unmount helper does not unmount"
+elif csfs_start "$M" -o auto_unmount; then
 	pid=$CSFS_PID
 	kill -KILL "$pid"; wait "$pid" 2>/dev/null
 	check "with -o auto_unmount a SIGKILLed daemon leaves no dead mount" \
-		wait_until 3 sh -c "[ \$(awk -v m='$M' '\$2 == m' /proc/mounts | wc -l) -eq 0 ]"
+		wait_until 30 sh -c "[ \$(awk -v m='$M' '\$2 == m' /proc/mounts | wc -l) -eq 0 ]"
 	if csfs_start "$M" -o auto_unmount; then
 		check "... and the restart serves" value_is "$F" dm-value
 		check "... and stops cleanly" csfs_stop "$M"

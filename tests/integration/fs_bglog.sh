@@ -26,7 +26,7 @@ restore() { cp "$T/new.json" "$CSD/vault.json.tmp" && mv "$CSD/vault.json.tmp" "
 stop() {
 	_p=$(pgrep -f "comfysecretsfs .*$1\$" | head -n 1)
 	fusermount3 -u "$1" 2>/dev/null
-	[ -z "$_p" ] || wait_until 5 sh -c "! kill -0 $_p 2>/dev/null"
+	[ -z "$_p" ] || wait_until 30 sh -c "! kill -0 $_p 2>/dev/null"
 }
 
 : >"$T/journal"
@@ -38,7 +38,7 @@ check "the daemon goes to the background and serves (status $rc)" \
 	sh -c "[ $rc -eq 0 ] && [ \"\$(cat $M/app/token)\" = bg-2 ]"
 rollback
 check "a refused reload reaches the journal stream named by JOURNAL_STREAM" \
-	wait_until 5 grep -q 'reload .*refused' "$T/journal"
+	wait_until 30 grep -q 'reload .*refused' "$T/journal"
 check "... and the newer value stays served" value_is "$M/app/token" bg-2
 check "unmounting ends the background daemon" stop "$M"
 [ -s "$T/journal" ] && sed 's/^/# /' "$T/journal"

@@ -67,7 +67,7 @@ check "... and they still read their values" [ "$(field read_after_rm)" = NEWv ]
 A=$(head -c 3000 /dev/zero | tr '\0' A)
 B=$(head -c 17 /dev/zero | tr '\0' B)
 printf '%s' "$A" | csc set app rot
-wait_until 3 sh -c "[ \$(stat -c %s $M/app/rot 2>/dev/null) = 3000 ]"
+wait_until 30 sh -c "[ \$(stat -c %s $M/app/rot 2>/dev/null) = 3000 ]"
 python3 - "$M/app/rot" "$T/stop" >"$T/loop.out" 2>&1 <<'PY' &
 import os, sys
 p, stop = sys.argv[1], sys.argv[2]

@@ -42,7 +42,7 @@ if _why=$(fuse_usable); then
 	"$CSFS" -f -o "config=$K/cs.ini" "$V/vault.json" "$M" 2>>"$T/csfs.err" &
 	fspid=$!
 	at_exit "kill $fspid"
-	if wait_until 5 is_mounted "$M"; then mounted=1; else
+	if wait_until 30 is_mounted "$M"; then mounted=1; else
 		notok "the vault mounts" "$(tail -n 2 "$T/csfs.err" | tr '\n' ' ')"; fi
 else
 	skip "the daemon keeps serving the current value" "$_why"
@@ -68,7 +68,7 @@ as_user "printf '{\"generation\": 1, \"audit_seq\": 0, \"audit_hash\": \"\", \"a
 check_fails "a forged state file beside the vault changes nothing" cs get runpod api_key
 if [ $mounted = 1 ]; then
 	check "the daemon refuses the old vault (logged)" \
-		wait_until 5 grep -q 'rollback refused' "$T/csfs.err"
+		wait_until 30 grep -q 'rollback refused' "$T/csfs.err"
 	check "... and keeps serving the current value" value_is current
 fi
 
@@ -94,7 +94,7 @@ check "... saying so" grep -q "another vault's: rollback refused" "$T/err"
 check "... showing no value" sh -c "! grep -q forked $T/out"
 if [ $mounted = 1 ]; then
 	check "the daemon refuses the fork (logged)" \
-		wait_until 5 grep -q "another vault's: rollback refused" "$T/csfs.err"
+		wait_until 30 grep -q "another vault's: rollback refused" "$T/csfs.err"
 	check "... and keeps serving the current value" value_is current
 fi
 
