@@ -7,7 +7,10 @@
 #ifndef CS_ERR_H
 #define CS_ERR_H
 
+#include <stdarg.h>
 #include <stddef.h>
+
+#include "attr.h"
 
 #define CS_ERR_MSG_MAX	256	/* bytes, including the NUL */
 
@@ -16,13 +19,41 @@ struct cs_err {
 	char	msg[CS_ERR_MSG_MAX];	/* "vault.json: field openai/api_key: authentication failed" */
 };
 
-/* Sets e (unless already set, or e is NULL) and returns -1. */
-int	cs_err_set(struct cs_err *e, int code, const char *fmt, ...)
-	    __attribute__((format(printf, 3, 4)));
-/* Like cs_err_set, appending ": strerror(code)". */
-int	cs_err_sys(struct cs_err *e, int code, const char *fmt, ...)
-	    __attribute__((format(printf, 3, 4)));
+/* Sets e (unless already set, or e is NULL) from fmt and ap; with_errno appends
+ * ": strerror(code)". The out-of-line half of cs_err_set() and cs_err_sys(). */
+void	cs_err_vset(struct cs_err *e, int code, int with_errno, const char *fmt, va_list ap)
+	    __attribute__((format(printf, 4, 0)));
 void	cs_err_clear(struct cs_err *e);
+
+/* Sets e (unless already set, or e is NULL) and returns -1. Defined here, not in err.c,
+ * so that the compiler and the analysers (cppcheck, clang-analyzer) see the -1 at
+ * every `return cs_err_set(...)` and know the path failed. */
+static inline int	cs_err_set(struct cs_err *e, int code, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+static inline int
+cs_err_set(struct cs_err *e, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cs_err_vset(e, code, 0, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Like cs_err_set, appending ": strerror(code)"; returns -1. */
+static inline int	cs_err_sys(struct cs_err *e, int code, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+static inline int
+cs_err_sys(struct cs_err *e, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cs_err_vset(e, code, 1, fmt, ap);
+	va_end(ap);
+	return -1;
+}
 
 #define CS_SHOW_MAX	48			/* bytes of hostile text echoed by default */
 #define CS_SHOW_BUF(max)	((max) * 4 + 8)	/* bytes of out for cs_show(..., max, ...) */

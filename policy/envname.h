@@ -19,6 +19,6 @@ int	envname_is_override(const char *name, size_t len);
  * A name that does not split into two valid names is EINVAL, naming the variable
  * (shortened and escaped if hostile). */
 int	envname_split(const char *name, size_t len, char provider[VAULT_NAME_MAX + 1],
-	    char field[VAULT_NAME_MAX + 1], struct cs_err *e);
+	    char field[VAULT_NAME_MAX + 1], struct cs_err *e) CS_WUR;
 
 #endif
