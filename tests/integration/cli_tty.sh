@@ -57,7 +57,8 @@ if ! "$cc" -shared -fPIC -o "$T/noecho.so" "$T/noecho.c" 2>"$T/cc.err"; then
 fi
 # Under ASan the runtime must come first: the shim goes after it.
 pre=$(ldd "$CS" | awk '/libasan/ { print $3 }')
-LD_PRELOAD="${pre:+$pre:}$T/noecho.so" python3 "$T/drive.py" "$SEED-2" \
+# env sets it for the CLI alone (python3 may be a shell shim).
+python3 "$T/drive.py" "$SEED-2" env LD_PRELOAD="${pre:+$pre:}$T/noecho.so" \
 	"$CS" --config "$CSD/cs.ini" set runpod endpoint
 rc=$?
 check "echo that stays on fails the prompt (exit $rc)" [ "$rc" -ne 0 ]
