@@ -7,7 +7,6 @@
 #ifndef CS_ERR_H
 #define CS_ERR_H
 
-#include <stdarg.h>
 #include <stddef.h>
 
 #include "attr.h"
@@ -19,39 +18,25 @@ struct cs_err {
 	char	msg[CS_ERR_MSG_MAX];	/* "vault.json: field openai/api_key: authentication failed" */
 };
 
-/* Sets e (unless already set, or e is NULL) from fmt and ap; with_errno appends
- * ": strerror(code)". The out-of-line half of cs_err_set() and cs_err_sys(). */
-void	cs_err_vset(struct cs_err *e, int code, int with_errno, const char *fmt, va_list ap)
-	    __attribute__((format(printf, 4, 0)));
+/* Sets e (unless already set, or e is NULL) and returns -1. */
+#define cs_err_set(...)	cs_err_fail(cs_err_setf(__VA_ARGS__))
+/* Like cs_err_set, appending ": strerror(code)". */
+#define cs_err_sys(...)	cs_err_fail(cs_err_sysf(__VA_ARGS__))
 void	cs_err_clear(struct cs_err *e);
 
-/* Sets e (unless already set, or e is NULL) and returns -1. Defined here, not in err.c,
- * so that the compiler and the analysers (cppcheck, clang-analyzer) see the -1 at
- * every `return cs_err_set(...)` and know the path failed. */
-static inline int	cs_err_set(struct cs_err *e, int code, const char *fmt, ...)
+/* The out-of-line halves of cs_err_set() and cs_err_sys(); each returns -1. */
+int	cs_err_setf(struct cs_err *e, int code, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
-static inline int
-cs_err_set(struct cs_err *e, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	cs_err_vset(e, code, 0, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-/* Like cs_err_set, appending ": strerror(code)"; returns -1. */
-static inline int	cs_err_sys(struct cs_err *e, int code, const char *fmt, ...)
+int	cs_err_sysf(struct cs_err *e, int code, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
-static inline int
-cs_err_sys(struct cs_err *e, int code, const char *fmt, ...)
-{
-	va_list ap;
 
-	va_start(ap, fmt);
-	cs_err_vset(e, code, 1, fmt, ap);
-	va_end(ap);
+/* -1, whatever r is. It is how the macros above show the analysers (cppcheck,
+ * clang-analyzer, which reads no other file and inlines no variadic function) the -1 at
+ * every `return cs_err_set(...)`, so that path is known to have failed. */
+static inline int
+cs_err_fail(int r)
+{
+	(void)r;
 	return -1;
 }
 
