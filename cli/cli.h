@@ -36,26 +36,28 @@ int	cli_help(const char *cmd);
 /* Appends ev to the configured audit log with this process's ids, via "cli" and this
  * process's comm (unless ev names a via or a comm itself), then moves the state file
  * forward. */
-int	cli_audit(struct cli *c, struct audit_event *ev, struct cs_err *e);
+int	cli_audit(struct cli *c, struct audit_event *ev, struct cs_err *e) CS_WUR;
 /* For a change (set, rm, import, rotate, floor --reset): opens the audit log before the
  * change is made, so a log that cannot be opened refuses the change instead of following
  * it unrecorded.
  * Caller closes *a with audit_close(). */
-int	cli_audit_open(struct cli *c, struct audit **a, struct cs_err *e);
+int	cli_audit_open(struct cli *c, struct audit **a, struct cs_err *e) CS_WUR;
 /* Appends ev to a (from cli_audit_open) as cli_audit() does; a is left open. */
 int	cli_audit_put(struct cli *c, struct audit *a, struct audit_event *ev,
-	    struct cs_err *e);
+	    struct cs_err *e) CS_WUR;
 /* The same for ev[0..n) through one open of the log and one state file update; stops
  * at the first line that cannot be written (the lines before it are written). */
-int	cli_audit_n(struct cli *c, struct audit_event *ev, size_t n, struct cs_err *e);
+int	cli_audit_n(struct cli *c, struct audit_event *ev, size_t n, struct cs_err *e)
+	    CS_WUR;
 
 /* A value from stdin: to EOF when stdin is not a terminal (one trailing line end, "\n"
  * or "\r\n", dropped unless raw), else one line typed at a prompt without echo. More
  * than max bytes (after the line end is dropped) is EFBIG. */
 int	cli_read_value(const char *what, size_t max, int raw, struct secret **out,
-	    struct cs_err *e);
+	    struct cs_err *e) CS_WUR;
 /* Writes all of p to fd; -1 with e naming what on failure. */
-int	cli_write_all(int fd, const void *p, size_t len, const char *what, struct cs_err *e);
+int	cli_write_all(int fd, const void *p, size_t len, const char *what, struct cs_err *e)
+	    CS_WUR;
 
 /* Finds the command cmd as execvp(3) would: a name holding '/' as it is, else each
  * folder of PATH in turn (an empty entry is the current folder; no PATH: /bin:/usr/bin),

@@ -103,7 +103,7 @@ read_tty(const char *what, size_t max, struct secret **out, struct cs_err *e)
 	size_t len = 0;
 	ssize_t n;
 	char c;
-	int rc = -1;
+	int err = 0, rc = -1;
 
 	if ((s = secret_new(max)) == NULL)
 		return cs_err_sys(e, ENOMEM, "%s", what);
@@ -113,9 +113,21 @@ read_tty(const char *what, size_t max, struct secret **out, struct cs_err *e)
 	}
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+	/* As readpassphrase(3) with RPP_ECHO_OFF: a value is never read with echo on.
+	 * tcsetattr() succeeds when any one change is made, so the result is read back. */
+	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == -1 ||
+	    tcgetattr(STDIN_FILENO, &quiet) == -1)
+		err = errno;
+	else if ((quiet.c_lflag & ECHO) != 0)
+		err = EIO;
+	if (err != 0) {
+		cs_err_sys(e, err, "%s: cannot turn the terminal's echo off", what);
+		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);	/* best effort: failing already */
+		secret_free(s);
+		return -1;
+	}
 	fprintf(stderr, "Value for %s (not echoed): ", what);
 	fflush(stderr);
-	(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
 	for (;;) {
 		n = read(STDIN_FILENO, &c, 1);
 		if (n < 0 && errno == EINTR)

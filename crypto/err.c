@@ -22,7 +22,7 @@ vset(struct cs_err *e, int code, int with_errno, const char *fmt, va_list ap)
 }
 
 int
-cs_err_set(struct cs_err *e, int code, const char *fmt, ...)
+cs_err_setf(struct cs_err *e, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -33,7 +33,7 @@ cs_err_set(struct cs_err *e, int code, const char *fmt, ...)
 }
 
 int
-cs_err_sys(struct cs_err *e, int code, const char *fmt, ...)
+cs_err_sysf(struct cs_err *e, int code, const char *fmt, ...)
 {
 	va_list ap;
 

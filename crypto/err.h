@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include "attr.h"
+
 #define CS_ERR_MSG_MAX	256	/* bytes, including the NUL */
 
 struct cs_err {
@@ -17,12 +19,26 @@ struct cs_err {
 };
 
 /* Sets e (unless already set, or e is NULL) and returns -1. */
-int	cs_err_set(struct cs_err *e, int code, const char *fmt, ...)
-	    __attribute__((format(printf, 3, 4)));
+#define cs_err_set(...)	cs_err_fail(cs_err_setf(__VA_ARGS__))
 /* Like cs_err_set, appending ": strerror(code)". */
-int	cs_err_sys(struct cs_err *e, int code, const char *fmt, ...)
-	    __attribute__((format(printf, 3, 4)));
+#define cs_err_sys(...)	cs_err_fail(cs_err_sysf(__VA_ARGS__))
 void	cs_err_clear(struct cs_err *e);
+
+/* The out-of-line halves of cs_err_set() and cs_err_sys(); each returns -1. */
+int	cs_err_setf(struct cs_err *e, int code, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+int	cs_err_sysf(struct cs_err *e, int code, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+/* -1, whatever r is. It is how the macros above show the analysers (cppcheck,
+ * clang-analyzer, which reads no other file and inlines no variadic function) the -1 at
+ * every `return cs_err_set(...)`, so that path is known to have failed. */
+static inline int
+cs_err_fail(int r)
+{
+	(void)r;
+	return -1;
+}
 
 #define CS_SHOW_MAX	48			/* bytes of hostile text echoed by default */
 #define CS_SHOW_BUF(max)	((max) * 4 + 8)	/* bytes of out for cs_show(..., max, ...) */

@@ -763,8 +763,11 @@ vault_new(const struct key *k, struct vault **out, struct cs_err *e)
 	return vault_alloc(k, "new vault", out, e);
 }
 
-int
-vault_parse(const char *buf, size_t len, const char *name, const struct key *k,
+/* The reference parser: jansson builds the document, then each part is checked and
+ * every error is named. vault_parse() comes here when parse_fast() gives up;
+ * tests/fuzz/fuzz_vault_diff.c runs both on the same bytes and requires that they agree. */
+static int
+parse_json(const char *buf, size_t len, const char *name, const struct key *k,
     struct vault **out, struct cs_err *e)
 {
 	char shown[CS_SHOW_BUF(JERR_SHOWN_MAX)], *near;
@@ -774,13 +777,6 @@ vault_parse(const char *buf, size_t len, const char *name, const struct key *k,
 	int rc = -1;
 
 	*out = NULL;
-	if (vault_alloc(k, name, &v, e) == -1)
-		return -1;
-	if (parse_fast(buf, len, k, v) == 0) {
-		*out = v;
-		return 0;
-	}
-	vault_close(v);		/* the jansson path reads it again and names what is wrong */
 	if ((root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
 		/* jansson quotes the text "near" the error: for a plaintext file given by
 		 * mistake that could be a secret, so only the reason is kept. */
@@ -808,6 +804,23 @@ out:
 	vault_close(v);
 	json_decref(root);
 	return rc;
+}
+
+int
+vault_parse(const char *buf, size_t len, const char *name, const struct key *k,
+    struct vault **out, struct cs_err *e)
+{
+	struct vault *v;
+
+	*out = NULL;
+	if (vault_alloc(k, name, &v, e) == -1)
+		return -1;
+	if (parse_fast(buf, len, k, v) == 0) {
+		*out = v;
+		return 0;
+	}
+	vault_close(v);		/* the jansson path reads it again and names what is wrong */
+	return parse_json(buf, len, name, k, out, e);
 }
 
 int

@@ -13,7 +13,7 @@
 
 /* Forks. Returns in the child only, with the fd to pass to daemon_ready(); -1 and e
  * set when fork itself fails. */
-int	daemon_fork(struct cs_err *e);
+int	daemon_fork(struct cs_err *e) CS_WUR;
 /* In the child, once mounted: detaches (setsid, chdir "/", stdio on /dev/null but a
  * stderr that is the journal; fslog_background() takes the log elsewhere) and lets the
  * parent exit 0. fd -1 (foreground) does nothing. */

@@ -17,9 +17,11 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "../crypto/attr.h"
+
 struct held;
 
-struct held	*held_new(void);		/* NULL (ENOMEM) on failure */
+struct held	*held_new(void) CS_WUR;		/* NULL (ENOMEM) on failure */
 void		 held_free(struct held *h);	/* NULL is fine */
 /* Counts one kernel lookup of inode st->st_ino and records st as its attributes (the
  * fields lo_stat() sets; one time for all three); 0, or ENOMEM (nothing counted). */

@@ -78,7 +78,8 @@ void		 lo_purge_later(struct lo_data *lo, uint64_t ino);
  * LO_PURGE_MAX + 1 when it overflowed and every file should be purged. */
 size_t		 lo_purge_take(struct lo_data *lo, uint64_t out[LO_PURGE_MAX]);
 /* Appends ev to the audit log; -1 and e set when it cannot (or there is none). */
-int		 lo_audit(struct lo_data *lo, const struct audit_event *ev, struct cs_err *e);
+int		 lo_audit(struct lo_data *lo, const struct audit_event *ev, struct cs_err *e)
+	    CS_WUR;
 /* Who sent req: its process id and command name from /proc, its uid and gid. */
 void		 lo_caller(fuse_req_t req, struct lo_caller *c);
 /* Names c as the author of ev, which comes via "fs"; ev borrows c's comm. */

@@ -33,7 +33,7 @@ struct overlay {
  * environment, on every path: a bad name (EINVAL, naming the variable, escaped) or two
  * variables naming the same path (EEXIST) is an error, yet nothing is left behind.
  * An overlay with n == 0 is returned when there are none. Caller frees: overlay_free(). */
-int	overlay_from_env(struct overlay **out, struct cs_err *e);
+int	overlay_from_env(struct overlay **out, struct cs_err *e) CS_WUR;
 /* Wipes every override and COMFYVN_SECRETS_KEY from environ without reading them
  * (for a process that exits soon, such as the parent of a daemon). */
 void	overlay_scrub_env(void);

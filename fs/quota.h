@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "../crypto/attr.h"
+
 #define QUOTA_USER_HANDLES	32768	/* open handles of one uid */
 #define QUOTA_TOTAL_HANDLES	131072	/* open handles of all uids */
 #define QUOTA_USER_BYTES	(16u << 20)	/* bytes kept for one uid, at least */
@@ -39,14 +41,14 @@ struct quota;
 /* A new, empty account; user_bytes is the bytes limit per uid (QUOTA_USER_BYTES, or
  * more when one value may be larger). NULL on ENOMEM; free with quota_free (NULL is
  * fine). */
-struct quota	*quota_new(size_t user_bytes);
+struct quota	*quota_new(size_t user_bytes) CS_WUR;
 void		 quota_free(struct quota *q);
 /* Charges n of kind to uid: 0, or the errno to refuse with (see the table above; also
  * ENFILE/ENOMEM when QUOTA_USERS_MAX other uids hold something). what names the thing
  * refused in the log line ("open of .control", "write to .control"), pid its caller. A
  * NULL q charges nothing. */
 int		 quota_take(struct quota *q, uid_t uid, enum quota_kind kind, size_t n,
-		    const char *what, pid_t pid);
+		    const char *what, pid_t pid) CS_WUR;
 /* Gives back n of kind charged to uid earlier. */
 void		 quota_give(struct quota *q, uid_t uid, enum quota_kind kind, size_t n);
 /* What uid holds of kind now (0 for a uid holding nothing); for tests and the log. */

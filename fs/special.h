@@ -47,7 +47,7 @@
 
 /* The .sandbox/<pair> inode table. NULL on ENOMEM; free with special_nodes_free (NULL
  * is fine). */
-struct special_nodes	*special_nodes_new(void);
+struct special_nodes	*special_nodes_new(void) CS_WUR;
 void			 special_nodes_free(struct special_nodes *m);
 
 /* .control */

@@ -81,7 +81,8 @@ struct tree_attrs {
 };
 
 struct tree_inomap;
-struct tree_inomap	*tree_inomap_new(void);		/* NULL (ENOMEM) on failure */
+struct tree_inomap	*tree_inomap_new(void)
+	    CS_WUR;	/* NULL (ENOMEM) on failure */
 void			 tree_inomap_free(struct tree_inomap *m);	/* NULL is fine */
 
 struct tree;
@@ -91,7 +92,7 @@ struct tree;
  * The new tree has one reference. */
 int	tree_build(struct tree_inomap *m, struct vault *v, const struct overlay *ov,
 	    const struct tree_special *sp, size_t nsp, const struct tree_attrs *a,
-	    struct tree **out, struct cs_err *e);
+	    struct tree **out, struct cs_err *e) CS_WUR;
 struct tree	*tree_ref(struct tree *t);		/* returns t */
 void		 tree_unref(struct tree *t);		/* NULL is fine */
 

@@ -67,10 +67,11 @@ struct allow_answer {
 };
 
 /* Parses one pattern. EINVAL naming the pattern and what is wrong with it. */
-int	allow_parse(const char *pattern, struct allow_pat *out, struct cs_err *e);
+int	allow_parse(const char *pattern, struct allow_pat *out, struct cs_err *e) CS_WUR;
 /* Validates the host being checked (a name, an IPv4 or IPv6 literal, IPv6 optionally in
  * brackets; no wildcard, port or CIDR) and the port (1-65535). EINVAL naming them. */
-int	allow_target(const char *host, int port, struct allow_target *out, struct cs_err *e);
+int	allow_target(const char *host, int port, struct allow_target *out, struct cs_err *e)
+	    CS_WUR;
 /* 1 when the pattern covers the target, else 0. */
 int	allow_match(const struct allow_pat *p, const struct allow_target *t);
 /* The sandbox decision for host:port (see the top of this file). Every pattern of both
@@ -79,7 +80,7 @@ int	allow_match(const struct allow_pat *p, const struct allow_target *t);
  * or -1 with e set (ans->allowed is then 0). job_allow may be NULL when njob is 0. */
 int	allow_decide(const struct cfg *c, const char *const *job_allow, size_t njob,
 	    int network, const char *host, int port, struct allow_answer *ans,
-	    struct cs_err *e);
+	    struct cs_err *e) CS_WUR;
 /* "config" or "env". */
 const char	*allow_source_name(enum allow_source s);
 /* Formats host:port as it would be written in a pattern (IPv6 in brackets) into buf. */

@@ -239,6 +239,7 @@ put_string(json_t *o, const char *key, const char *s)
 static int
 put_names(json_t *o, const char *key, const char *const *names, size_t n, size_t cap)
 {
+	const char *s;
 	char okey[32];
 	json_t *arr, *v;
 	size_t i;
@@ -253,8 +254,8 @@ put_names(json_t *o, const char *key, const char *const *names, size_t n, size_t
 	if ((arr = json_array()) == NULL)
 		return -1;
 	for (i = 0; i < n; i++) {
-		if ((v = json_string(names[i] != NULL ? names[i] : "")) == NULL &&
-		    (c = clean_utf8(names[i])) != NULL) {
+		s = names[i] != NULL ? names[i] : "";
+		if ((v = json_string(s)) == NULL && (c = clean_utf8(s)) != NULL) {
 			v = json_string(c);
 			free(c);
 		}

@@ -74,13 +74,14 @@ struct audit;
 
 /* The lock file of the log at path: ".audit.log.lock" beside "audit.log" (hidden from a
  * logrotate glob such as "*"). Caller frees; NULL when out of memory. */
-char	*audit_lock_path(const char *path);
+char	*audit_lock_path(const char *path) CS_WUR;
 /* Opens (creating 0600, O_APPEND, O_NOFOLLOW) the log at path; timeout_ms 0 means
  * CFG_AUDIT_TIMEOUT_MS. A FIFO with no reader is ENXIO, a symlink ELOOP. */
 int	audit_open(const char *path, enum audit_flush flush, unsigned timeout_ms,
-	    struct audit **out, struct cs_err *e);
+	    struct audit **out, struct cs_err *e) CS_WUR;
 /* Appends one line; on success the line is on disk per the flush mode. */
-int	audit_append(struct audit *a, const struct audit_event *ev, struct cs_err *e);
+int	audit_append(struct audit *a, const struct audit_event *ev, struct cs_err *e)
+	    CS_WUR;
 /* Appends a denial (sandbox_blocked), merging repeats so that one caller cannot grow the
  * log faster than AUDIT_DENIAL_* allow: the first denial of a host:port (ev->host,
  * ev->port) by a uid (ev->uid; pid < 0 counts as one caller) in a window is written
@@ -92,7 +93,8 @@ int	audit_append(struct audit *a, const struct audit_event *ev, struct cs_err *e
  * uid 0 (with caller ids) are written one by one, never merged. Returns 0 when the
  * denial was written or counted, -1 as audit_append when a line failed. Secret reads
  * never go through here: audit_append() writes every one. */
-int	audit_append_denial(struct audit *a, const struct audit_event *ev, struct cs_err *e);
+int	audit_append_denial(struct audit *a, const struct audit_event *ev, struct cs_err *e)
+	    CS_WUR;
 /* The window of audit_append_denial, in ms (tests); 0 restores AUDIT_DENIAL_WINDOW_MS. */
 void	audit_set_denial_window(struct audit *a, unsigned ms);
 /* The chain's tail after the last append by this handle (for the daemon's state file);
@@ -113,13 +115,14 @@ void	audit_close(struct audit *a);
 /* Reads the last limit lines of the log at path (that file alone) into a
  * NULL-terminated array of strings (without newlines), oldest first; *n is the count.
  * Returns 0, or -1 with e naming the file. Caller frees with audit_lines_free(). */
-int	audit_tail(const char *path, size_t limit, char ***lines, size_t *n, struct cs_err *e);
+int	audit_tail(const char *path, size_t limit, char ***lines, size_t *n, struct cs_err *e)
+	    CS_WUR;
 /* The same, reading back into the rotated files when path holds fewer than limit lines:
  * path.1, then path.2 or path.2.gz (through gzip -dc), ... until limit lines are found
  * or a number is missing. path itself may be missing when rotated files exist. The
  * lines come oldest first. Runs gzip: for the CLI, not the daemon. */
 int	audit_tail_rotated(const char *path, size_t limit, char ***lines, size_t *n,
-	    struct cs_err *e);
+	    struct cs_err *e) CS_WUR;
 void	audit_lines_free(char **lines, size_t n);
 
 struct audit_verify_result {
@@ -144,6 +147,6 @@ struct audit_verify_result {
  * with that seq whose hash is expect_hash (a state file's record; the log may go on
  * after it), so lines cut from the end are detected. */
 int	audit_verify(const char *path, uint64_t expect_seq, const char *expect_hash,
-	    struct audit_verify_result *r, struct cs_err *e);
+	    struct audit_verify_result *r, struct cs_err *e) CS_WUR;
 
 #endif

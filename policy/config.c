@@ -725,6 +725,20 @@ cfg_load(const char *path, struct cfg **out, struct cs_err *e)
 		cs_err_set(e, EINVAL, "%s%s: not a regular file", path, from);
 		goto out;
 	}
+	/* The config picks the key file, fail_closed and the security API: whoever may
+	 * write it may weaken all three. As doas checks its config, the file opened (fstat
+	 * of fd, so a symlink cannot pass another file's check) must be writable by its
+	 * owner only, and owned by root when this program runs as root. */
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		cs_err_set(e, EPERM, "%s%s: writable by group or others (mode %04o): refused, "
+		    "chmod go-w it", path, from, (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	if (geteuid() == 0 && st.st_uid != 0) {
+		cs_err_set(e, EPERM, "%s%s: owned by uid %u, not root: refused", path, from,
+		    (unsigned)st.st_uid);
+		goto out;
+	}
 	if (read_file(fd, path, &buf, &len, e) == -1 || parse_file(c, path, buf, len, e) == -1)
 		goto out;
 	if (set_string(&c->path, path) == -1) {

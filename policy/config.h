@@ -70,15 +70,15 @@ struct cfg {
 
 /* Loads path (NULL: $COMFYSECRETS_CONFIG, else CFG_DEFAULT_PATH) over the defaults, then
  * applies the environment. Caller frees with cfg_free(). */
-int	cfg_load(const char *path, struct cfg **out, struct cs_err *e);
+int	cfg_load(const char *path, struct cfg **out, struct cs_err *e) CS_NONNULL(2) CS_WUR;
 /* The file's text alone (len bytes, NULs refused as in a file) over the defaults, without
  * the environment; name is used in messages (fuzzing, tests). Caller frees with cfg_free(). */
 int	cfg_parse(const char *buf, size_t len, const char *name, struct cfg **out,
-	    struct cs_err *e);
+	    struct cs_err *e) CS_NONNULL(3, 4) CS_WUR;
 /* The defaults and the environment only, no file. */
-int	cfg_defaults(struct cfg **out, struct cs_err *e);
+int	cfg_defaults(struct cfg **out, struct cs_err *e) CS_NONNULL(1) CS_WUR;
 /* Replaces a string setting (vault_path, key_file, audit_path) from a command line. */
-int	cfg_set_path(char **slot, const char *value, struct cs_err *e);
+int	cfg_set_path(char **slot, const char *value, struct cs_err *e) CS_NONNULL(1) CS_WUR;
 const struct cfg_provider *cfg_provider(const struct cfg *c, const char *name);
 void	cfg_free(struct cfg *c);		/* NULL is fine */
 

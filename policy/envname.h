@@ -21,7 +21,7 @@ int	envname_is_override(const char *name, size_t len);
  * A name that does not split into two valid names is EINVAL, naming the variable
  * (shortened and escaped if hostile). */
 int	envname_split(const char *name, size_t len, char provider[VAULT_NAME_MAX + 1],
-	    char field[VAULT_NAME_MAX + 1], struct cs_err *e);
+	    char field[VAULT_NAME_MAX + 1], struct cs_err *e) CS_WUR;
 
 /* 1 when name is a portable variable name, as sh(1) and env(1) users expect one:
  * [A-Za-z_][A-Za-z0-9_]* (POSIX XBD 3.235 "Name"), at most ENVNAME_MAX bytes. */

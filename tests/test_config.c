@@ -543,6 +543,105 @@ test_set_path_replaces_a_setting(void **state)
 	cfg_free(NULL);
 }
 
+/* Loads ini and expects EPERM naming it and the reason. */
+static void
+expect_refused(const char *why)
+{
+	struct cfg *c = NULL;
+	struct cs_err e = { 0 };
+
+	assert_int_equal(cfg_load(ini, &c, &e), -1);
+	assert_null(c);
+	assert_int_equal(e.code, EPERM);
+	if (strstr(e.msg, ini) == NULL || strstr(e.msg, why) == NULL)
+		fail_msg("message \"%s\" lacks the file or \"%s\"", e.msg, why);
+}
+
+static void
+test_group_writable_file_is_refused(void **state)
+{
+	(void)state;
+	write_ini("[audit]\nfail_closed = false\n");
+	assert_int_equal(chmod(ini, 0620), 0);
+	expect_refused("writable by group or others (mode 0620)");
+}
+
+static void
+test_other_writable_file_is_refused(void **state)
+{
+	(void)state;
+	write_ini("enable_security_api = true\n");
+	assert_int_equal(chmod(ini, 0602), 0);
+	expect_refused("writable by group or others (mode 0602)");
+}
+
+/* The mode of what is opened counts, not the link's: a symlink to a group-writable
+ * file is refused, a symlink to a 0600 file is read. */
+static void
+test_symlink_is_judged_by_its_target(void **state)
+{
+	char link[sizeof ini + 8];
+	struct cfg *c = NULL;
+	struct cs_err e = { 0 };
+
+	(void)state;
+	snprintf(link, sizeof link, "%s.lnk", ini);
+	write_ini("[audit]\nfail_closed = false\n");
+	assert_int_equal(chmod(ini, 0600), 0);
+	unlink(link);
+	assert_int_equal(symlink(ini, link), 0);
+	assert_int_equal(cfg_load(link, &c, &e), 0);
+	assert_int_equal(c->audit_fail_closed, 0);
+	cfg_free(c);
+	c = NULL;
+	assert_int_equal(chmod(ini, 0660), 0);
+	assert_int_equal(cfg_load(link, &c, &e), -1);
+	assert_null(c);
+	assert_int_equal(e.code, EPERM);
+	assert_non_null(strstr(e.msg, "writable by group or others"));
+	unlink(link);
+}
+
+static void
+test_file_not_owned_by_root_is_refused_as_root(void **state)
+{
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	write_ini("key_file = /tmp/other.key\n");
+	assert_int_equal(chmod(ini, 0600), 0);
+	assert_int_equal(chown(ini, 4242, 4242), 0);	/* any uid: no such user is needed */
+	expect_refused("owned by uid 4242, not root");
+}
+
+/* The shipped example, installed 0600 root:root as the README says, is taken. */
+static void
+test_example_config_installed_0600_loads(void **state)
+{
+	char path[256], *text;
+	struct cfg *c = NULL;
+	struct cs_err e = { 0 };
+	FILE *f;
+	long n;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/examples/comfysecrets.ini",
+	    getenv("CS_SRCDIR") != NULL ? getenv("CS_SRCDIR") : ".");
+	assert_non_null(f = fopen(path, "r"));
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	assert_true((n = ftell(f)) > 0);
+	rewind(f);
+	assert_non_null(text = calloc(1, (size_t)n + 1));
+	assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	write_ini(text);
+	free(text);
+	assert_int_equal(chmod(ini, 0600), 0);
+	if (cfg_load(ini, &c, &e) != 0)
+		fail_msg("%s", e.msg);
+	cfg_free(c);
+}
+
 int
 main(void)
 {
@@ -572,6 +671,11 @@ main(void)
 		cmocka_unit_test_setup(test_provider_bad_owner_group_and_mode_are_errors, each),
 		cmocka_unit_test_setup(test_provider_names_follow_the_vault_rule, each),
 		cmocka_unit_test_setup(test_set_path_replaces_a_setting, each),
+		cmocka_unit_test_setup(test_group_writable_file_is_refused, each),
+		cmocka_unit_test_setup(test_other_writable_file_is_refused, each),
+		cmocka_unit_test_setup(test_symlink_is_judged_by_its_target, each),
+		cmocka_unit_test_setup(test_file_not_owned_by_root_is_refused_as_root, each),
+		cmocka_unit_test_setup(test_example_config_installed_0600_loads, each),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

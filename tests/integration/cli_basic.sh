@@ -77,6 +77,14 @@ check "a key file readable by others is refused" [ "$rc" -eq 1 ]
 check "the refusal names the key file and its mode" grep -q "$CSD/key.*644" "$T/err"
 chmod 600 "$CSD/key"
 
+chmod 664 "$CSD/cs.ini"
+csc get runpod api_key >/dev/null 2>"$T/err"
+rc=$?
+check "a config file the group may write is refused" [ "$rc" -eq 1 ]
+check "the refusal names the config file and its mode" \
+	grep -q "$CSD/cs.ini: writable by group or others (mode 0664)" "$T/err"
+chmod 644 "$CSD/cs.ini"
+
 check_fails "a wrong key file opens nothing" csc --key-file "$T/nokey" get runpod api_key
 
 cs_init "$T/w"

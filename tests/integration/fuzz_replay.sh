@@ -40,7 +40,8 @@ for f in "$FB"/fuzz_*; do
 	# Replay: the seeds, then the bad inputs of the same kind, each run once.
 	set --
 	[ -d "tests/fuzz/corpus/$n" ] && set -- "$@" tests/fuzz/corpus/"$n"/*
-	[ -d "tests/bad/$n" ] && set -- "$@" tests/bad/"$n"/*/input
+	# (vault_diff, the differential target, replays the vault's bad inputs.)
+	[ -d "tests/bad/${n%_diff}" ] && set -- "$@" tests/bad/"${n%_diff}"/*/input
 	if [ $# -eq 0 ]; then
 		notok "fuzz: $n replay" "no seed corpus (tests/fuzz/corpus/$n)"
 	elif "$f" -artifact_prefix="$FB/crash-$n-" "$@" >"$T/$n.replay" 2>&1; then
