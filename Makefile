@@ -240,7 +240,7 @@ $(BUILD)/bench/%: bench/%.c $(LIB_OBJ)
 # scale measures the daemon's tree as well as the vault.
 $(BUILD)/bench/scale: bench/scale.c $(LIB_OBJ) $(FSLIB_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(FSLIB_OBJ) $(LDLIBS)
+	$(COMPILE) $(CS_LDFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(FSLIB_OBJ) $(CS_LDLIBS) $(LDLIBS)
 
 clean:
 	rm -rf build
