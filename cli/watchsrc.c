@@ -26,6 +26,7 @@
 
 #include <sodium.h>
 
+#include "../crypto/file.h"
 #include "../policy/vaultio.h"
 #include "watchsrc.h"
 
@@ -33,7 +34,6 @@
 #define WATCH_MAX_DELAY_MS	300	/* read at most this long after the first event */
 #define WATCH_RETRY_MS		100	/* a rotation half-way: its key lands just after */
 #define WATCH_RETRIES		10
-#define WATCH_INOTIFY_BUF	(16 * 1024)
 #define WATCH_MASK		(IN_MOVED_TO | IN_CLOSE_WRITE)
 
 struct watchsrc_ops {
@@ -251,27 +251,6 @@ out:
 	return rc;
 }
 
-/* 1 when the inotify events pending concern the vault file. */
-static int
-vault_touched(struct vsrc *s)
-{
-	char buf[WATCH_INOTIFY_BUF] __attribute__((aligned(__alignof__(struct inotify_event))));
-	const struct inotify_event *ev;
-	ssize_t n;
-	char *p;
-	int hit = 0;
-
-	while ((n = read(s->ino_fd, buf, sizeof buf)) > 0) {
-		for (p = buf; p < buf + n; p += sizeof *ev + ev->len) {
-			ev = (const struct inotify_event *)p;
-			if ((ev->mask & IN_Q_OVERFLOW) ||
-			    (ev->len > 0 && strcmp(ev->name, s->base) == 0))
-				hit = 1;
-		}
-	}
-	return hit;
-}
-
 static int
 vsrc_fd(const struct watchsrc *w)
 {
@@ -298,7 +277,7 @@ vsrc_step(struct watchsrc *w, struct watchsrc_changes *ch, struct cs_err *e)
 	int64_t now = now_ms();
 
 	memset(ch, 0, sizeof *ch);
-	if (vault_touched(s)) {
+	if (file_inotify_names(s->ino_fd, s->base)) {
 		if (s->first < 0)
 			s->first = now;
 		s->due = now + WATCH_DEBOUNCE_MS;

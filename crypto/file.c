@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -286,4 +287,27 @@ file_sweep_tmp(const char *path, struct cs_err *e)
 	}
 	closedir(dp);
 	return rc;
+}
+
+#define INOTIFY_DRAIN_BYTES	(16 * 1024)
+
+int
+file_inotify_names(int fd, const char *name)
+{
+	char buf[INOTIFY_DRAIN_BYTES]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
+	const struct inotify_event *ev;
+	ssize_t n;
+	char *p;
+	int hit = 0;
+
+	while ((n = read(fd, buf, sizeof buf)) > 0) {
+		for (p = buf; p < buf + n; p += sizeof *ev + ev->len) {
+			ev = (const struct inotify_event *)p;
+			if ((ev->mask & IN_Q_OVERFLOW) ||
+			    (ev->len > 0 && strcmp(ev->name, name) == 0))
+				hit = 1;
+		}
+	}
+	return hit;
 }

@@ -37,5 +37,10 @@ int	file_rename(const char *from, const char *to, struct cs_err *e)
 int	file_sweep_tmp(const char *path, struct cs_err *e) CS_NONNULL(1) CS_WUR;
 /* fsync of the folder holding path, so that a rename or unlink in it is durable. */
 int	file_sync_dir(const char *path, struct cs_err *e) CS_NONNULL(1) CS_WUR;
+/* Drains the inotify(7) descriptor fd (opened IN_NONBLOCK, watching a folder) and
+ * returns 1 when an event named name, or a queue overflow (IN_Q_OVERFLOW: events were
+ * lost, so any file may have changed), was among them; else 0. Read errors end the
+ * drain (EAGAIN when it is empty). */
+int	file_inotify_names(int fd, const char *name) CS_NONNULL(2);
 
 #endif

@@ -33,13 +33,13 @@
 
 #include <sodium.h>
 
+#include "../crypto/file.h"
 #include "../crypto/store.h"
 #include "../crypto/vault.h"
 #include "../policy/state.h"
 #include "log.h"
 #include "reload.h"
 
-#define INOTIFY_BUF_BYTES	(16 * 1024)
 #define WATCH_MASK	(IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_ATTRIB)
 
 struct reload {
@@ -355,27 +355,6 @@ purge(struct reload *r)
 	tree_unref(t);
 }
 
-/* 1 when the inotify events read from fd concern the vault file. */
-static int
-vault_changed(struct reload *r)
-{
-	char buf[INOTIFY_BUF_BYTES] __attribute__((aligned(__alignof__(struct inotify_event))));
-	const struct inotify_event *ev;
-	ssize_t n;
-	char *p;
-	int hit = 0;
-
-	while ((n = read(r->ino_fd, buf, sizeof buf)) > 0) {
-		for (p = buf; p < buf + n; p += sizeof *ev + ev->len) {
-			ev = (const struct inotify_event *)p;
-			if ((ev->mask & IN_Q_OVERFLOW) ||
-			    (ev->len > 0 && strcmp(ev->name, r->base) == 0))
-				hit = 1;
-		}
-	}
-	return hit;
-}
-
 static void *
 watch(void *arg)
 {
@@ -405,7 +384,7 @@ watch(void *arg)
 		if (pfd[3].revents & POLLIN)
 			purge(r);
 		now = now_ms();
-		if ((pfd[1].revents & POLLIN) && vault_changed(r)) {
+		if ((pfd[1].revents & POLLIN) && file_inotify_names(r->ino_fd, r->base)) {
 			if (first < 0)
 				first = now;
 			due = now + RELOAD_DEBOUNCE_MS;
