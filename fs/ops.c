@@ -434,22 +434,15 @@ lo_may(fuse_req_t req, const struct tree_node *n, int want)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	gid_t groups[GROUPS_MAX];
-	int bits, ng, i, member = ctx->gid == n->gid;
+	int ng, i, member = ctx->gid == n->gid;
 
-	if (ctx->uid == 0)
-		return 1;
-	if (!member && ctx->uid != n->uid) {
+	/* the groups are asked for only when they can matter */
+	if (!member && ctx->uid != 0 && ctx->uid != n->uid) {
 		ng = fuse_req_getgroups(req, GROUPS_MAX, groups);
 		for (i = 0; i < ng && i < GROUPS_MAX && !member; i++)
 			member = groups[i] == n->gid;
 	}
-	if (ctx->uid == n->uid)
-		bits = (n->mode >> 6) & 7;
-	else if (member)
-		bits = (n->mode >> 3) & 7;
-	else
-		bits = n->mode & 7;
-	return (bits & want) == want;
+	return tree_mode_allows(n, ctx->uid, member, want);
 }
 
 /* The secret_read line for n; 0, or the errno to refuse the open with. */

@@ -136,19 +136,11 @@ rights_of(fuse_req_t req, struct rights *r)
 static int
 may(const struct rights *r, const struct tree_node *n, int want)
 {
-	int bits, i, member = r->gid == n->gid;
+	int i, member = r->gid == n->gid;
 
-	if (r->uid == 0)
-		return 1;
 	for (i = 0; i < r->ngroups && !member; i++)
 		member = r->groups[i] == n->gid;
-	if (r->uid == n->uid)
-		bits = (n->mode >> 6) & 7;
-	else if (member)
-		bits = (n->mode >> 3) & 7;
-	else
-		bits = n->mode & 7;
-	return (bits & want) == want;
+	return tree_mode_allows(n, r->uid, member, want);
 }
 
 /* Whether r is root or belongs to group g. */

@@ -476,3 +476,19 @@ tree_child(const struct tree *t, const struct tree_node *dir, size_t i)
 		return NULL;
 	return &t->nodes[dir->first + i];
 }
+
+int
+tree_mode_allows(const struct tree_node *n, uid_t uid, int member, int want)
+{
+	int bits;
+
+	if (uid == 0)
+		return 1;
+	if (uid == n->uid)
+		bits = (n->mode >> 6) & 7;
+	else if (member)
+		bits = (n->mode >> 3) & 7;
+	else
+		bits = n->mode & 7;
+	return (bits & want) == want;
+}

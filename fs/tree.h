@@ -102,6 +102,11 @@ struct timespec		 tree_time(const struct tree *t);	/* of every node */
 size_t			 tree_count(const struct tree *t);	/* nodes, root included */
 const struct tree_node	*tree_at(const struct tree *t, size_t i);	/* i < tree_count */
 const struct tree_node	*tree_get(const struct tree *t, uint64_t ino);	/* NULL: absent */
+/* Whether a caller with uid, belonging (member 1) or not (0) to n's group, may access n
+ * for want (R_OK, W_OK, X_OK bits) by n's owner, group and mode: the owner's bits for
+ * the owner, else the group's for a member, else the others' (root: always), as the
+ * kernel decides with default_permissions (path_resolution(7)). */
+int	tree_mode_allows(const struct tree_node *n, uid_t uid, int member, int want);
 /* The child of directory parent called name; NULL when absent or parent is no
  * directory of this tree (special directories answer through their hook). */
 const struct tree_node	*tree_lookup(const struct tree *t, uint64_t parent, const char *name);

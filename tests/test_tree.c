@@ -424,6 +424,28 @@ test_every_one_of_a_hundred_thousand_fields_is_found(void **state)
 	tree_inomap_free(m);
 }
 
+/* The owner's bits for the owner, the group's for a member, the others' for the rest;
+ * root always; every wanted bit must be there. */
+static void
+test_mode_bits_follow_owner_then_group_then_others(void **state)
+{
+	struct tree_node n = { 0 };
+
+	(void)state;
+	n.uid = 1000;
+	n.gid = 2000;
+	n.mode = S_IFREG | 0640;
+	assert_true(tree_mode_allows(&n, 1000, 0, R_OK));
+	assert_false(tree_mode_allows(&n, 1000, 0, R_OK | X_OK));
+	assert_true(tree_mode_allows(&n, 1001, 1, R_OK));
+	assert_false(tree_mode_allows(&n, 1001, 1, W_OK));
+	assert_false(tree_mode_allows(&n, 1001, 0, R_OK));
+	assert_true(tree_mode_allows(&n, 0, 0, R_OK | W_OK | X_OK));
+	n.mode = S_IFREG | 0044;	/* the owner's bits win even when they are fewer */
+	assert_false(tree_mode_allows(&n, 1000, 1, R_OK));
+	assert_true(tree_mode_allows(&n, 1002, 0, R_OK));
+}
+
 int
 main(void)
 {
@@ -435,6 +457,7 @@ main(void)
 		cmocka_unit_test(test_provider_owner_group_and_mode_come_from_the_config),
 		cmocka_unit_test(test_special_entries_lead_the_root),
 		cmocka_unit_test(test_every_one_of_a_hundred_thousand_fields_is_found),
+		cmocka_unit_test(test_mode_bits_follow_owner_then_group_then_others),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
