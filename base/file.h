@@ -47,8 +47,9 @@ int	file_write_all(int fd, const void *buf, size_t len, size_t *done) CS_WUR;
  * and open(2)'s or flock(2)'s, naming lockpath. */
 int	file_lock(const char *lockpath, int *fd, struct cs_err *e) CS_NONNULL(1, 2) CS_WUR;
 /* flock(fd, op) with EINTR retried: 0, or -1 with errno (EWOULDBLOCK for LOCK_NB on a
- * lock held elsewhere). For callers that hold their lock file open across locks. */
-int	file_flock(int fd, int op) CS_WUR;
+ * lock held elsewhere). For callers that hold their lock file open across locks; not
+ * CS_WUR, as an unlock (LOCK_UN) has nothing to do on failure. */
+int	file_flock(int fd, int op);
 /* Unlocks and closes a descriptor from file_lock; fd < 0 is ignored. */
 void	file_unlock(int fd);
 /* Replaces path with len bytes at buf, mode 0600, atomically: "<path>.tmp-<16 hex>" is
