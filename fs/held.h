@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "../crypto/attr.h"
 
@@ -33,5 +34,12 @@ void		 held_forget(struct held *h, uint64_t ino, uint64_t nlookup);
  * inode. */
 int		 held_stat(struct held *h, uint64_t ino, struct stat *st);
 size_t		 held_count(struct held *h);	/* inodes held now */
+/* The one way a served inode's attributes are written into a struct stat, for lo_stat()
+ * and held_stat(): st is zeroed, then gets ino, mode, nlink, uid, gid, size (bytes),
+ * st_blocks from size (512-byte units, rounded up), st_blksize 4096 (HELD_BLKSIZE) and t
+ * as atime, mtime and ctime. */
+void		 held_fill_stat(struct stat *st, uint64_t ino, mode_t mode, uint32_t nlink,
+		    uid_t uid, gid_t gid, uint64_t size, struct timespec t) CS_NONNULL(1);
+#define HELD_BLKSIZE	4096	/* st_blksize, bytes */
 
 #endif
