@@ -1,7 +1,7 @@
 /* fs/reload.h - load the vault into a snapshot, then keep it current.
  *
- * A load opens the vault (with the key file, or the key that came from
- * COMFYVN_SECRETS_KEY), verifies it, refuses a generation lower than the one served or
+ * A load opens the vault as every reader does (policy/vaultio.h, vaultio_open: with the
+ * key file, or the key that came from COMFYVN_SECRETS_KEY), verifies it, refuses a generation lower than the one served or
  * the rollback floor in state_dir, or one equal to either with another MAC (a different
  * vault of the same generation: rollback), or a vault with no floor, builds a tree and
  * publishes it
