@@ -27,9 +27,9 @@ void	cs_err_clear(struct cs_err *e);
 
 /* The out-of-line halves of cs_err_set() and cs_err_sys(); each returns -1. */
 int	cs_err_setf(struct cs_err *e, int code, const char *fmt, ...)
-	    __attribute__((format(printf, 3, 4)));
+	    __attribute__((format(printf, 3, 4))) CS_NONNULL(3);
 int	cs_err_sysf(struct cs_err *e, int code, const char *fmt, ...)
-	    __attribute__((format(printf, 3, 4)));
+	    __attribute__((format(printf, 3, 4))) CS_NONNULL(3);
 
 /* -1, whatever r is. It is how the macros above show the analysers (cppcheck,
  * clang-analyzer, which reads no other file and inlines no variadic function) the -1 at

@@ -213,7 +213,10 @@ file_unlock(int fd)
 	close(fd);
 }
 
-int
+/* fsync of the folder holding path ("." when path has no slash), so that a rename or
+ * unlink in it is durable. A file system that cannot fsync a folder (EINVAL) counts as
+ * done. */
+static int
 file_sync_dir(const char *path, struct cs_err *e)
 {
 	char *dir;

@@ -68,10 +68,6 @@ int	file_rename(const char *from, const char *to, struct cs_err *e)
 /* Removes "<path>.tmp-<hex>" files left by a writer that was killed mid-write. Only for
  * a caller holding the lock that all writers of path take: then no such file is live. */
 int	file_sweep_tmp(const char *path, struct cs_err *e) CS_NONNULL(1) CS_WUR;
-/* fsync of the folder holding path ("." when path has no slash), so that a rename or
- * unlink in it is durable. A file system that cannot fsync a folder (EINVAL) counts as
- * done. Errors: ENOMEM, and open(2)'s or fsync(2)'s, naming the folder. */
-int	file_sync_dir(const char *path, struct cs_err *e) CS_NONNULL(1) CS_WUR;
 /* Drains the inotify(7) descriptor fd (opened IN_NONBLOCK, watching a folder) and
  * returns 1 when an event named name, or a queue overflow (IN_Q_OVERFLOW: events were
  * lost, so any file may have changed), was among them; else 0. Read errors end the

@@ -213,6 +213,18 @@ reload_first(struct reload *r, struct cs_err *e)
 	return serve_loaded(r, NULL, NULL, e);
 }
 
+/* The generation of the served snapshot. */
+static uint64_t
+reload_generation(const struct reload *r)
+{
+	uint64_t gen;
+
+	pthread_mutex_lock((pthread_mutex_t *)&r->lock);
+	gen = r->served;
+	pthread_mutex_unlock((pthread_mutex_t *)&r->lock);
+	return gen;
+}
+
 static void
 refused(struct reload *r, const char *why, const struct cs_err *err)
 {
@@ -229,12 +241,6 @@ refused(struct reload *r, const char *why, const struct cs_err *err)
 	ev.pid = -1;
 	if (lo_audit(r->lo, &ev, &e) == -1)
 		fslog("audit: %s", e.msg);
-}
-
-int
-reload_now(struct reload *r, const char *why, struct cs_err *e)
-{
-	return serve_loaded(r, why, NULL, e);
 }
 
 /* What a failed load means for the next try. */
@@ -261,17 +267,6 @@ backoff_ms(int tries)
 	while (--tries > 0 && ms < RELOAD_RETRY_MAX_MS)
 		ms *= 2;
 	return ms < RELOAD_RETRY_MAX_MS ? ms : RELOAD_RETRY_MAX_MS;
-}
-
-uint64_t
-reload_generation(const struct reload *r)
-{
-	uint64_t gen;
-
-	pthread_mutex_lock((pthread_mutex_t *)&r->lock);
-	gen = r->served;
-	pthread_mutex_unlock((pthread_mutex_t *)&r->lock);
-	return gen;
 }
 
 /* Writes the audit log's tail to the state file when it moved. */

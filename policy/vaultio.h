@@ -60,9 +60,9 @@ int	vaultio_open_read(const struct cfg *c, struct key **k, struct vault **v,
 /* The same under the vault lock (*lockfd), finishing an interrupted rotation first.
  * On failure nothing is left held. */
 int	vaultio_open_write(const struct cfg *c, int *lockfd, struct key **k, struct vault **v,
-	    struct cs_err *e) CS_WUR;
+	    struct cs_err *e) CS_NONNULL(1, 2, 3, 4) CS_WUR;
 /* Saves v atomically and raises the floor to its generation and MAC. */
-int	vaultio_save(const struct cfg *c, struct vault *v, struct cs_err *e) CS_WUR;
+int	vaultio_save(const struct cfg *c, struct vault *v, struct cs_err *e) CS_NONNULL(1, 2) CS_WUR;
 
 /* What `comfysecrets floor --reset` did. */
 struct vaultio_floor {
@@ -75,7 +75,7 @@ struct vaultio_floor {
  * floor, whatever the floor was: for a floor that is missing, or a rollback the admin
  * accepts. */
 int	vaultio_floor_reset(const struct cfg *c, struct vaultio_floor *out, struct cs_err *e)
-	    CS_WUR;
+	    CS_NONNULL(1, 2) CS_WUR;
 /* Frees what vaultio_open_write gave (lockfd -1: already unlocked); NULLs are fine. */
 void	vaultio_close(int lockfd, struct key *k, struct vault *v);
 
@@ -92,10 +92,11 @@ struct vaultio_rotated {
  * that came from COMFYVN_SECRETS_KEY (key_from_env) is refused with EPERM: the
  * environment cannot be rewritten. */
 int	vaultio_rotate(const struct cfg *c, int key_from_env, const struct key *nk,
-	    struct vaultio_rotated *out, struct cs_err *e) CS_WUR;
+	    struct vaultio_rotated *out, struct cs_err *e) CS_NONNULL(1, 4) CS_WUR;
 /* Fills the key_rotated fields of ev (event, fingerprint, providers), which borrows r's
  * strings; the caller adds its ids and via. */
-void	vaultio_rotated_event(const struct vaultio_rotated *r, struct audit_event *ev);
+void	vaultio_rotated_event(const struct vaultio_rotated *r, struct audit_event *ev)
+	    CS_NONNULL(1, 2);
 void	vaultio_rotated_free(struct vaultio_rotated *r);	/* zeroes *r; twice is fine */
 
 #endif
