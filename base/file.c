@@ -323,26 +323,22 @@ out:
 int
 file_sweep_tmp(const char *path, struct cs_err *e)
 {
-	char dir[PATH_MAX], prefix[NAME_MAX + 8];
+	char prefix[NAME_MAX + 8], *dir;
 	const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
 	struct dirent *d;
 	size_t plen;
 	DIR *dp;
 	int dfd, rc = 0;
 
-	if (slash == NULL)
-		snprintf(dir, sizeof dir, ".");
-	else if (slash == path)
-		snprintf(dir, sizeof dir, "/");
-	else if ((size_t)(slash - path) >= sizeof dir)
-		return cs_err_set(e, ENAMETOOLONG, "%s: path too long", path);
-	else
-		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
 	if (snprintf(prefix, sizeof prefix, "%s.tmp-", base) >= (int)sizeof prefix)
 		return cs_err_set(e, ENAMETOOLONG, "%s: name too long", path);
 	plen = strlen(prefix);
-	if ((dp = opendir(dir)) == NULL)
+	if ((dir = dirof(path)) == NULL)
+		return cs_err_sys(e, ENOMEM, "%s", path);
+	if ((dp = opendir(dir)) == NULL) {
+		free(dir);
 		return cs_err_sys(e, errno, "%s: cannot list its folder", path);
+	}
 	dfd = dirfd(dp);
 	while ((d = readdir(dp)) != NULL) {
 		if (strncmp(d->d_name, prefix, plen) != 0 ||
@@ -356,6 +352,7 @@ file_sweep_tmp(const char *path, struct cs_err *e)
 		}
 	}
 	closedir(dp);
+	free(dir);
 	return rc;
 }
 
