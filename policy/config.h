@@ -73,7 +73,8 @@ int	cfg_load(const char *path, struct cfg **out, struct cs_err *e) CS_NONNULL(2)
  * the environment; name is used in messages (fuzzing, tests). Caller frees with cfg_free(). */
 int	cfg_parse(const char *buf, size_t len, const char *name, struct cfg **out,
 	    struct cs_err *e) CS_NONNULL(3, 4) CS_WUR;
-/* The defaults and the environment only, no file. */
+/* The defaults and the environment only, no file (for the tests: the programs use
+ * cfg_load, which is this when the default file is missing). */
 int	cfg_defaults(struct cfg **out, struct cs_err *e) CS_NONNULL(1) CS_WUR;
 /* Replaces a string setting (vault_path, key_file, audit_path) from a command line. */
 int	cfg_set_path(char **slot, const char *value, struct cs_err *e) CS_NONNULL(1) CS_WUR;
