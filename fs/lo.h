@@ -24,10 +24,14 @@
 #define LO_CACHE_SECONDS	1.0	/* entry and attribute timeout; reloads invalidate */
 #define LO_PURGE_MAX		256	/* closed files queued for a page-cache purge */
 #define LO_COMM_MAX		64	/* bytes of a caller's command name, escaped by /proc */
+/* What a special file's read hook returns when it keeps the request to answer it
+ * later, exactly once, itself (a blocking read of .events); never an errno value. */
+#define LO_DEFERRED		(-1)
 #define LO_GROUPS_MAX		64	/* supplementary groups looked at in access checks */
 
 struct quota;
 struct held;
+struct events;
 struct special_nodes;
 
 struct lo_data {
@@ -43,6 +47,7 @@ struct lo_data {
 	struct special_nodes	*nodes;		/* .sandbox/<pair> inodes; locked inside */
 	struct quota		*quota;		/* what each uid holds; locked inside */
 	struct held		*held;		/* field inodes the kernel holds; locked inside */
+	struct events		*events;	/* .events readers and lines; locked inside */
 
 	/* direct_io keeps read(2) out of the page cache, but a MAP_PRIVATE mmap still
 	 * reads through it. So every closed field that was read that way is queued here,
@@ -74,7 +79,7 @@ struct lo_rights {
 /* The FUSE operations; fuse_session_new(..., &lo_oper, sizeof lo_oper, lo). */
 extern const struct fuse_lowlevel_ops lo_oper;
 
-/* The special root entries for tree_build (".control", ".sandbox"); *n may
+/* The special root entries for tree_build (".control", ".sandbox", ".events"); *n may
  * be 0. */
 const struct tree_special *lo_specials(size_t *n);
 

@@ -14,8 +14,8 @@
  * through the page cache (lo_read tells), queues the inode for the watcher to purge.
  * Every write-type operation answers EROFS.
  *
- * Special root entries (".control", ".sandbox"; fs/special.c) are rows of
- * lo_special[]: a node of kind TREE_SPECIAL is handed to its row's hooks. A special
+ * Special root entries (".control", ".sandbox": fs/special.c; ".events": fs/events.c)
+ * are rows of lo_special[]: a node of kind TREE_SPECIAL is handed to its row's hooks. A special
  * directory's children are no snapshot's nodes: the row hands out their inode numbers,
  * and lo_node() dresses them as nodes (the directory's owner, the row's child mode), so
  * getattr, access and open treat them like any other; they and the special files are
@@ -26,6 +26,7 @@
  * Every path through an operation ends in exactly one fuse_reply_*. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,6 +41,7 @@
 #include "../crypto/secret.h"
 #include "../crypto/vault.h"
 #include "../policy/control.h"
+#include "events.h"
 #include "held.h"
 #include "lo.h"
 #include "log.h"
@@ -78,11 +80,15 @@ struct lo_special {
 	/* open returns 0 (with *priv set) or an errno value; it does not reply. */
 	int	(*open)(fuse_req_t req, const struct tree_node *n, struct fuse_file_info *fi,
 		    void **priv);
-	/* read fills *buf (malloc'd or NULL; freed here after the reply) and *len;
-	 * write takes all size bytes or none. */
-	int	(*read)(fuse_req_t req, void *priv, size_t size, off_t off, char **buf,
-		    size_t *len);
+	/* read fills *buf (malloc'd or NULL; freed here after the reply) and *len, or
+	 * returns LO_DEFERRED: it kept req and answers it later itself (the one hook that
+	 * replies, for a read that blocks); flags are the file's (O_NONBLOCK). write takes
+	 * all size bytes or none. poll says whether a read would block, and keeps ph. */
+	int	(*read)(fuse_req_t req, void *priv, size_t size, off_t off, int flags,
+		    char **buf, size_t *len);
 	int	(*write)(fuse_req_t req, void *priv, const char *buf, size_t size, off_t off);
+	int	(*poll)(fuse_req_t req, void *priv, struct fuse_pollhandle *ph,
+		    unsigned *revents);
 	void	(*release)(void *priv);
 	/* Whether page-cache reads (splice, sendfile) are served: only where the answer
 	 * is the same bytes at the same offsets for every handle of the inode. child_size
@@ -120,6 +126,9 @@ static const struct lo_special lo_special[] = {
 	  .forget = special_sandbox_forget, .child_mode = S_IFREG | 0444,
 	  .open = special_sandbox_open, .read = special_sandbox_read,
 	  .release = special_sandbox_release, .page_cache = 1, .child_size = sandbox_size },
+	{ .entry = { ".events", SPECIAL_INO_EVENTS, S_IFREG | 0444, SPECIAL_ID_EVENTS },
+	  .open = events_open, .read = events_read, .poll = events_poll,
+	  .release = events_release },
 	{ .entry = { .name = NULL } },
 };
 
@@ -732,8 +741,10 @@ lo_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file
 	if (h->sp != NULL && fi->lock_owner == 0 && !h->sp->page_cache)
 		return (void)fuse_reply_err(req, EINVAL);
 	if (h->sp != NULL) {
-		err = h->sp->read != NULL ? h->sp->read(req, h->priv, size, off, &buf, &len) :
-		    EINVAL;
+		err = h->sp->read != NULL ? h->sp->read(req, h->priv, size, off, fi->flags,
+		    &buf, &len) : EINVAL;
+		if (err == LO_DEFERRED)
+			return;		/* the hook answers it */
 		if (err != 0)
 			fuse_reply_err(req, err);
 		else
@@ -779,13 +790,37 @@ lo_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
-/* The session ends: wipe what releases never came for. */
+/* The session ends: blocked .events reads are answered, then what releases never
+ * came for is wiped. */
 static void
 lo_destroy(void *userdata)
 {
-	(void)userdata;
+	struct lo_data *lo = userdata;
+
+	events_shutdown(lo->events);
 	while (open_handles != NULL)
 		handle_free(open_handles);
+}
+
+/* Only .events can say it has nothing to read yet; every other file is always ready,
+ * as a regular file is. */
+static void
+lo_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+    struct fuse_pollhandle *ph)
+{
+	struct lo_handle *h = lo_handle(fi);
+	unsigned revents = POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM;
+	int err = 0;
+
+	(void)ino;
+	if (h->sp != NULL && h->sp->poll != NULL)
+		err = h->sp->poll(req, h->priv, ph, &revents);
+	else
+		fuse_pollhandle_destroy(ph);
+	if (err != 0)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_poll(req, revents);
 }
 
 static void
@@ -941,6 +976,7 @@ const struct fuse_lowlevel_ops lo_oper = {
 	.read		= lo_read,
 	.write		= lo_write,
 	.release	= lo_release,
+	.poll		= lo_poll,
 	.statfs		= lo_statfs,
 	.getxattr	= lo_getxattr,
 	.listxattr	= lo_listxattr,

@@ -417,8 +417,8 @@ answer(struct ctl *c)
 }
 
 int
-special_control_read(fuse_req_t req, void *priv, size_t size, off_t off, char **buf,
-    size_t *len)
+special_control_read(fuse_req_t req, void *priv, size_t size, off_t off, int flags,
+    char **buf, size_t *len)
 {
 	struct ctl *c = priv;
 	char *chunk = NULL;
@@ -426,6 +426,7 @@ special_control_read(fuse_req_t req, void *priv, size_t size, off_t off, char **
 	int err = 0;
 
 	(void)req;
+	(void)flags;
 	(void)off;	/* the answer is read from its first byte, whatever the offset */
 	pthread_mutex_lock(&c->lock);
 	if (c->pending && (err = answer(c)) != 0)
@@ -644,14 +645,15 @@ special_sandbox_open(fuse_req_t req, const struct tree_node *n, struct fuse_file
 }
 
 int
-special_sandbox_read(fuse_req_t req, void *priv, size_t size, off_t off, char **buf,
-    size_t *len)
+special_sandbox_read(fuse_req_t req, void *priv, size_t size, off_t off, int flags,
+    char **buf, size_t *len)
 {
 	const struct sbx *s = priv;
 	size_t pos = off < 0 ? s->alen : (size_t)off, n = 0;
 	char *chunk = NULL;
 
 	(void)req;
+	(void)flags;
 	/* The answer is fixed for the handle, so offsets mean what they say. It is copied,
 	 * as .control's is: once the reader has its bytes it may close, and the release
 	 * (on another thread) frees s and its answer while the reply is still being

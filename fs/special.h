@@ -42,6 +42,8 @@
 #define SPECIAL_INO_SANDBOX	3
 #define SPECIAL_ID_CONTROL	1
 #define SPECIAL_ID_SANDBOX	2
+#define SPECIAL_INO_EVENTS	4	/* fs/events.h */
+#define SPECIAL_ID_EVENTS	3
 #define SPECIAL_CHILD_INO_FIRST	(UINT64_C(1) << 48)	/* far above any snapshot inode */
 #define SPECIAL_NODES_MAX	4096	/* .sandbox/<pair> inodes the kernel may hold at once */
 
@@ -56,8 +58,8 @@ int	special_control_open(fuse_req_t req, const struct tree_node *n,
 /* read: 0 with up to size bytes of the answer in *buf (malloc'd, the caller frees; NULL
  * and *len 0 at its end), or ENOMEM or EAGAIN (the opener may keep no more); write: 0
  * (all size bytes taken), or EAGAIN or ENOMEM (the request is dropped). */
-int	special_control_read(fuse_req_t req, void *priv, size_t size, off_t off, char **buf,
-	    size_t *len);
+int	special_control_read(fuse_req_t req, void *priv, size_t size, off_t off, int flags,
+	    char **buf, size_t *len);
 int	special_control_write(fuse_req_t req, void *priv, const char *buf, size_t size,
 	    off_t off);
 void	special_control_release(void *priv);
@@ -71,8 +73,8 @@ void	special_sandbox_forget(struct lo_data *lo, uint64_t ino, uint64_t nlookup);
 int	special_sandbox_open(fuse_req_t req, const struct tree_node *n,
 	    struct fuse_file_info *fi, void **priv);
 /* 0 with the answer's bytes from off in *buf, as special_control_read; or ENOMEM. */
-int	special_sandbox_read(fuse_req_t req, void *priv, size_t size, off_t off, char **buf,
-	    size_t *len);
+int	special_sandbox_read(fuse_req_t req, void *priv, size_t size, off_t off, int flags,
+	    char **buf, size_t *len);
 void	special_sandbox_release(void *priv);
 
 #endif
