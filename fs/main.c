@@ -294,6 +294,9 @@ main(int argc, char *argv[])
 
 	sd_notify(0, "STOPPING=1");
 	reload_stop(r);
+	/* Blocked .events reads get EOF now: the unmount closes the channel, after which
+	 * a reader would only get ECONNABORTED. */
+	events_shutdown(lo.events);
 err_out5:
 	fuse_session_unmount(se);
 err_out4:
