@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -181,6 +182,7 @@ vault_alloc(const struct key *k, const char *name, struct vault **out, struct cs
 	/* The subkeys only change in vault_rekey(); a stray write elsewhere faults. */
 	sodium_mprotect_readonly(v->sk);
 	memcpy(v->fpr, k->fpr, sizeof v->fpr);
+	v->format = VAULT_VERSION;
 	*out = v;
 	return 0;
 }
@@ -245,9 +247,12 @@ mac_bytes(crypto_generichash_state *st, const void *p, size_t len)
 }
 
 /* The MAC of v under its MAC subkey. The canonical form: format, version, cipher,
- * fingerprint, generation, the number of providers, then per provider its name and number
- * of fields, then per field its name and ciphertext; strings are prefixed with their
- * length and numbers are 8 bytes little-endian, so no two vaults share a byte string. */
+ * fingerprint, generation, (from version 2) the highest removed version, the number of
+ * providers, then per provider its name and number of fields, then per field its name
+ * and ciphertext and (from version 2) its version and time; strings are prefixed with
+ * their length and numbers are 8 bytes little-endian, so no two vaults share a byte
+ * string. The version comes first, so a vault of one version never verifies as the
+ * other. */
 void
 vault_mac_compute(const struct vault *v, unsigned char mac[MAC_BYTES])
 {
@@ -257,10 +262,12 @@ vault_mac_compute(const struct vault *v, unsigned char mac[MAC_BYTES])
 
 	crypto_generichash_init(&st, v->sk + SUBKEY_BYTES, SUBKEY_BYTES, MAC_BYTES);
 	mac_bytes(&st, VAULT_FORMAT, strlen(VAULT_FORMAT));
-	mac_u64(&st, VAULT_VERSION);
+	mac_u64(&st, v->format);
 	mac_bytes(&st, VAULT_CIPHER, strlen(VAULT_CIPHER));
 	mac_bytes(&st, v->fpr, strlen(v->fpr));
 	mac_u64(&st, v->generation);
+	if (v->format >= 2)
+		mac_u64(&st, v->removed);
 	mac_u64(&st, v->n);
 	for (i = 0; i < v->n; i++) {
 		p = &v->p[i];
@@ -269,6 +276,10 @@ vault_mac_compute(const struct vault *v, unsigned char mac[MAC_BYTES])
 		for (j = 0; j < p->n; j++) {
 			mac_bytes(&st, p->f[j].name, strlen(p->f[j].name));
 			mac_bytes(&st, p->f[j].ct, p->f[j].ctlen);
+			if (v->format >= 2) {
+				mac_u64(&st, p->f[j].version);
+				mac_u64(&st, (uint64_t)p->f[j].mtime);
+			}
 		}
 	}
 	crypto_generichash_final(&st, mac, MAC_BYTES);
@@ -359,6 +370,20 @@ vault_value_len(const struct vault *v, size_t pi, size_t fi)
 }
 
 uint64_t
+vault_field_version(const struct vault *v, size_t pi, size_t fi)
+{
+	assert(pi < v->n && fi < v->p[pi].n);
+	return v->p[pi].f[fi].version;
+}
+
+int64_t
+vault_field_mtime(const struct vault *v, size_t pi, size_t fi)
+{
+	assert(pi < v->n && fi < v->p[pi].n);
+	return v->p[pi].f[fi].mtime;
+}
+
+uint64_t
 vault_value_id(const struct vault *v, size_t pi, size_t fi)
 {
 	const struct field *f;
@@ -445,12 +470,36 @@ vault_grown(void *arr, size_t *cap, size_t n, size_t size)
 	return na;
 }
 
+/* Remembers f's version as removed: a field set again under its name starts above it. */
+static void
+note_removed(struct vault *v, const struct field *f)
+{
+	if (f->version > v->removed)
+		v->removed = f->version;
+}
+
 static void
 remove_provider(struct vault *v, size_t pi)
 {
+	size_t i;
+
+	for (i = 0; i < v->p[pi].n; i++)
+		note_removed(v, &v->p[pi].f[i]);
 	provider_free(&v->p[pi]);
 	memmove(&v->p[pi], &v->p[pi + 1], (v->n - pi - 1) * sizeof *v->p);
 	v->n--;
+}
+
+/* CLOCK_REALTIME in ns; at least 1, as 0 means "unknown". */
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (ts.tv_sec <= 0)
+		return 1;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 int
@@ -463,6 +512,7 @@ vault_put(struct vault *v, const char *provider, const char *field,
 	void *arr;
 	size_t limit = max_len > 0 ? max_len : VAULT_VALUE_MAX_BYTES;
 	size_t ctlen, pi, fi;
+	int64_t now = now_ns();
 	int newp = 0;
 
 	if (vault_name_check(provider, "provider", e) == -1 ||
@@ -474,6 +524,11 @@ vault_put(struct vault *v, const char *provider, const char *field,
 	if (value->len > limit)
 		return cs_err_set(e, EFBIG, "value for %s/%s is over the limit of %zu bytes",
 		    provider, field, limit);
+	/* The file stores JSON integers, which jansson holds as long long. */
+	if (v->removed >= (uint64_t)LLONG_MAX || (pfind(v, provider, &pi) &&
+	    ffind(&v->p[pi], field, &fi) && v->p[pi].f[fi].version >= (uint64_t)LLONG_MAX))
+		return cs_err_set(e, EOVERFLOW, "%s/%s: the version cannot grow any more",
+		    provider, field);
 	if ((ct = seal(v->sk, provider, field, value->buf, value->len, &ctlen)) == NULL)
 		return cs_err_sys(e, ENOMEM, "%s/%s", provider, field);
 	if (!pfind(v, provider, &pi)) {
@@ -493,6 +548,11 @@ vault_put(struct vault *v, const char *provider, const char *field,
 		free(p->f[fi].ct);
 		p->f[fi].ct = ct;
 		p->f[fi].ctlen = ctlen;
+		p->f[fi].version++;
+		if (now > p->f[fi].mtime || p->f[fi].mtime == INT64_MAX)
+			p->f[fi].mtime = now > p->f[fi].mtime ? now : INT64_MAX;
+		else
+			p->f[fi].mtime++;	/* the clock is behind: time never goes back */
 		return 0;
 	}
 	if ((arr = vault_grown(p->f, &p->cap, p->n, sizeof *p->f)) != NULL)
@@ -506,6 +566,8 @@ vault_put(struct vault *v, const char *provider, const char *field,
 	p->f[fi].name = name;
 	p->f[fi].ct = ct;
 	p->f[fi].ctlen = ctlen;
+	p->f[fi].version = v->removed + 1;
+	p->f[fi].mtime = now;
 	p->n++;
 	return 0;
 nomem:
@@ -528,6 +590,7 @@ vault_remove(struct vault *v, const char *provider, const char *field, struct cs
 		return 0;
 	}
 	p = &v->p[pi];
+	note_removed(v, &p->f[fi]);
 	free(p->f[fi].name);
 	free(p->f[fi].ct);
 	memmove(&p->f[fi], &p->f[fi + 1], (p->n - fi - 1) * sizeof *p->f);
@@ -615,6 +678,7 @@ vault_save(struct vault *v, const char *path, int excl, struct cs_err *e)
 {
 	unsigned char mac[MAC_BYTES];
 	uint64_t old = v->generation;
+	unsigned oldformat = v->format;
 	char *text = NULL, *np;
 	size_t len;
 	int renamed = 0, rc = -1;
@@ -623,6 +687,7 @@ vault_save(struct vault *v, const char *path, int excl, struct cs_err *e)
 	if (v->generation >= (uint64_t)LLONG_MAX)
 		return cs_err_set(e, EOVERFLOW, "%s: the generation cannot grow any more", path);
 	v->generation++;
+	v->format = VAULT_VERSION;	/* an older vault is written in the new format */
 	vault_mac_compute(v, mac);
 	if ((text = vault_text(v, mac, &len)) == NULL) {
 		cs_err_sys(e, ENOMEM, "%s", path);
@@ -636,8 +701,10 @@ vault_save(struct vault *v, const char *path, int excl, struct cs_err *e)
 out:
 	/* A failed save leaves the generation as it was, unless the new file already took
 	 * the name (only the folder's fsync failed): then memory matches the disk. */
-	if (rc == -1 && !renamed)
+	if (rc == -1 && !renamed) {
 		v->generation = old;
+		v->format = oldformat;
+	}
 	sodium_memzero(mac, sizeof mac);
 	free(text);
 	return rc;

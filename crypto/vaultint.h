@@ -27,6 +27,8 @@ struct field {
 	char		*name;
 	unsigned char	*ct;		/* nonce || ciphertext || tag */
 	size_t		 ctlen;
+	uint64_t	 version;	/* 0: last changed before versions were kept */
+	int64_t		 mtime;		/* ns since the epoch of the last change; 0 unknown */
 };
 
 struct provider {
@@ -37,7 +39,10 @@ struct provider {
 
 struct vault {
 	char		*path;		/* for messages: the file read or last written */
+	unsigned	 format;	/* VAULT_VERSION_OLD as read from such a file, else
+					 * VAULT_VERSION (what vault_save writes) */
 	uint64_t	 generation;
+	uint64_t	 removed;	/* the highest version a removed field had */
 	char		 fpr[KEY_FPR_HEX + 1];	/* of the key the values are under */
 	unsigned char	*sk;		/* sodium_malloc: encryption subkey, then MAC subkey */
 	struct provider	*p;		/* sorted by name; no provider is empty */

@@ -26,7 +26,11 @@
 
 static const char *const top_keys[] = {
 	"format", "version", "cipher", "key_fingerprint", "generation", "providers", "mac",
+	"removed_version",	/* from version 2 on; keep it last (vault_parse_fast) */
 };
+#define TOP_REMOVED	(1u << 7)	/* vault_parse_fast's bit of "removed_version" */
+#define FIELD_KEYS	"\"value\", \"version\" and \"changed\""
+#define FIELD_META_MAX	128	/* bytes vault_text adds around a value from version 2 */
 
 static int
 pcmp(const void *a, const void *b)
@@ -104,10 +108,11 @@ parse_header(json_t *root, const char *path, const struct key *k, struct vault *
 	if (!json_is_integer(j))
 		return cs_err_set(e, EINVAL, "%s: \"version\" is missing or not an integer",
 		    path);
-	if (json_integer_value(j) != VAULT_VERSION)
+	if (json_integer_value(j) != VAULT_VERSION && json_integer_value(j) != VAULT_VERSION_OLD)
 		return cs_err_set(e, EINVAL, "%s: vault version %lld is not supported (this "
-		    "program reads version %d)", path, (long long)json_integer_value(j),
-		    VAULT_VERSION);
+		    "program reads versions %d and %d)", path, (long long)json_integer_value(j),
+		    VAULT_VERSION_OLD, VAULT_VERSION);
+	v->format = (unsigned)json_integer_value(j);
 	j = json_object_get(root, "cipher");
 	if (!json_is_string(j) || strcmp(json_string_value(j), VAULT_CIPHER) != 0)
 		return cs_err_set(e, EINVAL, "%s: \"cipher\" must be \"%s\"", path, VAULT_CIPHER);
@@ -124,17 +129,79 @@ parse_header(json_t *root, const char *path, const struct key *k, struct vault *
 		return cs_err_set(e, EINVAL, "%s: \"generation\" must be a non-negative integer",
 		    path);
 	v->generation = (uint64_t)gen;
+	j = json_object_get(root, "removed_version");
+	if (v->format == VAULT_VERSION_OLD && j != NULL)
+		return cs_err_set(e, EINVAL, "%s: \"removed_version\" is not part of a version %d "
+		    "vault", path, VAULT_VERSION_OLD);
+	if (v->format != VAULT_VERSION_OLD &&
+	    (!json_is_integer(j) || (gen = json_integer_value(j)) < 0))
+		return cs_err_set(e, EINVAL, "%s: \"removed_version\" must be a non-negative "
+		    "integer", path);
+	v->removed = v->format != VAULT_VERSION_OLD ? (uint64_t)gen : 0;
 	return 0;
 }
 
-/* base64(nonce || ciphertext || tag) of provider/field into f->ct. */
+/* A non-negative JSON integer of field object j into *out. */
 static int
-parse_value(json_t *j, const char *path, const char *pname, struct field *f,
+meta_int(json_t *j, const char *key, const char *path, const char *pname, const char *fname,
+    uint64_t *out, struct cs_err *e)
+{
+	json_t *n = json_object_get(j, key);
+
+	if (!json_is_integer(n) || json_integer_value(n) < 0)
+		return cs_err_set(e, EINVAL, "%s: %s/%s: \"%s\" must be a non-negative integer",
+		    path, pname, fname, key);
+	*out = (uint64_t)json_integer_value(n);
+	return 0;
+}
+
+/* From version 2 on a field is an object of FIELD_KEYS: its sealed value, its version
+ * and the time it changed (ns since the epoch). Fills f's version and time. */
+static int
+parse_meta(json_t *j, const char *path, const char *pname, struct field *f,
     struct cs_err *e)
+{
+	char shown[SHOWN_BUF];
+	const char *k;
+	uint64_t t;
+	size_t len;
+	void *it;
+
+	if (!json_is_object(j))
+		return cs_err_set(e, EINVAL, "%s: %s/%s: must be an object of %s", path, pname,
+		    f->name, FIELD_KEYS);
+	for (it = json_object_iter(j); it != NULL; it = json_object_iter_next(j, it)) {
+		k = json_object_iter_key(it);
+		len = json_object_iter_key_len(it);
+		if ((len == 5 && memcmp(k, "value", 5) == 0) ||
+		    (len == 7 && memcmp(k, "version", 7) == 0) ||
+		    (len == 7 && memcmp(k, "changed", 7) == 0))
+			continue;
+		cs_show(k, len, SHOWN_MAX, shown, sizeof shown);
+		return cs_err_set(e, EINVAL, "%s: %s/%s: unknown key \"%s\" (a field holds %s)",
+		    path, pname, f->name, shown, FIELD_KEYS);
+	}
+	if (meta_int(j, "version", path, pname, f->name, &f->version, e) == -1 ||
+	    meta_int(j, "changed", path, pname, f->name, &t, e) == -1)
+		return -1;
+	f->mtime = (int64_t)t;
+	return 0;
+}
+
+/* base64(nonce || ciphertext || tag) of provider/field into f->ct: j itself in a vault
+ * of format VAULT_VERSION_OLD, else j's "value" (parse_meta). */
+static int
+parse_value(json_t *j, const char *path, const char *pname, unsigned format,
+    struct field *f, struct cs_err *e)
 {
 	const char *s, *end;
 	size_t slen;
 
+	if (format != VAULT_VERSION_OLD) {
+		if (parse_meta(j, path, pname, f, e) == -1)
+			return -1;
+		j = json_object_get(j, "value");
+	}
 	if (!json_is_string(j))
 		return cs_err_set(e, EINVAL, "%s: %s/%s: the value must be a base64 string", path,
 		    pname, f->name);
@@ -157,7 +224,8 @@ parse_value(json_t *j, const char *path, const char *pname, struct field *f,
 }
 
 static int
-parse_provider(json_t *jp, const char *path, struct provider *p, struct cs_err *e)
+parse_provider(json_t *jp, const char *path, unsigned format, struct provider *p,
+    struct cs_err *e)
 {
 	struct field *f;
 	const char *name;
@@ -179,7 +247,7 @@ parse_provider(json_t *jp, const char *path, struct provider *p, struct cs_err *
 		if ((f->name = strdup(name)) == NULL)
 			return cs_err_sys(e, ENOMEM, "%s", path);
 		p->n++;		/* from here vault_close() frees it */
-		if (parse_value(json_object_iter_value(it), path, p->name, f, e) == -1)
+		if (parse_value(json_object_iter_value(it), path, p->name, format, f, e) == -1)
 			return -1;
 	}
 	if (p->n > 1)
@@ -210,7 +278,7 @@ parse_providers(json_t *root, const char *path, struct vault *v, struct cs_err *
 		if ((p->name = strdup(name)) == NULL)
 			return cs_err_sys(e, ENOMEM, "%s", path);
 		v->n++;
-		if (parse_provider(json_object_iter_value(it), path, p, e) == -1)
+		if (parse_provider(json_object_iter_value(it), path, v->format, p, e) == -1)
 			return -1;
 	}
 	if (v->n > 1)
@@ -263,6 +331,7 @@ out:
  * message. 0 when v is filled, -1 to fall back (v then holds whatever was read). */
 struct scan {
 	const char	*p, *end;
+	size_t		 nstr, nobj;	/* fields seen as a string (version 1), an object */
 };
 
 static void
@@ -336,6 +405,40 @@ name_fast_ok(const char *name, size_t len)
 	return vault_name_why(name, len, "name", msg, sizeof msg) == 0;
 }
 
+/* A field object (from version 2): FIELD_KEYS in any order, each once. */
+static int
+fast_meta(struct scan *s, struct field *f, const char **b64s, size_t *blen)
+{
+	const char *key;
+	size_t klen;
+	uint64_t t;
+	unsigned seen = 0;
+
+	if (!scan_char(s, '{'))
+		return -1;
+	do {
+		if (!scan_str(s, &key, &klen) || !scan_char(s, ':'))
+			return -1;
+		if (str_is(key, klen, "value") && !(seen & 1)) {
+			if (!scan_str(s, b64s, blen))
+				return -1;
+			seen |= 1;
+		} else if (str_is(key, klen, "version") && !(seen & 2)) {
+			if (!scan_uint(s, &f->version))
+				return -1;
+			seen |= 2;
+		} else if (str_is(key, klen, "changed") && !(seen & 4)) {
+			if (!scan_uint(s, &t))
+				return -1;
+			f->mtime = (int64_t)t;
+			seen |= 4;
+		} else {
+			return -1;
+		}
+	} while (scan_char(s, ','));
+	return scan_char(s, '}') && seen == 7 ? 0 : -1;
+}
+
 static int
 fast_fields(struct scan *s, struct provider *p)
 {
@@ -348,7 +451,7 @@ fast_fields(struct scan *s, struct provider *p)
 		return -1;		/* not an object, or no fields */
 	do {
 		if (!scan_str(s, &name, &nlen) || !name_fast_ok(name, nlen) ||
-		    !scan_char(s, ':') || !scan_str(s, &b64s, &blen) || !b64_text_ok(b64s, blen))
+		    !scan_char(s, ':'))
 			return -1;
 		if ((arr = vault_grown(p->f, &p->cap, p->n, sizeof *p->f)) == NULL)
 			return -1;
@@ -358,7 +461,17 @@ fast_fields(struct scan *s, struct provider *p)
 		if ((f->name = strndup(name, nlen)) == NULL)
 			return -1;
 		p->n++;
-		if ((f->ct = malloc(blen / 4 * 3 + 3)) == NULL ||
+		scan_ws(s);
+		if (s->p < s->end && *s->p == '{') {
+			s->nobj++;
+			if (fast_meta(s, f, &b64s, &blen) == -1)
+				return -1;
+		} else {
+			s->nstr++;
+			if (!scan_str(s, &b64s, &blen))
+				return -1;
+		}
+		if (!b64_text_ok(b64s, blen) || (f->ct = malloc(blen / 4 * 3 + 3)) == NULL ||
 		    sodium_base642bin(f->ct, blen / 4 * 3 + 3, b64s, blen, NULL, &f->ctlen, &end,
 		    sodium_base64_VARIANT_ORIGINAL) != 0 || end != b64s + blen ||
 		    f->ctlen < CT_OVERHEAD || f->ctlen - CT_OVERHEAD > VAULT_VALUE_HARD_MAX)
@@ -413,11 +526,11 @@ int
 vault_parse_fast(const char *buf, size_t len, const struct key *k, struct vault *v)
 {
 	unsigned char want[MAC_BYTES], got[MAC_BYTES];
-	struct scan s = { buf, buf + len };
+	struct scan s = { buf, buf + len, 0, 0 };
 	const char *key, *str, *mac = NULL, *end;
 	size_t klen, slen, maclen = 0, i, glen;
 	uint64_t x;
-	unsigned seen = 0, bit;
+	unsigned seen = 0, bit, all = (1u << (sizeof top_keys / sizeof top_keys[0])) - 1;
 	int rc = -1;
 
 	if (!scan_char(&s, '{') || scan_char(&s, '}'))
@@ -436,8 +549,9 @@ vault_parse_fast(const char *buf, size_t len, const struct key *k, struct vault 
 			if (!scan_str(&s, &str, &slen) || !str_is(str, slen, VAULT_FORMAT))
 				return -1;
 		} else if (str_is(key, klen, "version")) {
-			if (!scan_uint(&s, &x) || x != VAULT_VERSION)
+			if (!scan_uint(&s, &x) || (x != VAULT_VERSION && x != VAULT_VERSION_OLD))
 				return -1;
+			v->format = (unsigned)x;
 		} else if (str_is(key, klen, "cipher")) {
 			if (!scan_str(&s, &str, &slen) || !str_is(str, slen, VAULT_CIPHER))
 				return -1;
@@ -451,6 +565,9 @@ vault_parse_fast(const char *buf, size_t len, const struct key *k, struct vault 
 		} else if (str_is(key, klen, "providers")) {
 			if (fast_providers(&s, v) == -1)
 				return -1;
+		} else if (str_is(key, klen, "removed_version")) {
+			if (!scan_uint(&s, &v->removed))
+				return -1;
 		} else if (!scan_str(&s, &mac, &maclen)) {	/* "mac" */
 			return -1;
 		}
@@ -458,7 +575,11 @@ vault_parse_fast(const char *buf, size_t len, const struct key *k, struct vault 
 	if (!scan_char(&s, '}'))
 		return -1;
 	scan_ws(&s);
-	if (s.p != s.end || seen != (1u << (sizeof top_keys / sizeof top_keys[0])) - 1)
+	if (s.p != s.end)
+		return -1;
+	/* Version 1: every field a string, no "removed_version"; later: objects and it. */
+	if (v->format == VAULT_VERSION_OLD ? seen != (all & ~TOP_REMOVED) || s.nobj > 0 :
+	    seen != all || s.nstr > 0)
 		return -1;
 	if (!b64_text_ok(mac, maclen) || sodium_base642bin(got, sizeof got, mac, maclen, NULL,
 	    &glen, &end, sodium_base64_VARIANT_ORIGINAL) != 0 || end != mac + maclen ||
@@ -570,8 +691,9 @@ out:
 	return rc;
 }
 
-/* The document as jansson's JSON_INDENT(2) | JSON_PRESERVE_ORDER would print it, keys
- * in the order docs/architecture.md shows them and entries in name order, written
+/* The document as jansson's JSON_INDENT(2) | JSON_PRESERVE_ORDER would print it, in
+ * v's format (a vault being saved is in VAULT_VERSION; the fuzz target prints others),
+ * keys in the order docs/architecture.md shows them and entries in name order, written
  * straight into one buffer: a jansson tree of 100 000 values would cost more to build
  * than everything else in a save. Names are [a-z0-9._-] and base64 needs no escape in
  * JSON, so nothing here is escaped. Ends with a newline; NULL when out of memory. */
@@ -585,26 +707,35 @@ vault_text(const struct vault *v, const unsigned char mac[MAC_BYTES], size_t *le
 	for (i = 0; i < v->n; i++) {
 		cap += strlen(v->p[i].name) + 16;
 		for (j = 0; j < v->p[i].n; j++)
-			cap += strlen(v->p[i].f[j].name) + 16 +
+			cap += strlen(v->p[i].f[j].name) + 16 + FIELD_META_MAX +
 			    sodium_base64_ENCODED_LEN(v->p[i].f[j].ctlen,
 			    sodium_base64_VARIANT_ORIGINAL);
 	}
 	if ((o = t = malloc(cap)) == NULL)
 		return NULL;
-	o += sprintf(o, "{\n  \"format\": \"%s\",\n  \"version\": %d,\n  \"cipher\": \"%s\",\n"
-	    "  \"key_fingerprint\": \"%s\",\n  \"generation\": %llu,\n  \"providers\": {",
-	    VAULT_FORMAT, VAULT_VERSION, VAULT_CIPHER, v->fpr,
-	    (unsigned long long)v->generation);
+	o += sprintf(o, "{\n  \"format\": \"%s\",\n  \"version\": %u,\n  \"cipher\": \"%s\",\n"
+	    "  \"key_fingerprint\": \"%s\",\n  \"generation\": %llu,\n", VAULT_FORMAT,
+	    v->format, VAULT_CIPHER, v->fpr, (unsigned long long)v->generation);
+	if (v->format != VAULT_VERSION_OLD)
+		o += sprintf(o, "  \"removed_version\": %llu,\n", (unsigned long long)v->removed);
+	o += sprintf(o, "  \"providers\": {");
 	for (i = 0; i < v->n; i++) {
 		p = &v->p[i];
 		o += sprintf(o, "%s\n    \"%s\": {", i > 0 ? "," : "", p->name);
 		for (j = 0; j < p->n; j++) {
-			o += sprintf(o, "%s\n      \"%s\": \"", j > 0 ? "," : "", p->f[j].name);
+			o += sprintf(o, "%s\n      \"%s\": ", j > 0 ? "," : "", p->f[j].name);
+			if (v->format != VAULT_VERSION_OLD)
+				o += sprintf(o, "{\n        \"value\": ");
+			*o++ = '"';
 			n = sodium_base64_ENCODED_LEN(p->f[j].ctlen, sodium_base64_VARIANT_ORIGINAL);
 			sodium_bin2base64(o, n, p->f[j].ct, p->f[j].ctlen,
 			    sodium_base64_VARIANT_ORIGINAL);
 			o += n - 1;
 			*o++ = '"';
+			if (v->format != VAULT_VERSION_OLD)
+				o += sprintf(o, ",\n        \"version\": %llu,\n        \"changed\": "
+				    "%lld\n      }", (unsigned long long)p->f[j].version,
+				    (long long)p->f[j].mtime);
 		}
 		o += sprintf(o, "%s}", p->n > 0 ? "\n    " : "");
 	}

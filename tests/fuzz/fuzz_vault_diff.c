@@ -5,8 +5,9 @@
  * both on the same bytes, under the fixed test key of fuzz_vault.c (bytes 1..32), and
  * aborts when
  *  - the scanner accepts what the reference refuses;
- *  - both accept and the vaults differ: generation, key fingerprint, every provider and
- *    field name, in order, and every sealed value byte for byte;
+ *  - both accept and the vaults differ: format version, generation, key fingerprint,
+ *    highest removed version, every provider and field name, in order, every sealed
+ *    value byte for byte, and every field's version and time;
  *  - the reference accepts and the scanner gives up on the same vault as this program
  *    writes it (vault_text): the scanner must read everything the program writes. It may
  *    give up on other spellings of an accepted vault (escapes, other number forms):
@@ -49,7 +50,8 @@ same(const struct vault *a, const struct vault *b)
 	const struct provider *pa, *pb;
 	size_t i, j;
 
-	if (a->generation != b->generation || strcmp(a->fpr, b->fpr) != 0 || a->n != b->n)
+	if (a->generation != b->generation || strcmp(a->fpr, b->fpr) != 0 || a->n != b->n ||
+	    a->format != b->format || a->removed != b->removed)
 		abort();
 	for (i = 0; i < a->n; i++) {
 		pa = &a->p[i];
@@ -59,6 +61,8 @@ same(const struct vault *a, const struct vault *b)
 		for (j = 0; j < pa->n; j++)
 			if (strcmp(pa->f[j].name, pb->f[j].name) != 0 ||
 			    pa->f[j].ctlen != pb->f[j].ctlen ||
+			    pa->f[j].version != pb->f[j].version ||
+			    pa->f[j].mtime != pb->f[j].mtime ||
 			    memcmp(pa->f[j].ct, pb->f[j].ct, pa->f[j].ctlen) != 0)
 				abort();
 	}
