@@ -1,11 +1,8 @@
 /* fs/events.c - .events, the change feed; see events.h.
  *
- * One ring of the last EVENTS_QUEUE_MAX lines, under ev->lock, numbered by a sequence
- * that never goes back: line s sits in ring[s % EVENTS_QUEUE_MAX] while tail <= s < head.
- * A reader is a cursor (the next sequence it is owed) and the rights it opened with.
- * When the ring is full, the oldest line goes, and each reader whose cursor was on it
- * either skips it (a line it may not see) or is marked overflowed: its next read gives
- * the overflow line and moves its cursor to the head.
+ * The lines live in one queue (evqueue.h) under ev->lock: a ring shared by every
+ * reader, a cursor per reader. This file is its FUSE side: opening, blocking reads,
+ * polls, interrupts, the end of the session, and making the lines of a reload.
  *
  * A read that finds nothing blocks by keeping its request (a waiter) and returning
  * LO_DEFERRED: the request is answered later, exactly once, by whichever comes first -
@@ -20,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -32,23 +30,9 @@
 
 #include "../policy/vaultdiff.h"
 #include "events.h"
+#include "evqueue.h"
 #include "log.h"
 #include "quota.h"
-
-/* Who may see a line: the root's and the provider folder's owner, group and mode when
- * the line was queued. */
-struct gate {
-	int	 any;			/* 1: every reader (key_rotated, overflow) */
-	uid_t	 uid[2];		/* [0] the root, [1] the provider's folder */
-	gid_t	 gid[2];
-	mode_t	 mode[2];
-};
-
-struct line {
-	char		*text;		/* with its newline; NULL: none */
-	size_t		 len;
-	struct gate	 gate;
-};
 
 struct waiter {
 	fuse_req_t	 req;
@@ -56,30 +40,30 @@ struct waiter {
 };
 
 struct events_reader {
+	struct evq_cursor	 cur;		/* first: a cursor is its reader; ev->lock */
 	struct events		*ev;
 	struct lo_rights	 rights;	/* the opener's, fixed at open */
 	struct quota		*quota;		/* charged one QUOTA_EVENTS to rights.uid */
-	uint64_t		 cursor;	/* protected by ev->lock: next line owed */
-	size_t			 off;		/* protected by ev->lock: bytes of it read */
-	int			 overflowed;	/* protected by ev->lock */
-	char			 over[128];	/* protected by ev->lock: the overflow line */
-	size_t			 olen, ooff;	/* protected by ev->lock: its length, read */
 	struct waiter		 wait[EVENTS_WAITERS_MAX];	/* protected by ev->lock */
 	size_t			 nwait;		/* protected by ev->lock */
 	struct fuse_pollhandle	*ph;		/* protected by ev->lock: a poll to wake */
-	struct events_reader	*prev, *next;	/* protected by ev->lock */
 };
 
 struct events {
 	pthread_mutex_t		 lock;
-	struct line		 ring[EVENTS_QUEUE_MAX];	/* protected by lock */
-	uint64_t		 tail, head;	/* protected by lock: lines [tail, head) */
-	uint64_t		 generation;	/* protected by lock: of the last publish */
-	struct events_reader	*readers;	/* protected by lock */
+	struct evq		 q;		/* protected by lock */
 	int			 closed;	/* protected by lock: the session ended */
 };
 
-/* A line being made by events_publish, before it is queued. */
+/* A line made by events_publish, before it is queued. */
+struct line {
+	char		*text;		/* with its newline */
+	size_t		 len;
+	struct evq_gate	 gate;
+	int64_t		 when;		/* the change's time (ns), to order the lines */
+	size_t		 order;		/* the order they were made in (name order) */
+};
+
 struct draft {
 	struct line	*v;
 	size_t		 n, cap;
@@ -92,6 +76,7 @@ struct making {
 	const struct tree	*old, *t;
 	uint64_t		 generation;
 	char			 when[40];	/* "time" of the reload */
+	int64_t			 now_ns;	/* the same, in ns */
 };
 
 struct events *
@@ -108,12 +93,9 @@ events_new(void)
 void
 events_free(struct events *ev)
 {
-	uint64_t s;
-
 	if (ev == NULL)
 		return;
-	for (s = ev->tail; s < ev->head; s++)
-		free(ev->ring[s % EVENTS_QUEUE_MAX].text);
+	evq_clear(&ev->q);
 	pthread_mutex_destroy(&ev->lock);
 	free(ev);
 }
@@ -130,89 +112,19 @@ rfc3339(struct timespec ts, char out[40])
 	snprintf(out + n, 40 - n, ".%03ldZ", ts.tv_nsec / 1000000L);
 }
 
-static int
-visible(const struct events_reader *r, const struct gate *g)
-{
-	struct tree_node n;
-	int i;
-
-	if (g->any)
-		return 1;
-	memset(&n, 0, sizeof n);
-	for (i = 0; i < 2; i++) {
-		n.uid = g->uid[i];
-		n.gid = g->gid[i];
-		n.mode = g->mode[i];
-		if (!lo_rights_may(&r->rights, &n, i == 0 ? X_OK : R_OK | X_OK))
-			return 0;
-	}
-	return 1;
-}
-
-/* Moves r's cursor over the lines it may not see; 1 when a read would find something.
- * Called with ev->lock held. */
+/* 1 when a read of r would not block. Called with ev->lock held. */
 static int
 ready(struct events_reader *r)
 {
-	struct events *ev = r->ev;
-
-	if (r->overflowed || ev->closed)
-		return 1;
-	while (r->cursor < ev->head &&
-	    !visible(r, &ev->ring[r->cursor % EVENTS_QUEUE_MAX].gate))
-		r->cursor++;
-	return r->cursor < ev->head;
+	return r->ev->closed || evq_ready(&r->ev->q, &r->cur);
 }
 
-/* Copies what r is owed, whole lines first, into buf (size bytes); the count. Called
- * with ev->lock held. */
+/* What r is owed, into buf; nothing once the session ended (EOF). Called with
+ * ev->lock held. */
 static size_t
 fill(struct events_reader *r, char *buf, size_t size)
 {
-	struct events *ev = r->ev;
-	const char *text;
-	size_t pos = 0, n, len, *off;
-
-	while (pos < size && ready(r) && !ev->closed) {
-		if (r->overflowed) {
-			if (r->olen == 0) {
-				char when[40];
-				struct timespec ts;
-
-				clock_gettime(CLOCK_REALTIME, &ts);
-				rfc3339(ts, when);
-				r->olen = (size_t)snprintf(r->over, sizeof r->over,
-				    "{\"event\":\"overflow\",\"generation\":%" PRIu64 ","
-				    "\"time\":\"%s\"}\n", ev->generation, when);
-				r->ooff = 0;
-			}
-			text = r->over;
-			len = r->olen;
-			off = &r->ooff;
-		} else {
-			text = ev->ring[r->cursor % EVENTS_QUEUE_MAX].text;
-			len = ev->ring[r->cursor % EVENTS_QUEUE_MAX].len;
-			off = &r->off;
-		}
-		n = len - *off;
-		if (pos > 0 && n > size - pos)
-			break;		/* whole lines, unless one alone is too long */
-		if (n > size - pos)
-			n = size - pos;
-		memcpy(buf + pos, text + *off, n);
-		pos += n;
-		if ((*off += n) < len)
-			break;
-		if (r->overflowed) {
-			r->overflowed = 0;
-			r->olen = 0;
-			r->cursor = ev->head;
-		} else {
-			r->cursor++;
-		}
-		r->off = 0;
-	}
-	return pos;
+	return r->ev->closed ? 0 : evq_fill(&r->ev->q, &r->cur, buf, size);
 }
 
 /* Answers r's blocked reads while it has lines, and wakes its poll. Called with
@@ -242,41 +154,13 @@ wake(struct events_reader *r)
 	}
 }
 
-/* Queues one line, dropping the oldest when the ring is full. Called with ev->lock
- * held; takes l's text. */
-static void
-push(struct events *ev, struct line *l)
-{
-	struct line *old;
-	struct events_reader *r;
-
-	if (ev->head - ev->tail == EVENTS_QUEUE_MAX) {
-		old = &ev->ring[ev->tail % EVENTS_QUEUE_MAX];
-		for (r = ev->readers; r != NULL; r = r->next) {
-			if (r->overflowed || r->cursor != ev->tail)
-				continue;
-			if (visible(r, &old->gate)) {
-				r->overflowed = 1;
-				r->off = 0;
-			} else {
-				r->cursor++;
-			}
-		}
-		free(old->text);
-		ev->tail++;
-	}
-	ev->ring[ev->head % EVENTS_QUEUE_MAX] = *l;
-	ev->head++;
-	l->text = NULL;
-}
-
 /* Adds a line to d; on failure d is marked and the rest is skipped. */
 static void
-draft_add(struct draft *d, const struct gate *g, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+draft_add(struct draft *d, const struct evq_gate *g, int64_t when, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static void
-draft_add(struct draft *d, const struct gate *g, const char *fmt, ...)
+draft_add(struct draft *d, const struct evq_gate *g, int64_t when, const char *fmt, ...)
 {
 	struct line *grown;
 	va_list ap;
@@ -301,12 +185,14 @@ draft_add(struct draft *d, const struct gate *g, const char *fmt, ...)
 	}
 	d->v[d->n].len = (size_t)n;
 	d->v[d->n].gate = *g;
+	d->v[d->n].when = when;
+	d->v[d->n].order = d->n;
 	d->n++;
 }
 
 /* The gate of provider p's lines: its folder in t, else in old (a removed provider). */
 static void
-gate_of(const struct making *m, const char *p, struct gate *g)
+gate_of(const struct making *m, const char *p, struct evq_gate *g)
 {
 	const struct tree *t = m->t;
 	const struct tree_node *root, *dir;
@@ -335,14 +221,34 @@ made(void *arg, const struct vaultdiff_change *c)
 	static const char *const names[] = { "secret_added", "secret_changed",
 	    "secret_removed" };
 	struct making *m = arg;
-	struct gate g;
-	char version[48] = "";
+	struct evq_gate g;
+	char version[48] = "", when[40];
+	uint64_t ver = vault_field_version(c->v, c->pi, c->fi);
+	int64_t ns = c->kind == VAULTDIFF_REMOVED ? 0 : vault_field_mtime(c->v, c->pi, c->fi);
 
 	gate_of(m, c->provider, &g);
-	draft_add(m->d, &g, "{\"event\":\"%s\",\"provider\":\"%s\",\"field\":\"%s\",%s"
-	    "\"generation\":%" PRIu64 ",\"time\":\"%s\"}\n", names[c->kind], c->provider,
-	    c->field, version, m->generation, m->when);
+	if (ver > 0)
+		snprintf(version, sizeof version, "\"version\":%" PRIu64 ",", ver);
+	/* A removal's time is the reload's: the vault keeps no record of it. */
+	if (ns > 0)
+		rfc3339((struct timespec){ ns / 1000000000, ns % 1000000000 }, when);
+	else
+		memcpy(when, m->when, sizeof when);
+	draft_add(m->d, &g, ns > 0 ? ns : m->now_ns, "{\"event\":\"%s\",\"provider\":\"%s\","
+	    "\"field\":\"%s\",%s\"generation\":%" PRIu64 ",\"time\":\"%s\"}\n",
+	    names[c->kind], c->provider, c->field, version, m->generation, when);
 	return m->d->failed ? ENOMEM : 0;
+}
+
+/* Lines by time of change, then in the order they were made (name order). */
+static int
+line_cmp(const void *a, const void *b)
+{
+	const struct line *x = a, *y = b;
+
+	if (x->when != y->when)
+		return x->when < y->when ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
 }
 
 void
@@ -350,9 +256,9 @@ events_publish(struct events *ev, const struct tree *old, const struct tree *t)
 {
 	const struct vault *ov, *nv;
 	struct draft d = { 0 };
-	struct making m = { &d, old, t, 0, "" };
-	struct gate any = { .any = 1 };
-	struct events_reader *r;
+	struct making m = { &d, old, t, 0, "", 0 };
+	struct evq_gate any = { .any = 1 };
+	struct evq_cursor *c;
 	struct cs_err e = { 0 };
 	size_t i;
 
@@ -361,10 +267,11 @@ events_publish(struct events *ev, const struct tree *old, const struct tree *t)
 	ov = tree_vault(old);
 	m.generation = tree_generation(t);
 	rfc3339(tree_time(t), m.when);
+	m.now_ns = (int64_t)tree_time(t).tv_sec * 1000000000 + tree_time(t).tv_nsec;
 	/* Names are vault names ([a-z0-9._-], vault.h) and a fingerprint is hex: nothing
 	 * in a line needs escaping. */
 	if (ov != NULL && strcmp(vault_fingerprint(ov), vault_fingerprint(nv)) != 0)
-		draft_add(&d, &any, "{\"event\":\"key_rotated\",\"fingerprint\":\"%s\","
+		draft_add(&d, &any, INT64_MIN, "{\"event\":\"key_rotated\",\"fingerprint\":\"%s\","
 		    "\"generation\":%" PRIu64 ",\"time\":\"%s\"}\n", vault_fingerprint(nv),
 		    m.generation, m.when);
 	if (!d.failed && vaultdiff(ov, nv, NULL, made, &m, &e) == -1) {
@@ -375,16 +282,18 @@ events_publish(struct events *ev, const struct tree *old, const struct tree *t)
 		fslog(".events: out of memory for the changes of generation %" PRIu64 ": every "
 		    "reader is told to re-list", m.generation);
 	}
+	if (!d.failed)
+		qsort(d.v, d.n, sizeof *d.v, line_cmp);
 	pthread_mutex_lock(&ev->lock);
-	ev->generation = m.generation;
-	for (i = 0; i < d.n && !d.failed; i++)
-		push(ev, &d.v[i]);
-	for (r = ev->readers; r != NULL; r = r->next) {
-		if (d.failed) {
-			r->overflowed = 1;
-			r->off = 0;
-		}
-		wake(r);
+	ev->q.generation = m.generation;
+	for (i = 0; i < d.n && !d.failed; i++) {
+		evq_push(&ev->q, d.v[i].text, d.v[i].len, &d.v[i].gate);
+		d.v[i].text = NULL;
+	}
+	for (c = ev->q.cursors; c != NULL; c = c->next) {
+		if (d.failed)
+			evq_overflow(&ev->q, c);
+		wake((struct events_reader *)c);
 	}
 	pthread_mutex_unlock(&ev->lock);
 	for (i = 0; i < d.n; i++)
@@ -395,14 +304,14 @@ events_publish(struct events *ev, const struct tree *old, const struct tree *t)
 void
 events_shutdown(struct events *ev)
 {
-	struct events_reader *r;
+	struct evq_cursor *c;
 
 	if (ev == NULL)
 		return;
 	pthread_mutex_lock(&ev->lock);
 	ev->closed = 1;
-	for (r = ev->readers; r != NULL; r = r->next)
-		wake(r);
+	for (c = ev->q.cursors; c != NULL; c = c->next)
+		wake((struct events_reader *)c);
 	pthread_mutex_unlock(&ev->lock);
 }
 
@@ -432,11 +341,7 @@ events_open(fuse_req_t req, const struct tree_node *n, struct fuse_file_info *fi
 	r->ev = ev;
 	r->quota = lo->quota;
 	pthread_mutex_lock(&ev->lock);
-	r->cursor = ev->head;		/* the changes from now on */
-	r->next = ev->readers;
-	if (ev->readers != NULL)
-		ev->readers->prev = r;
-	ev->readers = r;
+	evq_attach(&ev->q, &r->cur, &r->rights);	/* the changes from now on */
 	pthread_mutex_unlock(&ev->lock);
 	/* Every read reaches us (no page cache), and there is no offset to seek to. */
 	fi->direct_io = 1;
@@ -451,12 +356,13 @@ static void
 interrupted(fuse_req_t req, void *data)
 {
 	struct events *ev = data;
+	struct evq_cursor *c;
 	struct events_reader *r;
 	size_t i;
 
 	pthread_mutex_lock(&ev->lock);
-	for (r = ev->readers; r != NULL; r = r->next)
-		for (i = 0; i < r->nwait; i++)
+	for (c = ev->q.cursors; c != NULL; c = c->next)
+		for (r = (struct events_reader *)c, i = 0; i < r->nwait; i++)
 			if (r->wait[i].req == req) {
 				memmove(r->wait + i, r->wait + i + 1,
 				    (--r->nwait - i) * sizeof *r->wait);
@@ -534,12 +440,7 @@ events_release(void *priv)
 	size_t i;
 
 	pthread_mutex_lock(&ev->lock);
-	if (r->prev != NULL)
-		r->prev->next = r->next;
-	else
-		ev->readers = r->next;
-	if (r->next != NULL)
-		r->next->prev = r->prev;
+	evq_detach(&ev->q, &r->cur);
 	/* No read is blocked on a handle the kernel releases; the session's end frees
 	 * handles itself, after events_shutdown answered them. Answer any, to be sure. */
 	for (i = 0; i < r->nwait; i++)
