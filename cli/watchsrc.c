@@ -21,6 +21,7 @@
  *
  * It does not watch the key file (a rotation changes no value) and never writes. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,6 +325,188 @@ watchsrc_vault_new(const struct cfg *c, const struct watchsrc_name *names, size_
 	return 0;
 fail:
 	vsrc_free(&s->src);
+	return -1;
+}
+
+/* --- the .events source --- */
+
+#define EVENTS_LINE_BUF	4096	/* a longer line is no line the daemon writes */
+
+struct esrc {
+	struct watchsrc		 src;		/* first: a struct watchsrc * is a struct esrc * */
+	struct watchsrc_name	*names;
+	size_t			 nnames;
+	char			*path;		/* DIR/.events, for messages */
+	int			 fd;
+	char			 buf[EVENTS_LINE_BUF];	/* a line not yet ended */
+	size_t			 len;
+	int			 skipping;	/* the rest of a line too long to keep */
+};
+
+static int
+esrc_fd(const struct watchsrc *w)
+{
+	return ((const struct esrc *)w)->fd;
+}
+
+static int
+esrc_timeout(const struct watchsrc *w)
+{
+	(void)w;
+	return -1;	/* the daemon debounced: a line is reported when read */
+}
+
+/* Appends a copy of name to ch. */
+static int
+add_name(struct watchsrc_changes *ch, const char *name)
+{
+	char *s, **names;
+
+	if ((s = strdup(name)) == NULL)
+		return -1;
+	if ((names = realloc(ch->names, (ch->n + 1) * sizeof *names)) == NULL) {
+		free(s);
+		return -1;
+	}
+	ch->names = names;
+	ch->names[ch->n++] = s;
+	return 0;
+}
+
+/* The names an overflow line reports: every watched name (a provider by its name
+ * alone), or "*" when every field is watched: the reader fell behind and cannot tell
+ * which changed. */
+static int
+add_all(struct esrc *s, struct watchsrc_changes *ch)
+{
+	size_t i;
+
+	if (s->nnames == 0)
+		return add_name(ch, "*");
+	for (i = 0; i < s->nnames; i++)
+		if ((s->names[i].field[0] == '\0' ? add_name(ch, s->names[i].provider) :
+		    add_change(ch, s->names[i].provider, s->names[i].field)) == -1)
+			return -1;
+	return 0;
+}
+
+/* One line of .events: a watched secret_* adds its name; overflow adds every watched
+ * name; key_rotated and what is not understood add nothing. */
+static int
+esrc_line(struct esrc *s, const char *line, size_t len, struct watchsrc_changes *ch)
+{
+	json_t *o;
+	const char *event = NULL, *provider = NULL, *field = NULL;
+	json_int_t gen = 0;
+	int rc = 0;
+
+	if ((o = json_loadb(line, len, 0, NULL)) == NULL)
+		return 0;
+	if (json_unpack(o, "{s:s, s?:s, s?:s, s?:I}", "event", &event, "provider", &provider,
+	    "field", &field, "generation", &gen) == 0) {
+		if (gen > 0 && (uint64_t)gen > ch->generation)
+			ch->generation = (uint64_t)gen;
+		if (strcmp(event, "overflow") == 0)
+			rc = add_all(s, ch);
+		else if (strncmp(event, "secret_", 7) == 0 && provider != NULL &&
+		    field != NULL && name_watched(s->names, s->nnames, provider, field))
+			rc = add_change(ch, provider, field);
+	}
+	json_decref(o);
+	return rc;
+}
+
+static int
+esrc_step(struct watchsrc *w, struct watchsrc_changes *ch, struct cs_err *e)
+{
+	struct esrc *s = (struct esrc *)w;
+	char *nl;
+	size_t take;
+	ssize_t n;
+
+	memset(ch, 0, sizeof *ch);
+	for (;;) {
+		n = read(s->fd, s->buf + s->len, sizeof s->buf - s->len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			watchsrc_changes_free(ch);
+			/* EOF: the daemon ended the session; the others: the mount is gone */
+			if (n == 0 || errno == ENOTCONN || errno == ECONNABORTED ||
+			    errno == ENODEV)
+				return cs_err_set(e, ENOTCONN, "%s: the daemon stopped serving it",
+				    s->path);
+			return cs_err_sys(e, errno, "%s", s->path);
+		}
+		s->len += (size_t)n;
+		while ((nl = memchr(s->buf, '\n', s->len)) != NULL) {
+			take = (size_t)(nl - s->buf) + 1;
+			if (!s->skipping && esrc_line(s, s->buf, take - 1, ch) == -1) {
+				watchsrc_changes_free(ch);
+				return cs_err_sys(e, ENOMEM, "watch");
+			}
+			s->skipping = 0;
+			memmove(s->buf, s->buf + take, s->len - take);
+			s->len -= take;
+		}
+		if (s->len == sizeof s->buf) {
+			s->skipping = 1;	/* not a line the daemon writes: dropped */
+			s->len = 0;
+		}
+	}
+	return ch->n > 0 ? 1 : 0;
+}
+
+static void
+esrc_free(struct watchsrc *w)
+{
+	struct esrc *s = (struct esrc *)w;
+
+	if (s->fd != -1)
+		close(s->fd);
+	free(s->names);
+	free(s->path);
+	free(s);
+}
+
+static const struct watchsrc_ops events_ops = {
+	esrc_fd, esrc_timeout, esrc_step, esrc_free
+};
+
+int
+watchsrc_events_new(const char *mount, const struct watchsrc_name *names, size_t n,
+    struct watchsrc **out, struct cs_err *e)
+{
+	struct esrc *s;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof *s)) == NULL)
+		return cs_err_sys(e, ENOMEM, "watch");
+	s->src.ops = &events_ops;
+	s->fd = -1;
+	if (asprintf(&s->path, "%s/.events", mount) == -1) {
+		s->path = NULL;
+		cs_err_sys(e, ENOMEM, "watch");
+		goto fail;
+	}
+	if (n > 0 && (s->names = calloc(n, sizeof *names)) == NULL) {
+		cs_err_sys(e, ENOMEM, "watch");
+		goto fail;
+	}
+	if (n > 0)
+		memcpy(s->names, names, n * sizeof *names);
+	s->nnames = n;
+	if ((s->fd = open(s->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
+		cs_err_sys(e, errno, "%s: cannot open (is a comfysecretsfs mount there?)",
+		    s->path);
+		goto fail;
+	}
+	*out = &s->src;
+	return 0;
+fail:
+	esrc_free(&s->src);
 	return -1;
 }
 
