@@ -24,7 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,6 +55,10 @@ struct events {
 	pthread_mutex_t		 lock;
 	struct evq		 q;		/* protected by lock */
 	int			 closed;	/* protected by lock: the session ended */
+	char			*mountpoint;	/* watched by the thread (events_watch) */
+	int			 stop_fd;	/* eventfd that stops it; -1: none */
+	pthread_t		 thread;
+	int			 running;
 };
 
 /* A line made by events_publish, before it is queued. */
@@ -87,14 +93,26 @@ events_new(void)
 	if ((ev = calloc(1, sizeof *ev)) == NULL)
 		return NULL;
 	pthread_mutex_init(&ev->lock, NULL);
+	ev->stop_fd = -1;
 	return ev;
 }
 
 void
 events_free(struct events *ev)
 {
+	uint64_t one = 1;
+
 	if (ev == NULL)
 		return;
+	if (ev->running) {
+		if (write(ev->stop_fd, &one, sizeof one) != (ssize_t)sizeof one) {
+			/* the counter is already non-zero: the thread wakes */
+		}
+		pthread_join(ev->thread, NULL);
+	}
+	if (ev->stop_fd != -1)
+		close(ev->stop_fd);
+	free(ev->mountpoint);
 	evq_clear(&ev->q);
 	pthread_mutex_destroy(&ev->lock);
 	free(ev);
@@ -313,6 +331,74 @@ events_shutdown(struct events *ev)
 	for (c = ev->q.cursors; c != NULL; c = c->next)
 		wake((struct events_reader *)c);
 	pthread_mutex_unlock(&ev->lock);
+}
+
+/* Whether a mount of device maj:min is in mountinfo (rewound and read again). */
+static int
+still_mounted(FILE *fp, unsigned maj, unsigned min)
+{
+	char line[4096];
+	unsigned a, b;
+	int found = 0, whole = 1;
+
+	rewind(fp);
+	clearerr(fp);
+	/* ID PARENT MAJ:MIN ...; a line longer than the buffer is read in pieces, and
+	 * only a piece that starts a line is looked at */
+	while (!found && fgets(line, sizeof line, fp) != NULL) {
+		if (whole && sscanf(line, "%*u %*u %u:%u", &a, &b) == 2 && a == maj && b == min)
+			found = 1;
+		whole = strchr(line, '\n') != NULL;
+	}
+	return found || ferror(fp);	/* unreadable: assume it is */
+}
+
+/* The watcher of the mount: learns the mount's device (a stat of its root, which the
+ * loop answers), then waits for the mount table to change (mountinfo polls POLLPRI)
+ * and ends the feed when no mount of that device is left in the daemon's namespace: a
+ * lazy unmount (umount -l, fusermount3 -uz) with readers blocked would otherwise keep
+ * them, and so the daemon, waiting for a change. */
+static void *
+watch_mount(void *arg)
+{
+	struct events *ev = arg;
+	struct pollfd pfd[2];
+	struct stat st;
+	FILE *fp;
+
+	if ((fp = fopen("/proc/self/mountinfo", "re")) == NULL)
+		return NULL;
+	if (stat(ev->mountpoint, &st) == -1 || st.st_ino != TREE_INO_ROOT) {
+		fclose(fp);
+		return NULL;		/* gone already, or not ours: the session ends */
+	}
+	pfd[0] = (struct pollfd){ .fd = fileno(fp), .events = POLLPRI };
+	pfd[1] = (struct pollfd){ .fd = ev->stop_fd, .events = POLLIN };
+	while (still_mounted(fp, major(st.st_dev), minor(st.st_dev))) {
+		if (poll(pfd, 2, -1) == -1 && errno != EINTR)
+			break;
+		if (pfd[1].revents & POLLIN)
+			goto out;
+	}
+	fslog(".events: %s is no longer mounted here: its readers get end of file",
+	    ev->mountpoint);
+	events_shutdown(ev);
+out:
+	fclose(fp);
+	return NULL;
+}
+
+int
+events_watch(struct events *ev, const char *mountpoint, struct cs_err *e)
+{
+	if ((ev->mountpoint = strdup(mountpoint)) == NULL)
+		return cs_err_sys(e, ENOMEM, ".events");
+	if ((ev->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1)
+		return cs_err_sys(e, errno, ".events: eventfd");
+	if ((errno = pthread_create(&ev->thread, NULL, watch_mount, ev)) != 0)
+		return cs_err_sys(e, errno, ".events: thread");
+	ev->running = 1;
+	return 0;
 }
 
 int

@@ -27,8 +27,9 @@
  * is handed out in pieces); it blocks until there is a line, unless the file is
  * O_NONBLOCK (EAGAIN). poll, select and epoll say POLLIN when a read would not block.
  * A blocked read ends with EINTR when the reader is interrupted (a signal), and with
- * EOF (0 bytes) when the session ends (SIGTERM to the daemon, unmount): a reader never
- * hangs on a daemon that is going away. The file is direct_io and not seekable; the
+ * EOF (0 bytes) when the session ends (SIGTERM to the daemon) or the mount leaves the
+ * daemon's mount namespace (a lazy unmount: events_watch): a reader never hangs on a
+ * daemon that is going away. The file is direct_io and not seekable; the
  * kernel caches neither it nor its name (timeouts 0). Page-cache reads (sendfile,
  * splice) are refused with EINVAL, as for .control, so BusyBox cat falls back to
  * read(2).
@@ -71,6 +72,13 @@ void		 events_free(struct events *ev);
  * line. A change that cannot be computed (out of memory, a value that does not decrypt)
  * is logged and queued as an overflow line for every reader, which then re-lists. */
 void		 events_publish(struct events *ev, const struct tree *old, const struct tree *t);
+
+/* Starts a thread that ends the feed (as events_shutdown) when the mount at mountpoint
+ * (absolute, mounted already) leaves the daemon's mount namespace: a lazy unmount with
+ * readers blocked in read then answers them with EOF. The loop must run for it to
+ * learn the mount (a stat of its root). events_free stops it. */
+int		 events_watch(struct events *ev, const char *mountpoint, struct cs_err *e)
+	    CS_WUR;
 
 /* The session ends: every blocked read is answered with EOF, every poll is woken, and
  * every later read is EOF. From the destroy operation, before the handles go. */

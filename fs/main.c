@@ -284,6 +284,10 @@ main(int argc, char *argv[])
 		fprintf(stderr, "comfysecretsfs: %s\n", e.msg);
 		goto err_out5;
 	}
+	if (events_watch(lo.events, o.mountpoint, &e) == -1) {
+		fprintf(stderr, "comfysecretsfs: %s\n", e.msg);
+		goto err_out5;
+	}
 	daemon_ready(ready_fd);
 	ready_fd = -1;
 	sigdelset(&sigs, SIGHUP);

@@ -5,7 +5,7 @@
 # set; a blocked read ends on a signal (EINTR); BusyBox cat reads it; the open handles
 # per uid are bounded; 1000 idle readers and 3300 unread changes (past the 1024-line
 # queue) leave the daemon's memory bounded and give a late reader one overflow line;
-# stopping the daemon returns readers blocked in read at once.
+# stopping the daemon, or a lazy unmount, returns readers blocked in read at once.
 . tests/lib.sh
 fs_require fs_events
 if [ "$(id -u)" -ne 0 ]; then skip fs_events "needs root to add a test user"; exit 0; fi
@@ -182,4 +182,17 @@ wait_until 30 sh -c "! kill -0 $S1 2>/dev/null && ! kill -0 $S2 2>/dev/null && !
 check "... and they return (bounded wait)" sh -c "! kill -0 $S1 2>/dev/null && ! kill -0 $S2 2>/dev/null && ! kill -0 $S3 2>/dev/null"
 wait $S1; rc=$?
 check "... at end of file (cat exits 0)" [ "$rc" -eq 0 ]
+
+# --- a lazy unmount with readers blocked in read ---
+if ! csfs_start "$M" -o allow_other; then notok "mounts again" "$(tail -n 2 "$T/csfs.err" | tr '\n' ' ')"; done_testing; fi
+cat "$M/pub/token" >/dev/null
+for i in 1 2; do cat "$E" >"$T/lazy.$i" 2>&1 & eval "Z$i=\$!"; done
+sleep 0.2	# no timing assertion: blocked or not yet, both must end
+check "fusermount3 -uz with readers blocked in read succeeds" fusermount3 -uz "$M"
+wait_until 30 sh -c "! kill -0 $Z1 2>/dev/null && ! kill -0 $Z2 2>/dev/null"
+check "... and they return (bounded wait)" sh -c "! kill -0 $Z1 2>/dev/null && ! kill -0 $Z2 2>/dev/null"
+wait $Z1; rc=$?
+check "... at end of file (cat exits 0)" [ "$rc" -eq 0 ]
+wait_until 30 sh -c "! kill -0 $CSFS_PID 2>/dev/null"
+check "... and then the daemon ends by itself" sh -c "! kill -0 $CSFS_PID 2>/dev/null"
 done_testing
