@@ -300,7 +300,7 @@ events_publish(struct events *ev, const struct tree *old, const struct tree *t)
 		fslog(".events: out of memory for the changes of generation %" PRIu64 ": every "
 		    "reader is told to re-list", m.generation);
 	}
-	if (!d.failed)
+	if (!d.failed && d.n > 1)
 		qsort(d.v, d.n, sizeof *d.v, line_cmp);
 	pthread_mutex_lock(&ev->lock);
 	ev->q.generation = m.generation;
