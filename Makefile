@@ -226,6 +226,7 @@ check-system: $(BINS) $(MANPAGES)
 bench: $(BINS) $(BENCH_BINS)
 	sh scripts/install-bench-deps
 	python3 bench/run --build $(BUILD) --out build/bench $(if $(filter 1,$(QUICK)),--quick)
+	python3 bench/consumers --build $(BUILD) --out build/bench $(if $(filter 1,$(QUICK)),--quick)
 
 $(BUILD)/bench/%: bench/%.c $(LIB_OBJ)
 	@mkdir -p $(@D)
