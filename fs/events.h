@@ -55,7 +55,6 @@
 #include "tree.h"
 
 #define EVENTS_QUEUE_MAX	EVQ_LINES_MAX	/* lines a handle may have unread (1024) */
-#define EVENTS_LINE_MAX		384	/* bytes of the longest line, newline included */
 #define EVENTS_WAITERS_MAX	8	/* reads blocked at once on one handle */
 #define EVENTS_READ_MAX		(128u * 1024)	/* bytes one read hands out, at most */
 
