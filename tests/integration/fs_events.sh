@@ -2,7 +2,8 @@
 # .events: a reader started before 100 `set`s gets exactly 100 lines, in order, naming
 # what changed and never a value; a reader not allowed a provider sees none of its
 # events; an O_NONBLOCK read with nothing queued is EAGAIN; poll and epoll wake after a
-# set; a blocked read ends on a signal (EINTR); BusyBox cat reads it; the open handles
+# set; a blocked read ends on a signal (EINTR); BusyBox cat reads it, and so does a
+# reader in a private namespace with a read-only bind mount (a container); the open handles
 # per uid are bounded; 1000 idle readers and 3300 unread changes (past the 1024-line
 # queue) leave the daemon's memory bounded and give a late reader one overflow line;
 # stopping the daemon, or a lazy unmount, returns readers blocked in read at once.
@@ -126,11 +127,22 @@ check "a read blocked when the reader takes a signal ends (EINTR)" grep -qx inte
 if command -v busybox >/dev/null 2>&1; then
 	busybox cat "$E" >"$T/bb" 2>"$T/bb.err" &
 	B=$!
-	wait_until 30 sh -c "printf b | $CS --config $CSD/cs.ini set pub busybox$(date +%N); grep -q busybox $T/bb"
+	wait_until 30 sh -c "printf b | $CS --config $CSD/cs.ini set pub busybox\$(date +%N); grep -q busybox $T/bb"
 	check "BusyBox cat reads .events" grep -q '"field":"busybox' "$T/bb"
 	kill $B 2>/dev/null
 else
 	skip "BusyBox cat reads .events" "busybox is missing"
+fi
+
+# --- a container's read-only bind mount ---
+if ns_usable; then
+	ro_bind_run "$M" "$T/ro" "timeout 30 head -n 1 $T/ro/.events >$T/ro.out 2>/dev/null" &
+	B=$!
+	wait_until 30 sh -c "printf r | $CS --config $CSD/cs.ini set pub ro\$(date +%N); grep -q '\"ro' $T/ro.out"
+	check "a reader through a read-only bind mount (as a container) gets its line" grep -q '"field":"ro' "$T/ro.out"
+	wait $B
+else
+	skip "a reader through a read-only bind mount gets its line" "no unshare -m here"
 fi
 
 # --- bounds: handles per uid, 1000 idle readers, an unread queue ---
@@ -167,7 +179,7 @@ r0=$(rss)
 for f in b a b; do csc import "$T/$f.env" >/dev/null; done
 # the daemon has served the imports once a fresh reader sees a later change
 cat "$E" >"$T/late" & L=$!
-wait_until 30 sh -c "printf s | $CS --config $CSD/cs.ini set pub sync$(date +%N); grep -q sync $T/late"
+wait_until 30 sh -c "printf s | $CS --config $CSD/cs.ini set pub sync\$(date +%N); grep -q sync $T/late"
 kill $L 2>/dev/null
 r1=$(rss)
 echo "# daemon RSS with 1000 idle readers: $r0 kB before, $r1 kB after 3300 unread changes"
