@@ -1,11 +1,11 @@
 /* cli/cmd_watch.c - comfysecrets watch: run COMMAND each time a watched field changes.
  *
  * The changes come from a change source (watchsrc.h): the vault file itself, or with
- * --mount DIR the .events file of the comfysecretsfs mount at DIR (no key needed, only
- * the right to read the mount). Either names the fields whose value was added, changed
- * or removed, never a value. COMMAND runs with those names in COMFYSECRETS_CHANGED, one run at a time:
- * changes that land while it runs are gathered and given to the next run, which starts
- * when the current one has ended, so two runs never overlap and no change is lost.
+ * --mount DIR the .events file of the comfysecretsfs mount at DIR (no key needed, only the
+ * right to read the mount). Either names the fields whose value was added, changed or
+ * removed, never a value. COMMAND runs with those names in COMFYSECRETS_CHANGED, one run
+ * at a time: changes that land while it runs are gathered and given to the next run, which
+ * starts when the current one has ended, so two runs never overlap and no change is lost.
  * COMMAND gets no value and no key: COMFYVN_SECRETS_KEY is not passed on.
  *
  * SIGTERM, SIGINT, SIGHUP and SIGQUIT end the watch: a running COMMAND gets the same

@@ -14,16 +14,18 @@
  * through the page cache (lo_read tells), queues the inode for the watcher to purge.
  * Every write-type operation answers EROFS.
  *
- * Special root entries (".control", ".sandbox": fs/special.c; ".events": fs/events.c)
- * are rows of lo_special[]: a node of kind TREE_SPECIAL is handed to its row's hooks. A special
- * directory's children are no snapshot's nodes: the row hands out their inode numbers,
- * and lo_node() dresses them as nodes (the directory's owner, the row's child mode), so
- * getattr, access and open treat them like any other; they and the special files are
- * never cached by the kernel (timeouts 0). The one writable node is .control: writes
- * go to its hook, and a truncate to 0 (what `>` sends) is accepted there as a no-op.
- * This file does not parse requests or patterns: that is policy/'s job.
+ * Special root entries (".control", ".sandbox": fs/special.c; ".events": fs/events.c) are
+ * rows of lo_special[]: a node of kind TREE_SPECIAL is handed to its row's hooks. A
+ * special directory's children are no snapshot's nodes: the row hands out their inode
+ * numbers, and lo_node() dresses them as nodes (the directory's owner, the row's child
+ * mode), so getattr, access and open treat them like any other; they and the special files
+ * are never cached by the kernel (timeouts 0). The one writable node is .control: writes
+ * go to its hook, and a truncate to 0 (what `>` sends) is accepted there as a no-op. This
+ * file does not parse requests or patterns: that is policy/'s job.
  *
- * Every path through an operation ends in exactly one fuse_reply_*. */
+ * Every path through an operation ends in exactly one fuse_reply_*, but for a read of
+ * .events that must wait: its hook keeps the request (LO_DEFERRED) and answers it once,
+ * later (fs/events.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -57,14 +59,15 @@
 _Static_assert(LO_NAMEMAX >= VAULT_NAME_MAX && LO_NAMEMAX <= LO_NAME_MAX, "NAME_MAX");
 /* st_size of .control: see lo_stat(). */
 #define LO_ANSWER_SIZE	(64 * 1024)
-/* What a truncate may carry besides its size: the times the kernel sets with it. */
 /* A parameter an operation's signature has and its answer does not need. */
 #define UNUSED		__attribute__((unused))
+/* What a truncate may carry besides its size: the times the kernel sets with it. */
 #define TRUNCATE_BITS	(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | \
 			 FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)
 
-/* A special root entry and its hooks. No hook replies: each returns 0 or an errno
- * value, and the operation here sends the one reply. A hook left NULL answers EROFS for
+/* A special root entry and its hooks. No hook replies (but a read that must wait, see
+ * read below): each returns 0 or an errno value, and the operation here sends the one
+ * reply. A hook left NULL answers EROFS for
  * write, EINVAL for read, EISDIR or ENOENT elsewhere.
  *
  * A special directory's children live outside the snapshot: lookup gives the inode

@@ -17,10 +17,11 @@
  *	QUOTA_EVENTS	QUOTA_USER_EVENTS (EMFILE)	QUOTA_TOTAL_EVENTS (ENFILE)
  *
  * Handles are open files and directories of the mount. Bytes are what those handles keep:
- * a .control request's buffer, its answer, a field's value. Pins are open .sandbox
- * files, each holding a slot of the 4096-name table. Events are open .events handles,
- * each a reader the daemon must walk and wake at every change (fs/events.h). At most QUOTA_USERS_MAX uids hold
- * anything at once; an entry goes when its uid holds nothing. Thread-safe. */
+ * a .control request's buffer, its answer, a field's value. Pins are open .sandbox files,
+ * each holding a slot of the 4096-name table. Events are open .events handles, each a
+ * reader the daemon must walk and wake at every change (fs/events.h). At most
+ * QUOTA_USERS_MAX uids hold anything at once; an entry goes when its uid holds nothing.
+ * Thread-safe. */
 #ifndef CS_FS_QUOTA_H
 #define CS_FS_QUOTA_H
 
