@@ -138,12 +138,6 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_OBJ)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(CS_LDLIBS)
 
-# The differential target includes crypto/vault.c to reach both parsers: no vault.o.
-$(FUZZ_BUILD)/fuzz_vault_diff: tests/fuzz/fuzz_vault_diff.c tests/fuzz/fuzz_common.h $(FUZZ_OBJ)
-	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
-	    $(filter-out %/crypto/vault.o,$(FUZZ_OBJ)) $(CS_LDLIBS)
-
 # Each target for FUZZ_SECONDS from its seed corpus and dictionary (tests/fuzz/smoke.sh);
 # a crash fails the run and leaves the input in $(FUZZ_BUILD)/crash-NAME-*.
 fuzz-smoke: $(FUZZ)
@@ -232,6 +226,7 @@ check-system: $(BINS) $(MANPAGES)
 bench: $(BINS) $(BENCH_BINS)
 	sh scripts/install-bench-deps
 	python3 bench/run --build $(BUILD) --out build/bench $(if $(filter 1,$(QUICK)),--quick)
+	python3 bench/consumers --build $(BUILD) --out build/bench $(if $(filter 1,$(QUICK)),--quick)
 
 $(BUILD)/bench/%: bench/%.c $(LIB_OBJ)
 	@mkdir -p $(@D)

@@ -1,10 +1,11 @@
 /* cli/cmd_watch.c - comfysecrets watch: run COMMAND each time a watched field changes.
  *
- * The changes come from a change source (watchsrc.h; here the vault file itself), which
- * debounces and names the fields whose value was added, changed or removed, never a
- * value. COMMAND runs with those names in COMFYSECRETS_CHANGED, one run at a time:
- * changes that land while it runs are gathered and given to the next run, which starts
- * when the current one has ended, so two runs never overlap and no change is lost.
+ * The changes come from a change source (watchsrc.h): the vault file itself, or with
+ * --mount DIR the .events file of the comfysecretsfs mount at DIR (no key needed, only the
+ * right to read the mount). Either names the fields whose value was added, changed or
+ * removed, never a value. COMMAND runs with those names in COMFYSECRETS_CHANGED, one run
+ * at a time: changes that land while it runs are gathered and given to the next run, which
+ * starts when the current one has ended, so two runs never overlap and no change is lost.
  * COMMAND gets no value and no key: COMFYVN_SECRETS_KEY is not passed on.
  *
  * SIGTERM, SIGINT, SIGHUP and SIGQUIT end the watch: a running COMMAND gets the same
@@ -230,6 +231,7 @@ cmd_watch(struct cli *c, int argc, char **argv)
 	sigset_t mask, oldmask;
 	char path[PATH_MAX];
 	pid_t child = -1;
+	const char *mount = NULL, *from, *first = NULL;
 	int i, dd = -1, n = 0, sfd = -1, stopping = 0, rc = EXIT_FAIL, r;
 
 	for (i = 1; i < argc && dd == -1; i++) {
@@ -237,18 +239,33 @@ cmd_watch(struct cli *c, int argc, char **argv)
 			dd = i;
 		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
 			return cli_help("watch");
+		else if (strcmp(argv[i], "--mount") == 0 && i + 1 < argc)
+			mount = argv[++i];
+		else if (strncmp(argv[i], "--mount=", 8) == 0)
+			mount = argv[i] + 8;
 		else if (argv[i][0] == '-')
 			return cli_usage("watch", "unknown option (COMMAND comes after --)");
 	}
 	if (dd == -1 || dd + 1 >= argc)
 		return cli_usage("watch", "needs -- COMMAND");
+	if (mount != NULL && mount[0] == '\0')
+		return cli_usage("watch", "--mount needs a folder");
 	if ((names = calloc((size_t)dd, sizeof *names)) == NULL)
 		return cs_err_sys(&e, ENOMEM, "watch"), cli_fail(&e);
-	for (i = 1; i < dd; i++)
+	for (i = 1; i < dd; i++) {
+		if (strcmp(argv[i], "--mount") == 0) {
+			i++;
+			continue;
+		}
+		if (strncmp(argv[i], "--mount=", 8) == 0)
+			continue;
+		if (first == NULL)
+			first = argv[i];
 		if (watchsrc_name_parse(argv[i], &names[n++], &e) == -1) {
 			free(names);
 			return cli_usage("watch", e.msg);
 		}
+	}
 	if (cli_find_command(argv[dd + 1], path, &e) != 0)
 		goto out;
 	sigemptyset(&mask);
@@ -262,15 +279,18 @@ cmd_watch(struct cli *c, int argc, char **argv)
 		cs_err_sys(&e, errno, "watch: signalfd");
 		goto out;
 	}
-	if (watchsrc_vault_new(c->cfg, names, (size_t)n, &src, &e) == -1)
+	if (mount != NULL ? watchsrc_events_new(mount, names, (size_t)n, &src, &e) == -1 :
+	    watchsrc_vault_new(c->cfg, names, (size_t)n, &src, &e) == -1)
 		goto out;
-	note_missing(c, names, (size_t)n);
+	if (mount == NULL)
+		note_missing(c, names, (size_t)n);
+	from = mount != NULL ? mount : c->cfg->vault_path;
 	if (n == 0)
 		fprintf(stderr, "comfysecrets watch: watching every field of %s for %s\n",
-		    c->cfg->vault_path, path);
+		    from, path);
 	else
 		fprintf(stderr, "comfysecrets watch: watching %d name%s (%s%s) of %s for %s\n",
-		    n, n > 1 ? "s" : "", argv[1], n > 1 ? " ..." : "", c->cfg->vault_path, path);
+		    n, n > 1 ? "s" : "", first, n > 1 ? " ..." : "", from, path);
 	fflush(stderr);
 	(void)sd_notify(0, "READY=1");
 	pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
@@ -290,7 +310,9 @@ cmd_watch(struct cli *c, int argc, char **argv)
 				kill(child, (int)si.ssi_signo);
 		}
 		memset(&e, 0, sizeof e);
-		if ((r = watchsrc_step(src, &ch, &e)) == -1)
+		if ((r = watchsrc_step(src, &ch, &e)) == -1 && e.code == ENOTCONN)
+			goto out;	/* the mount's daemon stopped: nothing more will come */
+		if (r == -1)
 			fprintf(stderr, "comfysecrets watch: %s (nothing run; still watching)\n",
 			    e.msg);
 		if (r == 1 && pending_add(&pend, &ch) == -1) {

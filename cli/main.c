@@ -90,12 +90,14 @@ static const struct command commands[] = {
 	  "Exit status as env(1): COMMAND's, or 125 when run fails (a missing field, a name\n"
 	  "that is not a valid variable name, the vault, the audit), 126 when COMMAND cannot\n"
 	  "be executed, 127 when it is not found; nothing has run then.\n" },
-	{ "watch", cmd_watch, "watch [PROVIDER[/FIELD]]... -- COMMAND [ARGS]",
+	{ "watch", cmd_watch, "watch [--mount DIR] [PROVIDER[/FIELD]]... -- COMMAND [ARGS]",
 	  "Runs COMMAND each time a watched field's value is added, changed or removed (no\n"
 	  "name: every field; PROVIDER: each of its fields). Changes are read from the vault\n"
-	  "file (rollback and tampering refused) and debounced; COMMAND runs one at a time,\n"
-	  "never overlapping: what changes while it runs is given to the next run. COMMAND\n"
-	  "gets names, never values, in its environment:\n"
+	  "file (rollback and tampering refused) and debounced, or with --mount DIR from\n"
+	  "DIR/.events of a comfysecretsfs mount (no key needed; a reader that fell behind\n"
+	  "gets every watched name, or \"*\"; exits 1 when the daemon stops serving).\n"
+	  "COMMAND runs one at a time, never overlapping: what changes while it runs is\n"
+	  "given to the next run. COMMAND gets names, never values, in its environment:\n"
 	  "  COMFYSECRETS_CHANGED        the changed PROVIDER/FIELD names, space-separated\n"
 	  "                              (at most 64 KiB of whole names)\n"
 	  "  COMFYSECRETS_CHANGED_COUNT  how many changed\n"

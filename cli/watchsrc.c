@@ -5,17 +5,23 @@
  * on its folder sees IN_MOVED_TO (or IN_CLOSE_WRITE for a file written in place) under
  * its name. After a short quiet time (a burst of sets is read once) the vault is opened
  * again through vaultio_open_read, so a rolled-back or tampered vault is refused here as
- * everywhere, and each watched field is decrypted and hashed at once with a keyed
- * BLAKE2b (crypto_generichash) whose key is random per process and lives in guarded
- * memory, no-access between uses. The hashes are compared with the last ones: a `set`
- * of the same value, or a rotation that re-encrypts everything and changes no value,
- * changes no hash and reports nothing. No value is kept: each is wiped as soon as it is
- * hashed, and the hashes, under a key that dies with the process, tell nothing about a
- * value. The generation is looked at first: a vault whose generation has not moved was
- * not changed by any writer, and nothing is decrypted.
+ * everywhere, and compared with the vault read last (policy/vaultdiff.h, as the daemon
+ * does for .events): a field whose sealed value is untouched is not decrypted, the
+ * others are decrypted on both sides into guarded memory, compared in constant time and
+ * wiped. So a `set` of the same value, or a rotation that re-encrypts everything and
+ * changes no value, reports nothing. The last vault is kept as the daemon keeps the one
+ * it serves: ciphertext, and subkeys in guarded memory. The generation is looked at
+ * first: a vault whose generation has not moved was not changed by any writer, and
+ * nothing is compared.
+ *
+ * The .events source (watchsrc_events_new) reads the mount's .events file: one JSON line
+ * per change, already debounced by the daemon's reload, so a line is reported as soon as
+ * it is read. An overflow line (the reader fell behind) reports every watched name, as
+ * the safe answer to "something changed".
  *
  * It does not watch the key file (a rotation changes no value) and never writes. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,10 +30,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sodium.h>
+#include <jansson.h>
 
 #include "../base/clock.h"
 #include "../crypto/file.h"
+#include "../policy/vaultdiff.h"
 #include "../policy/vaultio.h"
 #include "watchsrc.h"
 
@@ -48,13 +55,6 @@ struct watchsrc {
 	const struct watchsrc_ops	*ops;
 };
 
-/* One watched field as last read. */
-struct seen {
-	char		provider[VAULT_NAME_MAX + 1];
-	char		field[VAULT_NAME_MAX + 1];
-	unsigned char	hash[crypto_generichash_BYTES];
-};
-
 struct vsrc {
 	struct watchsrc		 src;		/* first: a struct watchsrc * is a struct vsrc * */
 	const struct cfg	*cfg;
@@ -63,10 +63,7 @@ struct vsrc {
 	char			*dir;		/* the vault's folder */
 	const char		*base;		/* the vault's name in it */
 	int			 ino_fd;
-	unsigned char		*hkey;		/* sodium_malloc'd; no access between uses */
-	struct seen		*seen;		/* in (provider, field) order */
-	size_t			 nseen;
-	uint64_t		 generation;	/* of the vault seen */
+	struct vault		*last;		/* the vault read last; NULL before the first */
 	int64_t			 due, first;	/* ms (CLOCK_MONOTONIC); -1: none */
 	int			 tries;
 };
@@ -124,123 +121,76 @@ add_change(struct watchsrc_changes *ch, const char *provider, const char *field)
 
 /* --- the vault source --- */
 
+/* Whether a name is watched: every name when none was given, else a listed provider's
+ * fields and the listed fields. */
 static int
-watched(const struct vsrc *s, const char *provider, const char *field)
+name_watched(const struct watchsrc_name *names, size_t n, const char *provider,
+    const char *field)
 {
 	size_t i;
 
-	if (s->nnames == 0)
+	if (n == 0)
 		return 1;
-	for (i = 0; i < s->nnames; i++)
-		if (strcmp(s->names[i].provider, provider) == 0 &&
-		    (s->names[i].field[0] == '\0' || strcmp(s->names[i].field, field) == 0))
+	for (i = 0; i < n; i++)
+		if (strcmp(names[i].provider, provider) == 0 &&
+		    (names[i].field[0] == '\0' || strcmp(names[i].field, field) == 0))
 			return 1;
 	return 0;
 }
 
-/* Hashes every watched field of v into a new array, in the vault's (name) order. */
-static int
-hash_fields(struct vsrc *s, const struct vault *v, struct seen **out, size_t *nout,
-    struct cs_err *e)
-{
-	struct seen *seen = NULL, *grown;
-	struct secret *val = NULL;
-	size_t pi, fi, n = 0;
-	const char *p, *f;
-	int rc = -1;
+/* --- the vault source --- */
 
-	if (sodium_mprotect_readonly(s->hkey) != 0)
-		return cs_err_sys(e, errno, "watch: hash key");
-	for (pi = 0; pi < vault_nproviders(v); pi++) {
-		p = vault_provider(v, pi);
-		for (fi = 0; fi < vault_nfields(v, pi); fi++) {
-			f = vault_field(v, pi, fi);
-			if (!watched(s, p, f))
-				continue;
-			if ((grown = realloc(seen, (n + 1) * sizeof *seen)) == NULL) {
-				cs_err_sys(e, ENOMEM, "watch");
-				goto out;
-			}
-			seen = grown;
-			memset(&seen[n], 0, sizeof seen[n]);
-			snprintf(seen[n].provider, sizeof seen[n].provider, "%s", p);
-			snprintf(seen[n].field, sizeof seen[n].field, "%s", f);
-			if (vault_reveal_at(v, pi, fi, &val, e) == -1)
-				goto out;
-			crypto_generichash(seen[n].hash, sizeof seen[n].hash, val->buf, val->len,
-			    s->hkey, crypto_generichash_KEYBYTES);
-			secret_free(val);	/* wiped now: only the hash is kept */
-			val = NULL;
-			n++;
-		}
-	}
-	*out = seen;
-	*nout = n;
-	seen = NULL;
-	rc = 0;
-out:
-	(void)sodium_mprotect_noaccess(s->hkey);
-	secret_free(val);
-	free(seen);
-	return rc;
+/* What a diff's callbacks need: the source (its names) and the changes gathered. */
+struct collecting {
+	const struct vsrc	*s;
+	struct watchsrc_changes	*ch;
+};
+
+static int
+watched(void *arg, const char *provider, const char *field)
+{
+	const struct collecting *c = arg;
+
+	return name_watched(c->s->names, c->s->nnames, provider, field);
 }
 
 static int
-seen_cmp(const struct seen *a, const struct seen *b)
+changed(void *arg, const struct vaultdiff_change *d)
 {
-	int c = strcmp(a->provider, b->provider);
+	const struct collecting *c = arg;
 
-	return c != 0 ? c : strcmp(a->field, b->field);
+	return add_change(c->ch, d->provider, d->field) == -1 ? ENOMEM : 0;
 }
 
 /* Opens the vault again and fills ch with the watched fields that were added, removed
- * or changed since the last read; the new hashes become the reference. */
+ * or changed since the last read; the new vault becomes the reference. */
 static int
 collect(struct vsrc *s, struct watchsrc_changes *ch, struct cs_err *e)
 {
+	struct collecting cl = { s, ch };
 	struct key *k = NULL;
 	struct vault *v = NULL;
-	struct seen *seen = NULL;
-	size_t n = 0, i = 0, j = 0;
-	int c, rc = -1;
+	int rc;
 
 	memset(ch, 0, sizeof *ch);
 	if (vaultio_open_read(s->cfg, &k, &v, e) == -1)
 		return -1;
 	ch->generation = vault_generation(v);
-	if (vault_generation(v) == s->generation) {
-		rc = 0;		/* no writer saved it: a touch, a rename back */
-		goto out;
+	if (s->last != NULL && vault_generation(v) == vault_generation(s->last)) {
+		vaultio_close(-1, k, v);	/* no writer saved it: a touch, a rename back */
+		return 0;
 	}
-	if (hash_fields(s, v, &seen, &n, e) == -1)
-		goto out;
-	while (i < s->nseen || j < n) {
-		c = i == s->nseen ? 1 : j == n ? -1 : seen_cmp(&s->seen[i], &seen[j]);
-		if (c < 0 && add_change(ch, s->seen[i].provider, s->seen[i].field) == -1)
-			goto nomem;
-		if (c > 0 && add_change(ch, seen[j].provider, seen[j].field) == -1)
-			goto nomem;
-		if (c == 0 && sodium_memcmp(s->seen[i].hash, seen[j].hash,
-		    sizeof seen[j].hash) != 0 &&
-		    add_change(ch, seen[j].provider, seen[j].field) == -1)
-			goto nomem;
-		i += c <= 0;
-		j += c >= 0;
+	if ((rc = vaultdiff(s->last, v, watched, changed, &cl, e)) != 0) {
+		if (rc > 0)
+			cs_err_sys(e, rc, "watch");
+		watchsrc_changes_free(ch);
+		vaultio_close(-1, k, v);
+		return -1;
 	}
-	free(s->seen);
-	s->seen = seen;
-	s->nseen = n;
-	seen = NULL;
-	s->generation = vault_generation(v);
-	rc = 0;
-	goto out;
-nomem:
-	cs_err_sys(e, ENOMEM, "watch");
-	watchsrc_changes_free(ch);
-out:
-	free(seen);
-	vaultio_close(-1, k, v);
-	return rc;
+	vault_close(s->last);
+	s->last = v;
+	vaultio_close(-1, k, NULL);
+	return 0;
 }
 
 static int
@@ -306,9 +256,7 @@ vsrc_free(struct watchsrc *w)
 
 	if (s->ino_fd != -1)
 		close(s->ino_fd);
-	if (s->hkey != NULL)
-		sodium_free(s->hkey);
-	free(s->seen);
+	vault_close(s->last);
 	free(s->names);
 	free(s->dir);
 	free(s);
@@ -334,16 +282,13 @@ watchsrc_vault_new(const struct cfg *c, const struct watchsrc_name *names, size_
 	s->ino_fd = -1;
 	s->due = s->first = -1;
 	if ((n > 0 && (s->names = calloc(n, sizeof *names)) == NULL) ||
-	    (s->dir = strdup(c->vault_path)) == NULL ||
-	    (s->hkey = sodium_malloc(crypto_generichash_KEYBYTES)) == NULL) {
+	    (s->dir = strdup(c->vault_path)) == NULL) {
 		cs_err_sys(e, ENOMEM, "watch");
 		goto fail;
 	}
 	if (n > 0)
 		memcpy(s->names, names, n * sizeof *names);
 	s->nnames = n;
-	randombytes_buf(s->hkey, crypto_generichash_KEYBYTES);
-	(void)sodium_mprotect_noaccess(s->hkey);
 	/* The folder: "dir/name" -> "dir", "/name" -> "/", "name" -> ".". */
 	if ((slash = strrchr(s->dir, '/')) == NULL) {
 		s->base = c->vault_path;
@@ -364,8 +309,7 @@ watchsrc_vault_new(const struct cfg *c, const struct watchsrc_name *names, size_
 		cs_err_sys(e, errno, "%s: cannot watch the vault's folder", s->dir);
 		goto fail;
 	}
-	/* The reference: every watched field as it is now (generation 0 is never a saved
-	 * vault's, so the first read hashes). */
+	/* The reference: the vault as it is now. */
 	if (collect(s, &ch, e) == -1)
 		goto fail;
 	watchsrc_changes_free(&ch);
@@ -373,6 +317,188 @@ watchsrc_vault_new(const struct cfg *c, const struct watchsrc_name *names, size_
 	return 0;
 fail:
 	vsrc_free(&s->src);
+	return -1;
+}
+
+/* --- the .events source --- */
+
+#define EVENTS_LINE_BUF	4096	/* a longer line is no line the daemon writes */
+
+struct esrc {
+	struct watchsrc		 src;		/* first: a struct watchsrc * is a struct esrc * */
+	struct watchsrc_name	*names;
+	size_t			 nnames;
+	char			*path;		/* DIR/.events, for messages */
+	int			 fd;
+	char			 buf[EVENTS_LINE_BUF];	/* a line not yet ended */
+	size_t			 len;
+	int			 skipping;	/* the rest of a line too long to keep */
+};
+
+static int
+esrc_fd(const struct watchsrc *w)
+{
+	return ((const struct esrc *)w)->fd;
+}
+
+static int
+esrc_timeout(const struct watchsrc *w)
+{
+	(void)w;
+	return -1;	/* the daemon debounced: a line is reported when read */
+}
+
+/* Appends a copy of name to ch. */
+static int
+add_name(struct watchsrc_changes *ch, const char *name)
+{
+	char *s, **names;
+
+	if ((s = strdup(name)) == NULL)
+		return -1;
+	if ((names = realloc(ch->names, (ch->n + 1) * sizeof *names)) == NULL) {
+		free(s);
+		return -1;
+	}
+	ch->names = names;
+	ch->names[ch->n++] = s;
+	return 0;
+}
+
+/* The names an overflow line reports: every watched name (a provider by its name
+ * alone), or "*" when every field is watched: the reader fell behind and cannot tell
+ * which changed. */
+static int
+add_all(struct esrc *s, struct watchsrc_changes *ch)
+{
+	size_t i;
+
+	if (s->nnames == 0)
+		return add_name(ch, "*");
+	for (i = 0; i < s->nnames; i++)
+		if ((s->names[i].field[0] == '\0' ? add_name(ch, s->names[i].provider) :
+		    add_change(ch, s->names[i].provider, s->names[i].field)) == -1)
+			return -1;
+	return 0;
+}
+
+/* One line of .events: a watched secret_* adds its name; overflow adds every watched
+ * name; key_rotated and what is not understood add nothing. */
+static int
+esrc_line(struct esrc *s, const char *line, size_t len, struct watchsrc_changes *ch)
+{
+	json_t *o;
+	const char *event = NULL, *provider = NULL, *field = NULL;
+	json_int_t gen = 0;
+	int rc = 0;
+
+	if ((o = json_loadb(line, len, 0, NULL)) == NULL)
+		return 0;
+	if (json_unpack(o, "{s:s, s?:s, s?:s, s?:I}", "event", &event, "provider", &provider,
+	    "field", &field, "generation", &gen) == 0) {
+		if (gen > 0 && (uint64_t)gen > ch->generation)
+			ch->generation = (uint64_t)gen;
+		if (strcmp(event, "overflow") == 0)
+			rc = add_all(s, ch);
+		else if (strncmp(event, "secret_", 7) == 0 && provider != NULL &&
+		    field != NULL && name_watched(s->names, s->nnames, provider, field))
+			rc = add_change(ch, provider, field);
+	}
+	json_decref(o);
+	return rc;
+}
+
+static int
+esrc_step(struct watchsrc *w, struct watchsrc_changes *ch, struct cs_err *e)
+{
+	struct esrc *s = (struct esrc *)w;
+	char *nl;
+	size_t take;
+	ssize_t n;
+
+	memset(ch, 0, sizeof *ch);
+	for (;;) {
+		n = read(s->fd, s->buf + s->len, sizeof s->buf - s->len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			watchsrc_changes_free(ch);
+			/* EOF: the daemon ended the session; the others: the mount is gone */
+			if (n == 0 || errno == ENOTCONN || errno == ECONNABORTED ||
+			    errno == ENODEV)
+				return cs_err_set(e, ENOTCONN, "%s: the daemon stopped serving it",
+				    s->path);
+			return cs_err_sys(e, errno, "%s", s->path);
+		}
+		s->len += (size_t)n;
+		while ((nl = memchr(s->buf, '\n', s->len)) != NULL) {
+			take = (size_t)(nl - s->buf) + 1;
+			if (!s->skipping && esrc_line(s, s->buf, take - 1, ch) == -1) {
+				watchsrc_changes_free(ch);
+				return cs_err_sys(e, ENOMEM, "watch");
+			}
+			s->skipping = 0;
+			memmove(s->buf, s->buf + take, s->len - take);
+			s->len -= take;
+		}
+		if (s->len == sizeof s->buf) {
+			s->skipping = 1;	/* not a line the daemon writes: dropped */
+			s->len = 0;
+		}
+	}
+	return ch->n > 0 ? 1 : 0;
+}
+
+static void
+esrc_free(struct watchsrc *w)
+{
+	struct esrc *s = (struct esrc *)w;
+
+	if (s->fd != -1)
+		close(s->fd);
+	free(s->names);
+	free(s->path);
+	free(s);
+}
+
+static const struct watchsrc_ops events_ops = {
+	esrc_fd, esrc_timeout, esrc_step, esrc_free
+};
+
+int
+watchsrc_events_new(const char *mount, const struct watchsrc_name *names, size_t n,
+    struct watchsrc **out, struct cs_err *e)
+{
+	struct esrc *s;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof *s)) == NULL)
+		return cs_err_sys(e, ENOMEM, "watch");
+	s->src.ops = &events_ops;
+	s->fd = -1;
+	if (asprintf(&s->path, "%s/.events", mount) == -1) {
+		s->path = NULL;
+		cs_err_sys(e, ENOMEM, "watch");
+		goto fail;
+	}
+	if (n > 0 && (s->names = calloc(n, sizeof *names)) == NULL) {
+		cs_err_sys(e, ENOMEM, "watch");
+		goto fail;
+	}
+	if (n > 0)
+		memcpy(s->names, names, n * sizeof *names);
+	s->nnames = n;
+	if ((s->fd = open(s->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
+		cs_err_sys(e, errno, "%s: cannot open (is a comfysecretsfs mount there?)",
+		    s->path);
+		goto fail;
+	}
+	*out = &s->src;
+	return 0;
+fail:
+	esrc_free(&s->src);
 	return -1;
 }
 

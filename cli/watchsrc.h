@@ -4,9 +4,9 @@
  * A source is polled: the caller waits (poll(2)) for watchsrc_fd() to be readable or
  * for watchsrc_timeout() to pass, then calls watchsrc_step(), which says which watched
  * names changed, if any. Debouncing and retries are the source's own business, so a
- * caller's loop is the same whatever the source is. The one source here reads the vault
- * file itself (watchsrc_vault_new); a second one (the mount's .events file) fits the
- * same four calls with a constructor of its own.
+ * caller's loop is the same whatever the source is. There are two: the vault file itself
+ * (watchsrc_vault_new), and the .events file of a comfysecretsfs mount
+ * (watchsrc_events_new), which needs no key and no vault, only a mount it may read.
  *
  * A change is reported by name only ("provider/field"), never with a value. Not
  * thread-safe; one source per loop. */
@@ -49,6 +49,16 @@ struct watchsrc;
  * compares against; an error there is returned. A field that is not in the vault yet is
  * fine: its appearance is a change. Caller frees with watchsrc_free(). */
 int	watchsrc_vault_new(const struct cfg *c, const struct watchsrc_name *names, size_t n,
+	    struct watchsrc **out, struct cs_err *e);
+/* A source that reads MOUNT/.events (fs/events.h) for the fields named in names[0..n)
+ * (as above). It sees the changes from the moment it opens, only of the providers its
+ * user could open, and each as soon as the line comes. A line saying the reader fell
+ * behind (overflow) reports every watched name (a watched provider by its name alone),
+ * or "*" when every field is watched: the source cannot tell which changed. When the
+ * daemon stops serving, watchsrc_step fails with ENOTCONN. ENOENT, EACCES ... when
+ * .events cannot be opened (not a comfysecretsfs mount). Caller frees with
+ * watchsrc_free(). */
+int	watchsrc_events_new(const char *mount, const struct watchsrc_name *names, size_t n,
 	    struct watchsrc **out, struct cs_err *e);
 /* The descriptor to poll for POLLIN. */
 int	watchsrc_fd(const struct watchsrc *w);

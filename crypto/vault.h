@@ -19,7 +19,8 @@
 #include "secret.h"
 
 #define VAULT_FORMAT		"comfysecrets-vault"
-#define VAULT_VERSION		1
+#define VAULT_VERSION		2		/* the format written */
+#define VAULT_VERSION_OLD	1		/* still read: no versions or times */
 #define VAULT_CIPHER		"xchacha20poly1305-ietf"
 #define VAULT_NAME_MAX		64		/* bytes of a provider or field name */
 #define VAULT_VALUE_MAX_BYTES	(64u * 1024)	/* default limit of one value */
@@ -71,6 +72,15 @@ size_t		 vault_value_len(const struct vault *v, size_t pi, size_t fi)
  * encryption) and of its tag (which covers the ciphertext). Two sealings of the same
  * plaintext differ; an untouched field keeps its id from one save to the next. */
 uint64_t	 vault_value_id(const struct vault *v, size_t pi, size_t fi) CS_NONNULL(1);
+/* The field's version: 1 when first set, one more at each change (vault_put), never
+ * given twice to one name, also after vault_remove and a new vault_put (the new field
+ * then starts above every version a removed field had). 0 for a field read from a
+ * VAULT_VERSION_OLD vault and not changed since: it changed before versions were kept. */
+uint64_t	 vault_field_version(const struct vault *v, size_t pi, size_t fi)
+	    CS_NONNULL(1);
+/* When the field last changed (vault_put), in nanoseconds since the epoch (UTC); never
+ * earlier than the change before it. 0 (unknown) where vault_field_version is 0. */
+int64_t		 vault_field_mtime(const struct vault *v, size_t pi, size_t fi) CS_NONNULL(1);
 /* Index lookup by name; -1 (and e set, ENOENT) when absent. With field NULL, looks up
  * the provider only (fi untouched); pi and fi may be NULL. */
 int		 vault_find(const struct vault *v, const char *provider, const char *field,
@@ -82,17 +92,21 @@ int	vault_reveal(const struct vault *v, const char *provider, const char *field,
 int	vault_reveal_at(const struct vault *v, size_t pi, size_t fi, struct secret **out,
 	    struct cs_err *e) CS_NONNULL(1, 4) CS_WUR;
 
-/* Changes, in memory only until vault_save()
-	    CS_NONNULL(1, 2). Names are checked; a value longer than
- * max_len (0: VAULT_VALUE_MAX_BYTES) is refused (EFBIG) naming provider and field. */
+/* Changes, in memory only until vault_save(). Names are checked; a value longer than
+ * max_len (0: VAULT_VALUE_MAX_BYTES) is refused (EFBIG) naming provider and field. Every
+ * put is a change, also of the same value: the field gets the next version (see
+ * vault_field_version; EOVERFLOW past 2^63 - 1) and the time now (CLOCK_REALTIME, or
+ * 1 ns after its last change when the clock is behind it). */
 int	vault_put(struct vault *v, const char *provider, const char *field,
 	    const struct secret *value, size_t max_len, struct cs_err *e)
 	    CS_NONNULL(1, 2, 3, 4) CS_WUR;
 /* Removes a field, or the whole provider when field is NULL; ENOENT when absent.
- * Removing a provider's last field removes the provider: no provider is ever empty. */
+ * Removing a provider's last field removes the provider: no provider is ever empty.
+ * The vault remembers the highest version it removed (one number, not the names). */
 int	vault_remove(struct vault *v, const char *provider, const char *field, struct cs_err *e)
 	    CS_NONNULL(1, 2) CS_WUR;
-/* Re-encrypts every value under key nk (the vault then belongs to nk). */
+/* Re-encrypts every value under key nk (the vault then belongs to nk). Versions and
+ * times stay: no value changes. */
 int	vault_rekey(struct vault *v, const struct key *nk, struct cs_err *e)
 	    CS_NONNULL(1, 2) CS_WUR;
 
@@ -101,7 +115,8 @@ int	vault_rekey(struct vault *v, const struct key *nk, struct cs_err *e)
  * of the folder. A crash at any instant leaves the old file or the new one. The caller
  * holds the lock (vault_lock) when other writers may exist. The temporary file is
  * "<path>.tmp-<16 hex digits>". On failure the generation is as before, unless the new
- * file already took the name (only the folder's fsync failed). */
+ * file already took the name (only the folder's fsync failed). The file is written in
+ * format VAULT_VERSION, also when v was read from a VAULT_VERSION_OLD file. */
 int	vault_save(struct vault *v, const char *path, int excl, struct cs_err *e) CS_WUR;
 
 /* Exclusive flock on "<path>.lock" (created 0600 if missing); returns the fd in *fd. */

@@ -1,5 +1,6 @@
-/* fs/lo.h - what the FUSE operations (ops.c), the reloader (reload.c) and main share:
- * the daemon's state, as passthrough_ll's struct lo_data.
+/* fs/lo.h - what the FUSE operations (ops.c), the special files (special.c), the
+ * reloader (reload.c) and main share: the daemon's state, as passthrough_ll's struct
+ * lo_data, and the services of lo.c.
  *
  * The served tree is one pointer to an immutable snapshot. Readers take a reference
  * under lo->lock and drop it when their request is done (a directory handle keeps its
@@ -23,9 +24,14 @@
 #define LO_CACHE_SECONDS	1.0	/* entry and attribute timeout; reloads invalidate */
 #define LO_PURGE_MAX		256	/* closed files queued for a page-cache purge */
 #define LO_COMM_MAX		64	/* bytes of a caller's command name, escaped by /proc */
+/* What a special file's read hook returns when it keeps the request to answer it
+ * later, exactly once, itself (a blocking read of .events); never an errno value. */
+#define LO_DEFERRED		(-1)
+#define LO_GROUPS_MAX		64	/* supplementary groups looked at in access checks */
 
 struct quota;
 struct held;
+struct events;
 struct special_nodes;
 
 struct lo_data {
@@ -41,6 +47,7 @@ struct lo_data {
 	struct special_nodes	*nodes;		/* .sandbox/<pair> inodes; locked inside */
 	struct quota		*quota;		/* what each uid holds; locked inside */
 	struct held		*held;		/* field inodes the kernel holds; locked inside */
+	struct events		*events;	/* .events readers and lines; locked inside */
 
 	/* direct_io keeps read(2) out of the page cache, but a MAP_PRIVATE mmap still
 	 * reads through it. So every closed field that was read that way is queued here,
@@ -60,10 +67,19 @@ struct lo_caller {
 	char	comm[LO_COMM_MAX];	/* "" when the process is already gone */
 };
 
+/* The rights a request runs with: a process's uid, gid and supplementary groups (up
+ * to LO_GROUPS_MAX of them). */
+struct lo_rights {
+	uid_t	 uid;
+	gid_t	 gid;
+	int	 ngroups;
+	gid_t	 groups[LO_GROUPS_MAX];
+};
+
 /* The FUSE operations; fuse_session_new(..., &lo_oper, sizeof lo_oper, lo). */
 extern const struct fuse_lowlevel_ops lo_oper;
 
-/* The special root entries for tree_build (".control", ".sandbox"); *n may
+/* The special root entries for tree_build (".control", ".sandbox", ".events"); *n may
  * be 0. */
 const struct tree_special *lo_specials(size_t *n);
 
@@ -84,5 +100,10 @@ int		 lo_audit(struct lo_data *lo, const struct audit_event *ev, struct cs_err *
 void		 lo_caller(fuse_req_t req, struct lo_caller *c);
 /* Names c as the author of ev, which comes via "fs"; ev borrows c's comm. */
 void		 lo_event_caller(struct audit_event *ev, const struct lo_caller *c);
+/* The rights of the process that sent req. */
+void		 lo_rights_of(fuse_req_t req, struct lo_rights *r);
+/* Whether r may access n for want (R_OK, W_OK, X_OK bits), by n's owner, group and mode,
+ * as the kernel decides with default_permissions (tree_mode_allows). */
+int		 lo_rights_may(const struct lo_rights *r, const struct tree_node *n, int want);
 
 #endif

@@ -34,6 +34,7 @@
 #include "../policy/config.h"
 #include "daemon.h"
 #include "held.h"
+#include "events.h"
 #include "lo.h"
 #include "log.h"
 #include "opts.h"
@@ -243,6 +244,7 @@ main(int argc, char *argv[])
 	lo.key_from_env = envkey != NULL;	/* .control's rotate refuses it */
 	/* Each user may hold QUOTA_USER_BYTES, or four of the largest values if more. */
 	if ((lo.nodes = special_nodes_new()) == NULL || (lo.held = held_new()) == NULL ||
+	    (lo.events = events_new()) == NULL ||
 	    (lo.quota = quota_new(cfg->max_value_size > QUOTA_USER_BYTES / 4 ?
 	    cfg->max_value_size * 4 : QUOTA_USER_BYTES)) == NULL) {
 		cs_err_sys(&e, ENOMEM, "starting");
@@ -282,6 +284,10 @@ main(int argc, char *argv[])
 		fprintf(stderr, "comfysecretsfs: %s\n", e.msg);
 		goto err_out5;
 	}
+	if (events_watch(lo.events, o.mountpoint, &e) == -1) {
+		fprintf(stderr, "comfysecretsfs: %s\n", e.msg);
+		goto err_out5;
+	}
 	daemon_ready(ready_fd);
 	ready_fd = -1;
 	sigdelset(&sigs, SIGHUP);
@@ -292,6 +298,9 @@ main(int argc, char *argv[])
 
 	sd_notify(0, "STOPPING=1");
 	reload_stop(r);
+	/* Blocked .events reads get EOF now: the unmount closes the channel, after which
+	 * a reader would only get ECONNABORTED. */
+	events_shutdown(lo.events);
 err_out5:
 	fuse_session_unmount(se);
 err_out4:
@@ -300,6 +309,7 @@ err_out3:
 	fuse_session_destroy(se);
 err_out2:
 	reload_free(r);
+	events_free(lo.events);		/* the watcher, its one publisher, has stopped */
 	special_nodes_free(lo.nodes);
 	quota_free(lo.quota);
 	held_free(lo.held);

@@ -14,18 +14,21 @@
  * through the page cache (lo_read tells), queues the inode for the watcher to purge.
  * Every write-type operation answers EROFS.
  *
- * Special root entries (".control", ".sandbox"; fs/special.c) are rows of
- * lo_special[]: a node of kind TREE_SPECIAL is handed to its row's hooks. A special
- * directory's children are no snapshot's nodes: the row hands out their inode numbers,
- * and lo_node() dresses them as nodes (the directory's owner, the row's child mode), so
- * getattr, access and open treat them like any other; they and the special files are
- * never cached by the kernel (timeouts 0). The one writable node is .control: writes
- * go to its hook, and a truncate to 0 (what `>` sends) is accepted there as a no-op.
- * This file does not parse requests or patterns: that is policy/'s job.
+ * Special root entries (".control", ".sandbox": fs/special.c; ".events": fs/events.c) are
+ * rows of lo_special[]: a node of kind TREE_SPECIAL is handed to its row's hooks. A
+ * special directory's children are no snapshot's nodes: the row hands out their inode
+ * numbers, and lo_node() dresses them as nodes (the directory's owner, the row's child
+ * mode), so getattr, access and open treat them like any other; they and the special files
+ * are never cached by the kernel (timeouts 0). The one writable node is .control: writes
+ * go to its hook, and a truncate to 0 (what `>` sends) is accepted there as a no-op. This
+ * file does not parse requests or patterns: that is policy/'s job.
  *
- * Every path through an operation ends in exactly one fuse_reply_*. */
+ * Every path through an operation ends in exactly one fuse_reply_*, but for a read of
+ * .events that must wait: its hook keeps the request (LO_DEFERRED) and answers it once,
+ * later (fs/events.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,14 +43,13 @@
 #include "../crypto/secret.h"
 #include "../crypto/vault.h"
 #include "../policy/control.h"
+#include "events.h"
 #include "held.h"
 #include "lo.h"
 #include "log.h"
 #include "quota.h"
 #include "special.h"
 
-#define STATUS_READ_MAX	1024	/* bytes of /proc/<tid>/status read: Name and Tgid lead */
-#define GROUPS_MAX	64	/* supplementary groups looked at by lo_may() */
 #define STATFS_BSIZE	4096
 #define LO_NAME_MAX	1024	/* FUSE_NAME_MAX: the longest name the kernel sends */
 /* The longest name anything in the tree can have, the NAME_MAX that statfs reports and
@@ -57,12 +59,16 @@
 _Static_assert(LO_NAMEMAX >= VAULT_NAME_MAX && LO_NAMEMAX <= LO_NAME_MAX, "NAME_MAX");
 /* st_size of .control: see lo_stat(). */
 #define LO_ANSWER_SIZE	(64 * 1024)
+/* A parameter an operation's signature has and its answer does not need. */
+#define UNUSED		__attribute__((unused))
 /* What a truncate may carry besides its size: the times the kernel sets with it. */
 #define TRUNCATE_BITS	(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | \
 			 FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)
 
-/* A special root entry and its hooks. read and write reply themselves. A
- * hook left NULL answers EROFS for write, EISDIR or ENOENT elsewhere.
+/* A special root entry and its hooks. No hook replies (but a read that must wait, see
+ * read below): each returns 0 or an errno value, and the operation here sends the one
+ * reply. A hook left NULL answers EROFS for
+ * write, EINVAL for read, EISDIR or ENOENT elsewhere.
  *
  * A special directory's children live outside the snapshot: lookup gives the inode
  * number for a name, counting one kernel lookup, or an errno value; child gives the
@@ -77,8 +83,15 @@ struct lo_special {
 	/* open returns 0 (with *priv set) or an errno value; it does not reply. */
 	int	(*open)(fuse_req_t req, const struct tree_node *n, struct fuse_file_info *fi,
 		    void **priv);
-	void	(*read)(fuse_req_t req, void *priv, size_t size, off_t off);
-	void	(*write)(fuse_req_t req, void *priv, const char *buf, size_t size, off_t off);
+	/* read fills *buf (malloc'd or NULL; freed here after the reply) and *len, or
+	 * returns LO_DEFERRED: it kept req and answers it later itself (the one hook that
+	 * replies, for a read that blocks); flags are the file's (O_NONBLOCK). write takes
+	 * all size bytes or none. poll says whether a read would block, and keeps ph. */
+	int	(*read)(fuse_req_t req, void *priv, size_t size, off_t off, int flags,
+		    char **buf, size_t *len);
+	int	(*write)(fuse_req_t req, void *priv, const char *buf, size_t size, off_t off);
+	int	(*poll)(fuse_req_t req, void *priv, struct fuse_pollhandle *ph,
+		    unsigned *revents);
 	void	(*release)(void *priv);
 	/* Whether page-cache reads (splice, sendfile) are served: only where the answer
 	 * is the same bytes at the same offsets for every handle of the inode. child_size
@@ -116,6 +129,9 @@ static const struct lo_special lo_special[] = {
 	  .forget = special_sandbox_forget, .child_mode = S_IFREG | 0444,
 	  .open = special_sandbox_open, .read = special_sandbox_read,
 	  .release = special_sandbox_release, .page_cache = 1, .child_size = sandbox_size },
+	{ .entry = { ".events", SPECIAL_INO_EVENTS, S_IFREG | 0444, SPECIAL_ID_EVENTS },
+	  .open = events_open, .read = events_read, .poll = events_poll,
+	  .release = events_release },
 	{ .entry = { .name = NULL } },
 };
 
@@ -297,71 +313,6 @@ lo_specials(size_t *n)
 	return entries;
 }
 
-struct tree *
-lo_acquire(struct lo_data *lo)
-{
-	struct tree *t;
-
-	pthread_mutex_lock(&lo->lock);
-	t = tree_ref(lo->snap);
-	pthread_mutex_unlock(&lo->lock);
-	return t;
-}
-
-struct tree *
-lo_publish(struct lo_data *lo, struct tree *t)
-{
-	struct tree *old;
-
-	pthread_mutex_lock(&lo->lock);
-	old = lo->snap;
-	lo->snap = t;
-	pthread_mutex_unlock(&lo->lock);
-	return old;
-}
-
-void
-lo_purge_later(struct lo_data *lo, uint64_t ino)
-{
-	uint64_t one = 1;
-	size_t i;
-
-	pthread_mutex_lock(&lo->purge_lock);
-	for (i = 0; i < lo->npurge && i < LO_PURGE_MAX && lo->purge[i] != ino; i++)
-		;
-	if (i == lo->npurge && i < LO_PURGE_MAX)
-		lo->purge[lo->npurge++] = ino;
-	else if (i == LO_PURGE_MAX)
-		lo->npurge = LO_PURGE_MAX + 1;
-	pthread_mutex_unlock(&lo->purge_lock);
-	if (lo->purge_fd != -1 && write(lo->purge_fd, &one, sizeof one) != (ssize_t)sizeof one) {
-		/* the counter is already non-zero: the watcher will wake */
-	}
-}
-
-size_t
-lo_purge_take(struct lo_data *lo, uint64_t out[LO_PURGE_MAX])
-{
-	size_t n;
-
-	pthread_mutex_lock(&lo->purge_lock);
-	n = lo->npurge;
-	if (n <= LO_PURGE_MAX)
-		memcpy(out, lo->purge, n * sizeof *out);
-	lo->npurge = 0;
-	pthread_mutex_unlock(&lo->purge_lock);
-	return n;
-}
-
-int
-lo_audit(struct lo_data *lo, const struct audit_event *ev, struct cs_err *e)
-{
-	if (lo->audit == NULL)
-		return cs_err_set(e, EBADF, "the audit log is not open");
-	/* audit_append bounds its own time (audit_timeout_ms) and is thread-safe. */
-	return audit_append(lo->audit, ev, e);
-}
-
 static void
 lo_stat(const struct tree *t, const struct tree_node *n, struct stat *st)
 {
@@ -378,57 +329,19 @@ lo_stat(const struct tree *t, const struct tree_node *n, struct stat *st)
 		st->st_blocks = 0;
 }
 
-/* The caller's process id and command name, from /proc/<tid>/status: fuse_req_ctx()
- * gives the calling thread, the log names the process. */
-void
-lo_caller(fuse_req_t req, struct lo_caller *c)
-{
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	char path[64], buf[STATUS_READ_MAX + 1], *p, *end;
-	ssize_t n;
-	int fd;
-
-	c->pid = ctx->pid;
-	c->uid = ctx->uid;
-	c->gid = ctx->gid;
-	c->comm[0] = '\0';
-	snprintf(path, sizeof path, "/proc/%ld/status", (long)ctx->pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return;
-	n = read(fd, buf, STATUS_READ_MAX);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
-	if (strncmp(buf, "Name:\t", 6) == 0 && (end = strchr(buf + 6, '\n')) != NULL)
-		snprintf(c->comm, sizeof c->comm, "%.*s", (int)(end - buf - 6), buf + 6);
-	if ((p = strstr(buf, "\nTgid:\t")) != NULL)
-		c->pid = (pid_t)strtol(p + 7, NULL, 10);
-}
-
-void
-lo_event_caller(struct audit_event *ev, const struct lo_caller *c)
-{
-	ev->via = "fs";
-	ev->pid = c->pid;
-	ev->uid = c->uid;
-	ev->gid = c->gid;
-	ev->comm = c->comm[0] != '\0' ? c->comm : NULL;
-}
-
 /* Whether the caller may access n for want (R_OK, W_OK, X_OK bits), by its mode. Used
  * only without default_permissions, when the kernel leaves the check to us. */
 static int
 lo_may(fuse_req_t req, const struct tree_node *n, int want)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	gid_t groups[GROUPS_MAX];
+	gid_t groups[LO_GROUPS_MAX];
 	int ng, i, member = ctx->gid == n->gid;
 
 	/* the groups are asked for only when they can matter */
 	if (!member && ctx->uid != 0 && ctx->uid != n->uid) {
-		ng = fuse_req_getgroups(req, GROUPS_MAX, groups);
-		for (i = 0; i < ng && i < GROUPS_MAX && !member; i++)
+		ng = fuse_req_getgroups(req, LO_GROUPS_MAX, groups);
+		for (i = 0; i < ng && i < LO_GROUPS_MAX && !member; i++)
 			member = groups[i] == n->gid;
 	}
 	return tree_mode_allows(n, ctx->uid, member, want);
@@ -806,7 +719,9 @@ static void
 lo_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct lo_handle *h = lo_handle(fi);
-	size_t len;
+	char *buf = NULL;
+	size_t len = 0;
+	int err;
 
 	(void)ino;
 	/* read(2) of a direct_io file comes with the reader's lock owner (the kernel's
@@ -817,9 +732,18 @@ lo_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file
 	 * cannot splice; BusyBox cat and the like then read(2)). */
 	if (h->sp != NULL && fi->lock_owner == 0 && !h->sp->page_cache)
 		return (void)fuse_reply_err(req, EINVAL);
-	if (h->sp != NULL)
-		return h->sp->read != NULL ? h->sp->read(req, h->priv, size, off) :
-		    (void)fuse_reply_err(req, EINVAL);
+	if (h->sp != NULL) {
+		err = h->sp->read != NULL ? h->sp->read(req, h->priv, size, off, fi->flags,
+		    &buf, &len) : EINVAL;
+		if (err == LO_DEFERRED)
+			return;		/* the hook answers it */
+		if (err != 0)
+			fuse_reply_err(req, err);
+		else
+			fuse_reply_buf(req, buf, len);
+		free(buf);
+		return;
+	}
 	/* A field's pages are purged once the handle that filled them is released. */
 	if (fi->lock_owner == 0)
 		atomic_store(&h->cached, 1);
@@ -836,11 +760,15 @@ lo_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off
     struct fuse_file_info *fi)
 {
 	struct lo_handle *h = lo_handle(fi);
+	int err = EROFS;
 
 	(void)ino;
 	if (h->sp != NULL && h->sp->write != NULL)
-		return h->sp->write(req, h->priv, buf, size, off);
-	lo_erofs(req);
+		err = h->sp->write(req, h->priv, buf, size, off);
+	if (err != 0)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_write(req, size);
 }
 
 static void
@@ -854,13 +782,37 @@ lo_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
-/* The session ends: wipe what releases never came for. */
+/* The session ends: blocked .events reads are answered, then what releases never
+ * came for is wiped. */
 static void
 lo_destroy(void *userdata)
 {
-	(void)userdata;
+	struct lo_data *lo = userdata;
+
+	events_shutdown(lo->events);
 	while (open_handles != NULL)
 		handle_free(open_handles);
+}
+
+/* Only .events can say it has nothing to read yet; every other file is always ready,
+ * as a regular file is. */
+static void
+lo_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+    struct fuse_pollhandle *ph)
+{
+	struct lo_handle *h = lo_handle(fi);
+	unsigned revents = POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM;
+	int err = 0;
+
+	(void)ino;
+	if (h->sp != NULL && h->sp->poll != NULL)
+		err = h->sp->poll(req, h->priv, ph, &revents);
+	else
+		fuse_pollhandle_destroy(ph);
+	if (err != 0)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_poll(req, revents);
 }
 
 static void
@@ -924,111 +876,80 @@ lo_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	lo_erofs(req);
 }
 
+/* The others answer EROFS, or ENAMETOOLONG first for a name over NAME_MAX. */
 static void
-lo_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+lo_mknod(fuse_req_t req, fuse_ino_t parent UNUSED, const char *name, mode_t mode UNUSED,
+    dev_t rdev UNUSED)
 {
-	(void)parent;
-	(void)mode;
-	(void)rdev;
 	lo_erofs_name(req, name, NULL);
 }
 
 static void
-lo_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+lo_mkdir(fuse_req_t req, fuse_ino_t parent UNUSED, const char *name, mode_t mode UNUSED)
 {
-	(void)parent;
-	(void)mode;
+	lo_erofs_name(req, name, NULL);
+}
+
+/* unlink and rmdir */
+static void
+lo_unlink(fuse_req_t req, fuse_ino_t parent UNUSED, const char *name)
+{
 	lo_erofs_name(req, name, NULL);
 }
 
 static void
-lo_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+lo_symlink(fuse_req_t req, const char *link UNUSED, fuse_ino_t parent UNUSED,
+    const char *name)
 {
-	(void)parent;
 	lo_erofs_name(req, name, NULL);
 }
 
 static void
-lo_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+lo_rename(fuse_req_t req, fuse_ino_t parent UNUSED, const char *name,
+    fuse_ino_t newparent UNUSED, const char *newname, unsigned int flags UNUSED)
 {
-	(void)link;
-	(void)parent;
-	lo_erofs_name(req, name, NULL);
-}
-
-static void
-lo_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
-    const char *newname, unsigned int flags)
-{
-	(void)parent;
-	(void)newparent;
-	(void)flags;
 	lo_erofs_name(req, name, newname);
 }
 
 static void
-lo_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+lo_link(fuse_req_t req, fuse_ino_t ino UNUSED, fuse_ino_t newparent UNUSED,
+    const char *newname)
 {
-	(void)ino;
-	(void)newparent;
 	lo_erofs_name(req, newname, NULL);
 }
 
 static void
-lo_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-    struct fuse_file_info *fi)
+lo_create(fuse_req_t req, fuse_ino_t parent UNUSED, const char *name, mode_t mode UNUSED,
+    struct fuse_file_info *fi UNUSED)
 {
-	(void)parent;
-	(void)mode;
-	(void)fi;
 	lo_erofs_name(req, name, NULL);
 }
 
 static void
-lo_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
-    size_t size, int flags)
+lo_setxattr(fuse_req_t req, fuse_ino_t ino UNUSED, const char *name UNUSED,
+    const char *value UNUSED, size_t size UNUSED, int flags UNUSED)
 {
-	(void)ino;
-	(void)name;
-	(void)value;
-	(void)size;
-	(void)flags;
 	lo_erofs(req);
 }
 
 static void
-lo_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+lo_removexattr(fuse_req_t req, fuse_ino_t ino UNUSED, const char *name UNUSED)
 {
-	(void)ino;
-	(void)name;
 	lo_erofs(req);
 }
 
 static void
-lo_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
-    struct fuse_file_info *fi)
+lo_fallocate(fuse_req_t req, fuse_ino_t ino UNUSED, int mode UNUSED, off_t offset UNUSED,
+    off_t length UNUSED, struct fuse_file_info *fi UNUSED)
 {
-	(void)ino;
-	(void)mode;
-	(void)offset;
-	(void)length;
-	(void)fi;
 	lo_erofs(req);
 }
 
 static void
-lo_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
-    struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
-    struct fuse_file_info *fi_out, size_t len, int flags)
+lo_copy_file_range(fuse_req_t req, fuse_ino_t ino_in UNUSED, off_t off_in UNUSED,
+    struct fuse_file_info *fi_in UNUSED, fuse_ino_t ino_out UNUSED, off_t off_out UNUSED,
+    struct fuse_file_info *fi_out UNUSED, size_t len UNUSED, int flags UNUSED)
 {
-	(void)ino_in;
-	(void)off_in;
-	(void)fi_in;
-	(void)ino_out;
-	(void)off_out;
-	(void)fi_out;
-	(void)len;
-	(void)flags;
 	lo_erofs(req);
 }
 
@@ -1047,6 +968,7 @@ const struct fuse_lowlevel_ops lo_oper = {
 	.read		= lo_read,
 	.write		= lo_write,
 	.release	= lo_release,
+	.poll		= lo_poll,
 	.statfs		= lo_statfs,
 	.getxattr	= lo_getxattr,
 	.listxattr	= lo_listxattr,

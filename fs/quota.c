@@ -33,7 +33,8 @@ struct quota {
 	time_t		 logged_full;			/* protected by lock: table full */
 };
 
-static const char *const units[QUOTA_KINDS] = { "handles", "bytes", ".sandbox files" };
+static const char *const units[QUOTA_KINDS] = { "handles", "bytes", ".sandbox files",
+	".events files" };
 
 struct quota *
 quota_new(size_t user_bytes)
@@ -48,6 +49,8 @@ quota_new(size_t user_bytes)
 	q->user_max[QUOTA_BYTES] = user_bytes;
 	q->total_max[QUOTA_BYTES] = user_bytes * QUOTA_TOTAL_FACTOR;
 	q->user_max[QUOTA_PINS] = QUOTA_USER_PINS;
+	q->user_max[QUOTA_EVENTS] = QUOTA_USER_EVENTS;
+	q->total_max[QUOTA_EVENTS] = QUOTA_TOTAL_EVENTS;
 	return q;
 }
 

@@ -14,11 +14,14 @@
  *	QUOTA_HANDLES	QUOTA_USER_HANDLES (EMFILE)	QUOTA_TOTAL_HANDLES (ENFILE)
  *	QUOTA_BYTES	quota_new's user_bytes (EAGAIN)	16 times that (ENOMEM)
  *	QUOTA_PINS	QUOTA_USER_PINS (EMFILE)	SPECIAL_NODES_MAX, in special.c
+ *	QUOTA_EVENTS	QUOTA_USER_EVENTS (EMFILE)	QUOTA_TOTAL_EVENTS (ENFILE)
  *
  * Handles are open files and directories of the mount. Bytes are what those handles keep:
- * a .control request's buffer, its answer, a field's value. Pins are open .sandbox
- * files, each holding a slot of the 4096-name table. At most QUOTA_USERS_MAX uids hold
- * anything at once; an entry goes when its uid holds nothing. Thread-safe. */
+ * a .control request's buffer, its answer, a field's value. Pins are open .sandbox files,
+ * each holding a slot of the 4096-name table. Events are open .events handles, each a
+ * reader the daemon must walk and wake at every change (fs/events.h). At most
+ * QUOTA_USERS_MAX uids hold anything at once; an entry goes when its uid holds nothing.
+ * Thread-safe. */
 #ifndef CS_FS_QUOTA_H
 #define CS_FS_QUOTA_H
 
@@ -32,9 +35,11 @@
 #define QUOTA_USER_BYTES	(16u << 20)	/* bytes kept for one uid, at least */
 #define QUOTA_TOTAL_FACTOR	16	/* total bytes = user bytes * this */
 #define QUOTA_USER_PINS		256	/* open .sandbox files of one uid */
+#define QUOTA_USER_EVENTS	1024	/* open .events handles of one uid */
+#define QUOTA_TOTAL_EVENTS	8192	/* open .events handles of all uids */
 #define QUOTA_USERS_MAX		1024	/* uids holding something at once */
 
-enum quota_kind { QUOTA_HANDLES, QUOTA_BYTES, QUOTA_PINS, QUOTA_KINDS };
+enum quota_kind { QUOTA_HANDLES, QUOTA_BYTES, QUOTA_PINS, QUOTA_EVENTS, QUOTA_KINDS };
 
 struct quota;
 

@@ -36,6 +36,7 @@
 #include "../crypto/vault.h"
 #include "../policy/state.h"
 #include "../policy/vaultio.h"
+#include "events.h"
 #include "log.h"
 #include "reload.h"
 
@@ -194,6 +195,7 @@ serve_loaded(struct reload *r, const char *why, int *rollback, struct cs_err *e)
 	pthread_mutex_unlock(&r->lock);
 	if (r->se != NULL && old != NULL)
 		invalidate(r->se, old, t);
+	events_publish(r->lo->events, old, t);	/* after: a woken reader reads anew */
 	tree_unref(old);
 	trim();
 	/* Seen is seen: a restarted daemon must not go below it either. A state folder we

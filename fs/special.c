@@ -26,7 +26,6 @@
 #include "special.h"
 
 #define REQUEST_FIRST_BYTES	4096	/* first guarded buffer of a request; doubles */
-#define GROUPS_MAX		64	/* supplementary groups looked at for providers */
 
 /* One .sandbox/<pair> inode the kernel may hold. */
 struct node {
@@ -50,14 +49,6 @@ struct special_nodes {
 	uint64_t	 clock;			/* protected by lock */
 };
 
-/* The rights a request runs with: a process's uid, gid and supplementary groups. */
-struct rights {
-	uid_t	 uid;
-	gid_t	 gid;
-	int	 ngroups;
-	gid_t	 groups[GROUPS_MAX];
-};
-
 /* One open .control. Everything it keeps (the request's buffer, the answer) is
  * charged to the opener's uid (quota.h); a request runs with the rights of both its
  * opener and its writer, the lesser, so a descriptor handed to root never lends root's
@@ -65,13 +56,13 @@ struct rights {
 struct ctl {
 	pthread_mutex_t	 lock;		/* reads and writes of one handle may overlap */
 	struct lo_data	*lo;
-	struct rights	 opener;	/* fixed at open; charged for what is kept */
+	struct lo_rights	 opener;	/* fixed at open; charged for what is kept */
 	struct secret	*req;		/* protected by lock: request bytes; NULL before any */
 	size_t		 reqlen;	/* protected by lock: bytes kept in req */
 	size_t		 total;		/* protected by lock: bytes written, kept or not */
 	int		 pending;	/* protected by lock: written since the last answer */
 	struct lo_caller who;		/* protected by lock: the request's writer */
-	struct rights	 writer;	/* protected by lock: its rights */
+	struct lo_rights	 writer;	/* protected by lock: its rights */
 	char		*answer;	/* protected by lock: the last answer, or NULL */
 	size_t		 alen, apos;	/* protected by lock: its length, bytes read */
 	size_t		 held;		/* protected by lock: bytes charged to opener.uid */
@@ -90,7 +81,7 @@ struct sbx {
 struct ask {
 	struct lo_data		*lo;
 	const struct lo_caller	*who;
-	const struct rights	*opener, *writer;	/* NULL: not asked (.sandbox) */
+	const struct lo_rights	*opener, *writer;	/* NULL: not asked (.sandbox) */
 };
 
 struct special_nodes *
@@ -118,34 +109,9 @@ special_nodes_free(struct special_nodes *m)
 	free(m);
 }
 
-/* The rights of the process that sent req. */
-static void
-rights_of(fuse_req_t req, struct rights *r)
-{
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	int n;
-
-	r->uid = ctx->uid;
-	r->gid = ctx->gid;
-	n = fuse_req_getgroups(req, GROUPS_MAX, r->groups);
-	r->ngroups = n < 0 ? 0 : n > GROUPS_MAX ? GROUPS_MAX : n;
-}
-
-/* Whether r may access n for want (R_OK, X_OK bits), by n's owner, group and mode, as
- * the kernel decides with default_permissions. */
-static int
-may(const struct rights *r, const struct tree_node *n, int want)
-{
-	int i, member = r->gid == n->gid;
-
-	for (i = 0; i < r->ngroups && !member; i++)
-		member = r->groups[i] == n->gid;
-	return tree_mode_allows(n, r->uid, member, want);
-}
-
 /* Whether r is root or belongs to group g. */
 static int
-root_or_member(const struct rights *r, gid_t g)
+root_or_member(const struct lo_rights *r, gid_t g)
 {
 	int i;
 
@@ -159,11 +125,12 @@ root_or_member(const struct rights *r, gid_t g)
 static int
 may_list(const struct ask *a, const struct tree_node *root, const struct tree_node *d)
 {
-	const struct rights *r[2] = { a->opener, a->writer };
+	const struct lo_rights *r[2] = { a->opener, a->writer };
 	int i;
 
 	for (i = 0; i < 2; i++)
-		if (r[i] == NULL || !may(r[i], root, X_OK) || !may(r[i], d, R_OK | X_OK))
+		if (r[i] == NULL || !lo_rights_may(r[i], root, X_OK) ||
+		    !lo_rights_may(r[i], d, R_OK | X_OK))
 			return 0;
 	return 1;
 }
@@ -287,17 +254,6 @@ context(struct ask *a, struct control_ctx *ctx)
 	ctx->arg = a;
 }
 
-/* Replies with up to size bytes of buf[len] from pos. */
-static void
-reply_from(fuse_req_t req, const char *buf, size_t len, size_t pos, size_t size)
-{
-	if (buf == NULL || pos >= len)
-		return (void)fuse_reply_buf(req, NULL, 0);
-	if (size > len - pos)
-		size = len - pos;
-	fuse_reply_buf(req, buf + pos, size);
-}
-
 int
 special_control_open(fuse_req_t req, const struct tree_node *n, struct fuse_file_info *fi,
     void **priv)
@@ -310,7 +266,7 @@ special_control_open(fuse_req_t req, const struct tree_node *n, struct fuse_file
 		return ENOMEM;
 	pthread_mutex_init(&c->lock, NULL);
 	c->lo = fuse_req_userdata(req);
-	rights_of(req, &c->opener);
+	lo_rights_of(req, &c->opener);
 	/* No page cache: every read reaches us, whatever size the kernel thinks the file
 	 * has. Seekable, so that write, lseek(0), read works. */
 	fi->direct_io = 1;
@@ -398,17 +354,17 @@ keep(struct ctl *c, const char *buf, size_t size)
 	return 0;
 }
 
-void
+int
 special_control_write(fuse_req_t req, void *priv, const char *buf, size_t size, off_t off)
 {
 	struct ctl *c = priv;
 	struct lo_caller who;
-	struct rights r;
+	struct lo_rights r;
 	int err;
 
 	(void)off;	/* a request is the bytes written, in order, wherever they land */
 	lo_caller(req, &who);
-	rights_of(req, &r);
+	lo_rights_of(req, &r);
 	pthread_mutex_lock(&c->lock);
 	if (!c->pending) {
 		/* A write after an answer starts a new request; the old answer goes. */
@@ -434,10 +390,7 @@ special_control_write(fuse_req_t req, void *priv, const char *buf, size_t size, 
 		c->total = c->total + size < c->total ? SIZE_MAX : c->total + size;
 	}
 	pthread_mutex_unlock(&c->lock);
-	if (err != 0)
-		fuse_reply_err(req, err);
-	else
-		fuse_reply_write(req, size);
+	return err;
 }
 
 /* Answers the pending request and wipes it: 0, or the errno to refuse the read with.
@@ -463,14 +416,17 @@ answer(struct ctl *c)
 	return rc == 0 ? 0 : ENOMEM;
 }
 
-void
-special_control_read(fuse_req_t req, void *priv, size_t size, off_t off)
+int
+special_control_read(fuse_req_t req, void *priv, size_t size, off_t off, int flags,
+    char **buf, size_t *len)
 {
 	struct ctl *c = priv;
 	char *chunk = NULL;
 	size_t n = 0;
 	int err = 0;
 
+	(void)req;
+	(void)flags;
 	(void)off;	/* the answer is read from its first byte, whatever the offset */
 	pthread_mutex_lock(&c->lock);
 	if (c->pending && (err = answer(c)) != 0)
@@ -485,13 +441,11 @@ special_control_read(fuse_req_t req, void *priv, size_t size, off_t off)
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
-	/* c is not touched after the reply: once the reader has its bytes it may close,
-	 * and the release (on another thread) frees c. */
-	if (err != 0)
-		fuse_reply_err(req, err);
-	else
-		reply_from(req, chunk, n, 0, n);
-	free(chunk);
+	/* The answer goes out as a copy: once the reader has its bytes it may close, and
+	 * the release (on another thread) frees c while the reply is still being written. */
+	*buf = chunk;
+	*len = n;
+	return err;
 }
 
 void
@@ -690,25 +644,29 @@ special_sandbox_open(fuse_req_t req, const struct tree_node *n, struct fuse_file
 	return 0;
 }
 
-void
-special_sandbox_read(fuse_req_t req, void *priv, size_t size, off_t off)
+int
+special_sandbox_read(fuse_req_t req, void *priv, size_t size, off_t off, int flags,
+    char **buf, size_t *len)
 {
 	const struct sbx *s = priv;
 	size_t pos = off < 0 ? s->alen : (size_t)off, n = 0;
 	char *chunk = NULL;
 
-	/* The answer is fixed for the handle, so offsets mean what they say. It is copied
-	 * first, as .control does: once the reader has its bytes it may close, and the
-	 * release (on another thread) frees s and its answer while the reply is still
-	 * being written. */
+	(void)req;
+	(void)flags;
+	/* The answer is fixed for the handle, so offsets mean what they say. It is copied,
+	 * as .control's is: once the reader has its bytes it may close, and the release
+	 * (on another thread) frees s and its answer while the reply is still being
+	 * written. */
 	if (pos < s->alen) {
 		n = size < s->alen - pos ? size : s->alen - pos;
 		if ((chunk = malloc(n)) == NULL)
-			return (void)fuse_reply_err(req, ENOMEM);
+			return ENOMEM;
 		memcpy(chunk, s->answer + pos, n);
 	}
-	reply_from(req, chunk, n, 0, n);
-	free(chunk);
+	*buf = chunk;
+	*len = n;
+	return 0;
 }
 
 void

@@ -28,9 +28,9 @@
  * Both are direct_io. The sizes they report are set in ops.c (lo_stat, lo_node): a
  * bound for .control, the answer's length for .sandbox/<pair>, so that sendfile and
  * splice, which stop at the size, read the answer. Neither is a secret: nothing
- * here writes secret_read. The hooks are wired into lo_special[] in ops.c; each opens,
- * reads, writes or releases and leaves the one fuse_reply_* to ops.c, except read and
- * write, which reply themselves. */
+ * here writes secret_read. The hooks are wired into lo_special[] in ops.c; none of them
+ * replies: each returns 0 or an errno value (and a read its bytes, in a buffer the
+ * caller frees), and ops.c sends the one fuse_reply_*. */
 #ifndef CS_FS_SPECIAL_H
 #define CS_FS_SPECIAL_H
 
@@ -42,6 +42,8 @@
 #define SPECIAL_INO_SANDBOX	3
 #define SPECIAL_ID_CONTROL	1
 #define SPECIAL_ID_SANDBOX	2
+#define SPECIAL_INO_EVENTS	4	/* fs/events.h */
+#define SPECIAL_ID_EVENTS	3
 #define SPECIAL_CHILD_INO_FIRST	(UINT64_C(1) << 48)	/* far above any snapshot inode */
 #define SPECIAL_NODES_MAX	4096	/* .sandbox/<pair> inodes the kernel may hold at once */
 
@@ -53,8 +55,12 @@ void			 special_nodes_free(struct special_nodes *m);
 /* .control */
 int	special_control_open(fuse_req_t req, const struct tree_node *n,
 	    struct fuse_file_info *fi, void **priv);
-void	special_control_read(fuse_req_t req, void *priv, size_t size, off_t off);
-void	special_control_write(fuse_req_t req, void *priv, const char *buf, size_t size,
+/* read: 0 with up to size bytes of the answer in *buf (malloc'd, the caller frees; NULL
+ * and *len 0 at its end), or ENOMEM or EAGAIN (the opener may keep no more); write: 0
+ * (all size bytes taken), or EAGAIN or ENOMEM (the request is dropped). */
+int	special_control_read(fuse_req_t req, void *priv, size_t size, off_t off, int flags,
+	    char **buf, size_t *len);
+int	special_control_write(fuse_req_t req, void *priv, const char *buf, size_t size,
 	    off_t off);
 void	special_control_release(void *priv);
 
@@ -66,7 +72,9 @@ int	special_sandbox_child(struct lo_data *lo, uint64_t ino, char *name, size_t s
 void	special_sandbox_forget(struct lo_data *lo, uint64_t ino, uint64_t nlookup);
 int	special_sandbox_open(fuse_req_t req, const struct tree_node *n,
 	    struct fuse_file_info *fi, void **priv);
-void	special_sandbox_read(fuse_req_t req, void *priv, size_t size, off_t off);
+/* 0 with the answer's bytes from off in *buf, as special_control_read; or ENOMEM. */
+int	special_sandbox_read(fuse_req_t req, void *priv, size_t size, off_t off, int flags,
+	    char **buf, size_t *len);
 void	special_sandbox_release(void *priv);
 
 #endif

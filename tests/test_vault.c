@@ -34,6 +34,8 @@
 #define SEED_VALUE2	"sk-SEED-openai-8a7b6c"
 #define ENDPOINT	"https://api.runpod.io/v2"
 #define SOME_CT_B64	"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"	/* 45 bytes */
+#define V1_FIXTURE	"tests/fixtures/vault-v1.json"	/* see tests/fixtures/README.md */
+#define V1_KEY_B64	"AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="	/* bytes 1..32 */
 #define PERF_PROVIDERS	100
 #define PERF_FIELDS	1000	/* per provider: 100 000 fields in all */
 #define PERF_VALUE_BYTES 40
@@ -183,6 +185,23 @@ provider_of(json_t *root, const char *p)
 
 	assert_non_null(j);
 	return j;
+}
+
+/* The sealed value (base64) of field f in provider object p: the field's "value". */
+static json_t *
+value_of(json_t *p, const char *f)
+{
+	json_t *j = json_object_get(json_object_get(p, f), "value");
+
+	assert_non_null(j);
+	return j;
+}
+
+/* Replaces that value with j (a reference is taken). */
+static void
+set_value(json_t *p, const char *f, json_t *j)
+{
+	assert_int_equal(json_object_set_new(json_object_get(p, f), "value", j), 0);
 }
 
 /* vault_open(path) must fail with code, a message naming path and holding words. */
@@ -465,15 +484,20 @@ test_saved_file_has_the_documented_shape(void **state)
 	assert_null(strstr(text, ENDPOINT));
 	free(text);
 	root = load_json(path);
-	assert_int_equal(json_object_size(root), 7);
+	assert_int_equal(json_object_size(root), 8);
 	assert_string_equal(json_string_value(json_object_get(root, "format")), VAULT_FORMAT);
-	assert_int_equal(json_integer_value(json_object_get(root, "version")), 1);
+	assert_int_equal(json_integer_value(json_object_get(root, "version")), VAULT_VERSION);
+	assert_int_equal(json_integer_value(json_object_get(root, "removed_version")), 0);
 	assert_string_equal(json_string_value(json_object_get(root, "cipher")), VAULT_CIPHER);
 	assert_string_equal(json_string_value(json_object_get(root, "key_fingerprint")),
 	    TEST_KEY_FPR);
 	assert_int_equal(json_integer_value(json_object_get(root, "generation")), 1);
 	/* base64(nonce 24 || ciphertext || tag 16) */
 	j = json_object_get(provider_of(root, "runpod"), "api_key");
+	assert_int_equal(json_object_size(j), 3);
+	assert_int_equal(json_integer_value(json_object_get(j, "version")), 1);
+	assert_true(json_integer_value(json_object_get(j, "changed")) > 0);
+	j = value_of(provider_of(root, "runpod"), "api_key");
 	assert_int_equal(sodium_base642bin(bin, sizeof bin, json_string_value(j),
 	    json_string_length(j), NULL, &binlen, NULL, sodium_base64_VARIANT_ORIGINAL), 0);
 	assert_int_equal(binlen, 24 + strlen(SEED_VALUE) + 16);
@@ -503,8 +527,8 @@ test_the_same_value_encrypts_differently_each_time(void **state)
 	vault_close(v);
 	a = load_json(p1);
 	b = load_json(p2);
-	assert_string_not_equal(json_string_value(json_object_get(provider_of(a, "runpod"),
-	    "api_key")), json_string_value(json_object_get(provider_of(b, "runpod"), "api_key")));
+	assert_string_not_equal(json_string_value(value_of(provider_of(a, "runpod"), "api_key")),
+	    json_string_value(value_of(provider_of(b, "runpod"), "api_key")));
 	json_decref(a);
 	json_decref(b);
 }
@@ -617,10 +641,195 @@ test_rekey_moves_every_value_to_the_new_key(void **state)
 	/* and every ciphertext changed */
 	a = load_json(path);
 	b = load_json(old);
-	assert_string_not_equal(json_string_value(json_object_get(provider_of(a, "runpod"),
-	    "api_key")), json_string_value(json_object_get(provider_of(b, "runpod"), "api_key")));
+	assert_string_not_equal(json_string_value(value_of(provider_of(a, "runpod"), "api_key")),
+	    json_string_value(value_of(provider_of(b, "runpod"), "api_key")));
 	json_decref(a);
 	json_decref(b);
+}
+
+/* The version and time of provider/field in v. */
+static uint64_t
+version_of(const struct vault *v, const char *p, const char *f, int64_t *mtime)
+{
+	struct cs_err e = { 0 };
+	size_t pi, fi;
+
+	if (vault_find(v, p, f, &pi, &fi, &e) == -1)
+		fail_msg("%s", e.msg);
+	if (mtime != NULL)
+		*mtime = vault_field_mtime(v, pi, fi);
+	return vault_field_version(v, pi, fi);
+}
+
+static struct vault *
+reopened(struct vault *v, const char *path, const struct key *k)
+{
+	struct cs_err e = { 0 };
+
+	if (vault_save(v, path, 0, &e) == -1)
+		fail_msg("save: %s", e.msg);
+	vault_close(v);
+	if (vault_open(path, k, &v, &e) == -1)
+		fail_msg("open: %s", e.msg);
+	return v;
+}
+
+static void
+test_versions_count_per_field_and_are_never_reused(void **state)
+{
+	struct cs_err e = { 0 };
+	struct vault *v;
+	char path[128];
+	int64_t t1, t2, t3;
+
+	(void)state;
+	path_of(path, sizeof path, "versions.json");
+	assert_int_equal(vault_new(tk, &v, &e), 0);
+	put_str(v, "app", "token", "one");
+	put_str(v, "app", "other", "x");
+	assert_int_equal(version_of(v, "app", "token", &t1), 1);
+	assert_true(t1 > 0);
+	v = reopened(v, path, tk);
+	assert_int_equal(version_of(v, "app", "token", &t2), 1);
+	assert_true(t2 == t1);		/* kept by the file, to the nanosecond */
+	put_str(v, "app", "token", "two");
+	assert_int_equal(version_of(v, "app", "token", &t2), 2);
+	assert_true(t2 > t1);
+	assert_int_equal(version_of(v, "app", "other", NULL), 1);	/* untouched */
+	v = reopened(v, path, tk);
+	assert_int_equal(vault_remove(v, "app", "token", &e), 0);
+	v = reopened(v, path, tk);
+	put_str(v, "app", "token", "three");
+	assert_int_equal(version_of(v, "app", "token", &t3), 3);	/* not 1 again */
+	assert_true(t3 > t2);
+	/* a whole provider removed: its highest version is remembered too */
+	put_str(v, "app", "token", "four");
+	assert_int_equal(vault_remove(v, "app", NULL, &e), 0);
+	v = reopened(v, path, tk);
+	put_str(v, "app", "token", "five");
+	assert_int_equal(version_of(v, "app", "token", NULL), 5);
+	/* a field never seen starts above every removed version, so no name repeats one */
+	put_str(v, "new", "field", "y");
+	assert_int_equal(version_of(v, "new", "field", NULL), 5);
+	/* a rekey changes no value: versions and times stay */
+	version_of(v, "app", "token", &t1);
+	assert_int_equal(vault_rekey(v, ok, &e), 0);
+	v = reopened(v, path, ok);
+	assert_int_equal(version_of(v, "app", "token", &t2), 5);
+	assert_true(t2 == t1);
+	vault_close(v);
+}
+
+/* Each edit is one a writer of the vault folder could make; the MAC covers them all. */
+static void
+edit_meta(const char *path, const char *field, const char *key, json_t *val)
+{
+	json_t *root;
+
+	seeded(path);
+	root = load_json(path);
+	if (field == NULL)
+		json_object_set_new(root, key, val);
+	else
+		json_object_set_new(json_object_get(provider_of(root, "runpod"), field), key, val);
+	save_json(path, root);
+}
+
+static void
+test_edited_version_or_time_is_refused(void **state)
+{
+	char path[128];
+	json_t *root;
+
+	(void)state;
+	path_of(path, sizeof path, "meta.json");
+	edit_meta(path, "api_key", "version", json_integer(7));
+	refused_with(path, tk, EBADMSG, "MAC does not verify");
+	edit_meta(path, "api_key", "version", json_integer(0));
+	refused_with(path, tk, EBADMSG, "MAC does not verify");
+	edit_meta(path, "api_key", "changed", json_integer(1));
+	refused_with(path, tk, EBADMSG, "MAC does not verify");
+	edit_meta(path, NULL, "removed_version", json_integer(9));
+	refused_with(path, tk, EBADMSG, "MAC does not verify");
+	/* malformed: the reference parser names it */
+	edit_meta(path, "api_key", "version", json_integer(-1));
+	refused_with(path, tk, EINVAL, "runpod/api_key: \"version\" must be a non-negative");
+	edit_meta(path, "api_key", "changed", json_string("2026-11-30"));
+	refused_with(path, tk, EINVAL, "runpod/api_key: \"changed\" must be a non-negative");
+	edit_meta(path, "api_key", "hint", json_string(SEED_VALUE));
+	refused_with(path, tk, EINVAL, "runpod/api_key: unknown key \"hint\"");
+	edit_meta(path, NULL, "removed_version", json_real(1.5));
+	refused_with(path, tk, EINVAL, "\"removed_version\" must be a non-negative integer");
+	seeded(path);
+	root = load_json(path);
+	json_object_del(root, "removed_version");
+	save_json(path, root);
+	refused_with(path, tk, EINVAL, "\"removed_version\" must be a non-negative integer");
+	/* the old spelling of a field (a bare string) is not a version 2 field */
+	seeded(path);
+	root = load_json(path);
+	json_object_set(provider_of(root, "runpod"), "api_key",
+	    value_of(provider_of(root, "runpod"), "api_key"));
+	save_json(path, root);
+	refused_with(path, tk, EINVAL, "runpod/api_key: must be an object of");
+	/* nor is a version 2 file with its version turned back to 1 a version 1 vault */
+	seeded(path);
+	root = load_json(path);
+	json_object_set_new(root, "version", json_integer(VAULT_VERSION_OLD));
+	save_json(path, root);
+	refused_with(path, tk, EINVAL, "\"removed_version\" is not part of a version 1 vault");
+	seeded(path);
+	root = load_json(path);
+	json_object_set_new(root, "version", json_integer(VAULT_VERSION_OLD));
+	json_object_del(root, "removed_version");
+	save_json(path, root);
+	refused_with(path, tk, EINVAL, "the value must be a base64 string");
+}
+
+/* A vault written before versions were kept is served as it is, every field version 0
+ * and time unknown, and written in the new format by its next change. */
+static void
+test_version_1_vault_is_read_and_upgraded_on_change(void **state)
+{
+	struct cs_err e = { 0 };
+	struct key *k1;
+	struct vault *v;
+	struct secret *s;
+	char path[128], *text;
+	int64_t t;
+
+	(void)state;
+	assert_int_equal(key_parse(V1_KEY_B64, strlen(V1_KEY_B64), "v1 key", &k1, &e), 0);
+	if (vault_open(V1_FIXTURE, k1, &v, &e) == -1)
+		fail_msg("%s", e.msg);
+	assert_int_equal(vault_generation(v), 6);
+	assert_int_equal(version_of(v, "runpod", "api_key", &t), 0);
+	assert_int_equal(t, 0);
+	assert_int_equal(vault_reveal(v, "runpod", "api_key", &s, &e), 0);
+	assert_int_equal(s->len, strlen("seed-value-1"));
+	assert_memory_equal(s->buf, "seed-value-1", s->len);
+	secret_free(s);
+	put_str(v, "runpod", "api_key", "seed-value-2");
+	assert_int_equal(version_of(v, "runpod", "api_key", NULL), 1);
+	path_of(path, sizeof path, "upgraded.json");
+	unlink(path);
+	v = reopened(v, path, k1);
+	text = slurp(path);
+	assert_non_null(strstr(text, "\"version\": 2,"));
+	assert_non_null(strstr(text, "\"removed_version\": 0,"));
+	free(text);
+	assert_int_equal(vault_generation(v), 7);
+	assert_int_equal(version_of(v, "runpod", "api_key", &t), 1);
+	assert_true(t > 0);
+	assert_int_equal(version_of(v, "runpod", "endpoint", &t), 0);	/* never changed */
+	assert_int_equal(t, 0);
+	assert_int_equal(vault_reveal(v, "runpod", "endpoint", &s, &e), 0);
+	assert_memory_equal(s->buf, "https://example.invalid/v1", s->len);
+	secret_free(s);
+	put_str(v, "runpod", "endpoint", "https://example.invalid/v2");
+	assert_int_equal(version_of(v, "runpod", "endpoint", NULL), 1);
+	vault_close(v);
+	key_free(k1);
 }
 
 /* Tampering: each case alters a good vault in one way. */
@@ -638,12 +847,12 @@ test_flipped_byte_in_a_ciphertext_is_refused(void **state)
 	seeded(path);
 	root = load_json(path);
 	p = provider_of(root, "runpod");
-	assert_int_equal(sodium_base642bin(bin, sizeof bin,
-	    json_string_value(json_object_get(p, "api_key")), json_string_length(json_object_get(p,
-	    "api_key")), NULL, &binlen, NULL, sodium_base64_VARIANT_ORIGINAL), 0);
+	assert_int_equal(sodium_base642bin(bin, sizeof bin, json_string_value(value_of(p,
+	    "api_key")), json_string_length(value_of(p, "api_key")), NULL, &binlen, NULL,
+	    sodium_base64_VARIANT_ORIGINAL), 0);
 	bin[30] ^= 0x01;
 	sodium_bin2base64(b64, sizeof b64, bin, binlen, sodium_base64_VARIANT_ORIGINAL);
-	json_object_set_new(p, "api_key", json_string(b64));
+	set_value(p, "api_key", json_string(b64));
 	save_json(path, root);
 	refused_with(path, tk, EBADMSG, "MAC does not verify");
 }
@@ -906,7 +1115,8 @@ test_wrong_types_and_values_in_the_header_are_refused(void **state)
 {
 	(void)state;
 	bad_header("format", json_string("other-vault"), "not a comfysecrets vault");
-	bad_header("version", json_integer(2), "version 2 is not supported");
+	bad_header("version", json_integer(3), "version 3 is not supported");
+	bad_header("version", json_integer(0), "version 0 is not supported");
 	bad_header("version", json_string("1"), "\"version\" is missing or not an integer");
 	bad_header("cipher", json_string("aes-256-gcm"), "\"cipher\" must be");
 	bad_header("key_fingerprint", json_string("630DCD2966C43366"), "\"key_fingerprint\"");
@@ -945,9 +1155,14 @@ test_wrong_types_in_providers_are_refused(void **state)
 	refused_with(path, tk, EINVAL, "provider x: must be an object");
 	seeded(path);
 	root = load_json(path);
-	json_object_set_new(provider_of(root, "runpod"), "api_key", json_integer(3));
+	set_value(provider_of(root, "runpod"), "api_key", json_integer(3));
 	save_json(path, root);
 	refused_with(path, tk, EINVAL, "runpod/api_key: the value must be a base64 string");
+	seeded(path);
+	root = load_json(path);
+	json_object_set_new(provider_of(root, "runpod"), "api_key", json_integer(3));
+	save_json(path, root);
+	refused_with(path, tk, EINVAL, "runpod/api_key: must be an object of \"value\"");
 	seeded(path);
 	root = load_json(path);
 	json_object_set_new(json_object_get(root, "providers"), "empty", json_object());
@@ -965,19 +1180,20 @@ test_bad_base64_in_a_field_is_refused(void **state)
 	path_of(path, sizeof path, "badb64.json");
 	seeded(path);
 	root = load_json(path);
-	json_object_set_new(provider_of(root, "runpod"), "api_key", json_string("!!!notbase64"));
+	set_value(provider_of(root, "runpod"), "api_key", json_string("!!!notbase64"));
 	save_json(path, root);
 	refused_with(path, tk, EINVAL, "runpod/api_key: the value is not valid base64");
 	/* the URL-safe alphabet is not this variant */
 	seeded(path);
 	root = load_json(path);
-	json_object_set_new(provider_of(root, "runpod"), "api_key",
+	set_value(provider_of(root, "runpod"), "api_key",
 	    json_string("________________________________________________________"));
 	save_json(path, root);
 	refused_with(path, tk, EINVAL, "not valid base64");
 	/* a NUL byte inside a JSON string */
 	seeded(path);
-	edit_text(path, "\"endpoint\": \"", "\"endpoint\": \"\\u0000");
+	edit_text(path, "\"endpoint\": {\n        \"value\": \"",
+	    "\"endpoint\": {\n        \"value\": \"\\u0000");
 	refused_with(path, tk, EINVAL, "not a vault");
 }
 
@@ -992,13 +1208,13 @@ test_too_short_ciphertext_is_refused(void **state)
 	seeded(path);
 	root = load_json(path);
 	/* 39 bytes: less than a nonce and a tag */
-	json_object_set_new(provider_of(root, "runpod"), "api_key",
+	set_value(provider_of(root, "runpod"), "api_key",
 	    json_string("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
 	save_json(path, root);
 	refused_with(path, tk, EINVAL, "runpod/api_key: the ciphertext is too short");
 	seeded(path);
 	root = load_json(path);
-	json_object_set_new(provider_of(root, "runpod"), "api_key", json_string(""));
+	set_value(provider_of(root, "runpod"), "api_key", json_string(""));
 	save_json(path, root);
 	refused_with(path, tk, EINVAL, "too short");
 }
@@ -1382,6 +1598,9 @@ main(void)
 		cmocka_unit_test(test_save_excl_refuses_to_overwrite),
 		cmocka_unit_test(test_failed_save_keeps_the_generation),
 		cmocka_unit_test(test_rekey_moves_every_value_to_the_new_key),
+		cmocka_unit_test(test_versions_count_per_field_and_are_never_reused),
+		cmocka_unit_test(test_edited_version_or_time_is_refused),
+		cmocka_unit_test(test_version_1_vault_is_read_and_upgraded_on_change),
 		cmocka_unit_test(test_flipped_byte_in_a_ciphertext_is_refused),
 		cmocka_unit_test(test_ciphertexts_swapped_between_fields_are_refused),
 		cmocka_unit_test(test_deleted_entry_is_refused),

@@ -1,24 +1,28 @@
 /* tests/fuzz/fuzz_vault_diff.c - differential libFuzzer target: the vault's two parsers.
  *
- * crypto/vault.c reads a vault with a direct scanner (parse_fast) and falls back to the
- * jansson path (parse_json), the reference, when the scanner gives up. This target runs
+ * crypto/vaultparse.c reads a vault with a direct scanner (vault_parse_fast) and falls
+ * back to the jansson path (vault_parse_json), the reference, when the scanner gives up. This target runs
  * both on the same bytes, under the fixed test key of fuzz_vault.c (bytes 1..32), and
  * aborts when
  *  - the scanner accepts what the reference refuses;
- *  - both accept and the vaults differ: generation, key fingerprint, every provider and
- *    field name, in order, and every sealed value byte for byte;
+ *  - both accept and the vaults differ: format version, generation, key fingerprint,
+ *    highest removed version, every provider and field name, in order, every sealed
+ *    value byte for byte, and every field's version and time;
  *  - the reference accepts and the scanner gives up on the same vault as this program
- *    writes it (to_text): the scanner must read everything the program writes. It may
+ *    writes it (vault_text): the scanner must read everything the program writes. It may
  *    give up on other spellings of an accepted vault (escapes, other number forms):
  *    that is its documented fallback, not a disagreement.
  * The reference's refusals must carry a clean message (fuzz_common.h).
  *
- * The target includes crypto/vault.c itself, so the two static parsers are reached
- * without exporting a hook for tests; the Makefile links it without vault.o.
+ * Both parsers and the vault's layout are declared in crypto/vaultint.h, the module's
+ * internal header.
  *
  *	make fuzz && build/fuzz/fuzz_vault_diff -dict=tests/fuzz/vault_diff.dict \
  *	    /tmp/work tests/fuzz/corpus/vault_diff */
-#include "../../crypto/vault.c"
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../crypto/vaultint.h"
 #include "fuzz_common.h"
 
 static struct key *test_key;
@@ -46,7 +50,8 @@ same(const struct vault *a, const struct vault *b)
 	const struct provider *pa, *pb;
 	size_t i, j;
 
-	if (a->generation != b->generation || strcmp(a->fpr, b->fpr) != 0 || a->n != b->n)
+	if (a->generation != b->generation || strcmp(a->fpr, b->fpr) != 0 || a->n != b->n ||
+	    a->format != b->format || a->removed != b->removed)
 		abort();
 	for (i = 0; i < a->n; i++) {
 		pa = &a->p[i];
@@ -56,12 +61,14 @@ same(const struct vault *a, const struct vault *b)
 		for (j = 0; j < pa->n; j++)
 			if (strcmp(pa->f[j].name, pb->f[j].name) != 0 ||
 			    pa->f[j].ctlen != pb->f[j].ctlen ||
+			    pa->f[j].version != pb->f[j].version ||
+			    pa->f[j].mtime != pb->f[j].mtime ||
 			    memcmp(pa->f[j].ct, pb->f[j].ct, pa->f[j].ctlen) != 0)
 				abort();
 	}
 }
 
-/* parse_fast on its own vault, as vault_parse() gives it one; NULL when it gives up. */
+/* vault_parse_fast on its own vault, as vault_parse() gives it one; NULL when it gives up. */
 static struct vault *
 fast(const char *buf, size_t len)
 {
@@ -70,7 +77,7 @@ fast(const char *buf, size_t len)
 
 	if (vault_alloc(test_key, "fuzz.json", &v, &e) != 0)
 		abort();
-	if (parse_fast(buf, len, test_key, v) == 0)
+	if (vault_parse_fast(buf, len, test_key, v) == 0)
 		return v;
 	vault_close(v);
 	return NULL;
@@ -86,7 +93,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t tlen;
 
 	vf = fast((const char *)data, size);
-	if (parse_json((const char *)data, size, "fuzz.json", test_key, &vj, &e) != 0) {
+	if (vault_parse_json((const char *)data, size, "fuzz.json", test_key, &vj, &e) != 0) {
 		if (vf != NULL || vj != NULL)
 			abort();	/* the scanner took what the reference refuses */
 		fuzz_clean_msg(&e);
@@ -97,8 +104,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (vf != NULL)
 		same(vf, vj);
 	/* The vault as this program writes it: the scanner must read it, and the same. */
-	mac_compute(vj, mac);
-	if ((text = to_text(vj, mac, &tlen)) == NULL)
+	vault_mac_compute(vj, mac);
+	if ((text = vault_text(vj, mac, &tlen)) == NULL)
 		abort();
 	if ((vt = fast(text, tlen)) == NULL)
 		abort();

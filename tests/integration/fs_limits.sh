@@ -1,6 +1,7 @@
 #!/bin/sh
 # The limits README.md and comfysecretsfs(8) document, held to what the mount does: no
-# inotify event for a change (poll stat: a changed value is a new inode); MAP_SHARED
+# inotify event for a change (read .events, or poll stat: a changed value is a new
+# inode); MAP_SHARED
 # fails with ENODEV, MAP_PRIVATE reads the value; another user's writes get EACCES or
 # EPERM from the kernel before EROFS, and -o ro makes them EROFS (and .control
 # unwritable). Each is also checked to be written down in both documents.
@@ -8,8 +9,8 @@
 fs_require fs_limits
 command -v python3 >/dev/null 2>&1 || { skip fs_limits "python3 is missing"; exit 0; }
 for f in README.md man/comfysecretsfs.8.scd; do
-	check "$f documents: no change events, poll stat" \
-		sh -c "grep -q 'No change events' $f && grep -qi 'poll' $f && grep -q 'inotify' $f"
+	check "$f documents: no change events, read .events or poll stat" \
+		sh -c "grep -q 'No change events' $f && grep -qi 'poll' $f && grep -q 'inotify' $f && grep -q '\.events' $f"
 	check "$f documents: MAP_SHARED fails with ENODEV, MAP_PRIVATE works" \
 		sh -c "grep -q 'ENODEV' $f && grep -q 'MAP.*PRIVATE' $f"
 	check "$f documents: other users get EACCES/EPERM before EROFS; -o ro" \
