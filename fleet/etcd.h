@@ -94,12 +94,12 @@ struct etcd_opts {
 					 * Base64 makes a value 4/3 its size in an answer. */
 };
 
-/* Checks the options, reads the password, authenticates when a user is given (trying
- * the endpoints in turn), and returns a client in *out, released with etcd_close().
- * Errors: EINVAL (no endpoint, too many, an endpoint not http:// or https://, user
- * without password_file), the password file's own errors (file_read's), ETCD_EAUTH,
- * and any error of a request (below) when authenticating. Nothing is sent without a
- * user: the first request finds out whether etcd answers. */
+/* Checks the options, reads the password file and returns a client in *out, released
+ * with etcd_close(). Nothing is sent yet, so a client can be made while etcd is down:
+ * with a user, the first request authenticates (and reports ETCD_EAUTH for a refused
+ * user or password). Errors: EINVAL (no endpoint, too many, an endpoint not http:// or
+ * https://, a user without password_file, an empty password), the password file's
+ * (ENOENT, EACCES, ELOOP, EFBIG over ETCD_PASSWORD_MAX ...), ENOMEM. */
 int	etcd_open(const struct etcd_opts *o, struct etcd **out, struct cs_err *e)
 	    CS_NONNULL(1, 2) CS_WUR;
 void	etcd_close(struct etcd *c);			/* NULL is fine; wipes the password */
