@@ -26,8 +26,9 @@
 #define FLEET_CHUNK_BYTES	(1u << 20)	/* one chunk: 1 MiB, 1.33 MiB as base64 on
 						 * etcd's JSON gateway, under its 1.5 MiB limit */
 #define FLEET_CHUNKS_MAX	256		/* so a vault of at most 256 MiB */
-#define FLEET_HOSTS_MAX		20000		/* enrolled hosts in one manifest */
-#define FLEET_MANIFEST_MAX_BYTES (3u << 20)	/* a longer manifest is refused unread */
+#define FLEET_HOSTS_MAX		10000		/* enrolled hosts in one manifest */
+#define FLEET_MANIFEST_MAX_BYTES (3u << 19)	/* 1.5 MiB, etcd's default request limit:
+						 * a longer manifest is refused unread */
 
 struct fleet_chunk {
 	uint32_t	len;				/* bytes, 1 .. FLEET_CHUNK_BYTES */

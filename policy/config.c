@@ -301,11 +301,11 @@ parse_role(struct loader *l, const char *value, void *slot)
 	return NULL;
 }
 
-/* Seconds, or a number with s, m, h or d; one minute to ten years. */
+/* Seconds, or a number with s, m, h or d; one second (tests) to ten years. */
 static const char *
 parse_lifetime(struct loader *l, const char *value, void *slot)
 {
-	static const char bad[] = "expected a duration from 60s to 3650d (N, Ns, Nm, Nh, Nd)";
+	static const char bad[] = "expected a duration from 1s to 3650d (N, Ns, Nm, Nh, Nd)";
 	char num[24];
 	size_t n = strlen(value);
 	unsigned long v, mul = 1;
@@ -321,8 +321,7 @@ parse_lifetime(struct loader *l, const char *value, void *slot)
 	case 's': num[--n] = '\0'; break;
 	default: break;
 	}
-	if (parse_ulong(num, 1, 3650ul * 86400, &v) == -1 || v > 3650ul * 86400 / mul ||
-	    v * mul < 60)
+	if (parse_ulong(num, 1, 3650ul * 86400, &v) == -1 || v > 3650ul * 86400 / mul)
 		return bad;
 	*(unsigned long *)slot = v * mul;
 	return NULL;

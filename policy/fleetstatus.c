@@ -28,10 +28,11 @@ fleetstatus_write(const char *path, const struct fleet_status *s, struct cs_err 
 	char *text;
 	int rc;
 
-	o = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:b, s:s}", "fleet", s->fleet, "host",
-	    s->host, "generation", (json_int_t)s->generation, "fingerprint", s->fingerprint,
-	    "applied", (json_int_t)s->applied, "confirmed", (json_int_t)s->confirmed,
-	    "reachable", s->reachable, "detail", s->detail);
+	o = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:b, s:s, s:s}", "fleet", s->fleet,
+	    "host", s->host, "generation", (json_int_t)s->generation, "fingerprint",
+	    s->fingerprint, "applied", (json_int_t)s->applied, "confirmed",
+	    (json_int_t)s->confirmed, "reachable", s->reachable, "endpoint", s->endpoint,
+	    "detail", s->detail);
 	if (o == NULL || (text = json_dumps(o, JSON_COMPACT)) == NULL) {
 		json_decref(o);
 		return cs_err_sys(e, ENOMEM, "%s", path);

@@ -6,7 +6,7 @@
  * only read it, so the daemon needs no network code to answer. One JSON object:
  *	fleet, host, generation (served), fingerprint, applied (Unix seconds),
  *	confirmed (Unix seconds: when etcd last answered with a quorum), reachable (bool),
- *	detail (the last error, or "")
+ *	endpoint (the etcd endpoint in use), detail (the last error, or "")
  * The reader adds "stale": true when etcd is not reachable, when it last answered more
  * than FLEET_STALE_SECONDS ago, or when there is no status at all (no follower ran): the
  * generation served may then be behind the one published. */
@@ -31,6 +31,7 @@ struct fleet_status {
 	int64_t		 applied;
 	int64_t		 confirmed;
 	int		 reachable;
+	char		 endpoint[256];
 	char		 detail[256];
 };
 

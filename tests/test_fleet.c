@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -30,6 +33,7 @@
 #include "../fleet/pack.h"
 #include "../fleet/record.h"
 #include "../policy/config.h"
+#include "../policy/fleetstatus.h"
 #include "../policy/state.h"
 
 #define SEED_VALUE	"rp_SEED_4f9c2e7d1b"
@@ -467,7 +471,7 @@ test_config_fleet_section(void **state)
 	static const char ok[] = "[fleet]\nrole = member\nname = prod\n"
 	    "endpoints = https://a:2379,https://b:2379\nhost_key = /k\nlifetime = 2d\n";
 	static const char bad[] = "[fleet]\nname = prod\nrole = leader\n";
-	static const char short_life[] = "[fleet]\nlifetime = 10s\n";
+	static const char short_life[] = "[fleet]\nlifetime = 0s\n";
 	struct cs_err e = { 0 };
 	struct cfg *c = NULL;
 
@@ -554,6 +558,166 @@ test_apply_writes_key_and_vault_that_open_together(void **state)
 	cfg_free(c);
 }
 
+static void
+test_status_says_stale_when_unreachable_or_old(void **state)
+{
+	struct fleet_status st;
+	struct cfg *c = member_cfg("st");
+	struct cs_err e = { 0 };
+	char path[PATH_MAX];
+	json_t *o;
+
+	(void)state;
+	o = fleetstatus_answer(c, 1000);
+	assert_true(json_is_null(json_object_get(o, "fleet")));
+	json_decref(o);
+	c->fleet.role = FLEET_ROLE_MEMBER;
+	assert_int_equal(cfg_set_path(&c->fleet.name, "prod", &e), 0);
+	o = fleetstatus_answer(c, 1000);	/* no follower ran */
+	assert_true(json_is_true(json_object_get(o, "stale")));
+	json_decref(o);
+	memset(&st, 0, sizeof st);
+	strcpy(st.fleet, "prod");
+	st.generation = 5;
+	st.confirmed = 1000;
+	st.reachable = 1;
+	assert_int_equal(mkdir(c->state_dir, 0700), 0);
+	assert_int_equal(fleetstatus_path(c, path, &e), 0);
+	assert_int_equal(fleetstatus_write(path, &st, &e), 0);
+	o = fleetstatus_answer(c, 1000 + FLEET_STALE_SECONDS);
+	assert_true(json_is_false(json_object_get(o, "stale")));
+	assert_int_equal(json_integer_value(json_object_get(o, "generation")), 5);
+	json_decref(o);
+	o = fleetstatus_answer(c, 1001 + FLEET_STALE_SECONDS);
+	assert_true(json_is_true(json_object_get(o, "stale")));
+	json_decref(o);
+	st.reachable = 0;
+	assert_int_equal(fleetstatus_write(path, &st, &e), 0);
+	o = fleetstatus_answer(c, 1000);
+	assert_true(json_is_true(json_object_get(o, "stale")));
+	json_decref(o);
+	cfg_free(c);
+}
+
+#define KILL_VAULTS	300	/* generations the killed child may apply */
+#define KILL_ROUNDS	220	/* SIGKILLs during fleet_apply */
+
+struct gen_set {
+	struct key	*k[KILL_VAULTS];
+	char		*buf[KILL_VAULTS];
+	size_t		 len[KILL_VAULTS];
+	struct vault	*v[KILL_VAULTS];
+};
+
+/* KILL_VAULTS published vaults, each under a key of its own, of rising generation. */
+static void
+make_gens(struct gen_set *g)
+{
+	struct cs_err e = { 0 };
+	struct vault *v;
+	struct secret *s;
+	char path[128], val[32];
+	int i;
+
+	snprintf(path, sizeof path, "%s/gens.json", dir);
+	assert_int_equal(key_generate(&g->k[0], &e), 0);
+	assert_int_equal(vault_new(g->k[0], &v, &e), 0);
+	for (i = 0; i < KILL_VAULTS; i++) {
+		if (i > 0) {
+			assert_int_equal(key_generate(&g->k[i], &e), 0);
+			assert_int_equal(vault_rekey(v, g->k[i], &e), 0);
+		}
+		snprintf(val, sizeof val, "val-%d", i);
+		assert_non_null(s = secret_dup(val, strlen(val)));
+		assert_int_equal(vault_put(v, "app", "token", s, 0, &e), 0);
+		secret_free(s);
+		assert_int_equal(vault_save(v, path, 0, &e), 0);
+		assert_int_equal(file_read(path, "vault", VAULT_FILE_MAX_BYTES, &g->buf[i],
+		    &g->len[i], &e), 0);
+		assert_int_equal(vault_parse(g->buf[i], g->len[i], "gen", g->k[i], &g->v[i], &e), 0);
+	}
+	vault_close(v);
+}
+
+/* The index of the generation on disk: its value names it. Fails the test when the key
+ * and vault on disk do not open together. */
+static int
+on_disk(const struct cfg *c)
+{
+	struct cs_err e = { 0 };
+	struct key *k = NULL;
+	struct vault *v = NULL;
+	struct secret *s = NULL;
+	char val[32];
+	int i;
+
+	if (store_open(c->vault_path, c->key_file, &k, &v, &e) == -1)
+		fail_msg("torn: %s", e.msg);
+	assert_int_equal(vault_reveal(v, "app", "token", &s, &e), 0);
+	assert_true(s->len < sizeof val);
+	memcpy(val, s->buf, s->len);
+	val[s->len] = '\0';
+	assert_int_equal(sscanf(val, "val-%d", &i), 1);
+	secret_free(s);
+	vault_close(v);
+	key_free(k);
+	return i;
+}
+
+/* fleet_apply killed at random instants: the key file (or ".next") and the vault on disk
+ * always open together, the generation never goes back, and the next apply goes on. */
+static void
+test_sigkill_during_apply_never_tears_key_and_vault(void **state)
+{
+	struct gen_set *g = calloc(1, sizeof *g);
+	struct cfg *c = member_cfg("kill");
+	struct cs_err e = { 0 };
+	struct timespec t0, t1;
+	int i, at, last, first, status;
+	uint32_t max_us;
+	pid_t pid;
+
+	(void)state;
+	assert_non_null(g);
+	make_gens(g);
+	/* Kills land within about two applies of the child's start, whatever an apply
+	 * (five fsyncs) costs on this machine now. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(fleet_apply(c, g->k[0], g->buf[0], g->len[0], g->v[0], &e), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	max_us = (uint32_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
+	max_us = max_us * 4 + 1000;
+	first = last = on_disk(c);
+	for (i = 0; i < KILL_ROUNDS && last < KILL_VAULTS - 1; i++) {
+		if ((pid = fork()) == 0) {
+			for (at = last + 1; at < KILL_VAULTS; at++)
+				if (fleet_apply(c, g->k[at], g->buf[at], g->len[at], g->v[at],
+				    &e) == -1)
+					_exit(3);
+			_exit(0);
+		}
+		assert_true(pid > 0);
+		usleep(randombytes_uniform(max_us));
+		kill(pid, SIGKILL);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 3)
+			fail_msg("an apply failed after a kill");
+		at = on_disk(c);
+		assert_true(at >= last);
+		last = at;
+	}
+	print_message("%d kills (at 0 to %u us) during %d applies\n", i, max_us, last - first);
+	assert_true(i >= 200);
+	assert_true(last > first);
+	for (i = 0; i < KILL_VAULTS; i++) {
+		key_free(g->k[i]);
+		free(g->buf[i]);
+		vault_close(g->v[i]);
+	}
+	free(g);
+	cfg_free(c);
+}
+
 int
 main(void)
 {
@@ -575,6 +739,8 @@ main(void)
 		cmocka_unit_test(test_record_round_trip_and_malformed_is_an_error),
 		cmocka_unit_test(test_config_fleet_section),
 		cmocka_unit_test(test_apply_writes_key_and_vault_that_open_together),
+		cmocka_unit_test(test_status_says_stale_when_unreachable_or_old),
+		cmocka_unit_test(test_sigkill_during_apply_never_tears_key_and_vault),
 	};
 
 	if (sodium_init() < 0)
