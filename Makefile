@@ -208,6 +208,8 @@ install: $(BINS) $(MANPAGES)
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets.service
 	sed 's|@BINDIR@|$(BINDIR)|g' systemd/comfysecrets-watch@.service.in >'$(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets-watch@.service'
 	chmod 0644 '$(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets-watch@.service'
+	sed 's|@BINDIR@|$(BINDIR)|g' systemd/comfysecrets-fleet.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets-fleet.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets-fleet.service
 	install -m 0644 systemd/run-comfysecrets.mount $(DESTDIR)$(SYSTEMDUNITDIR)/run-comfysecrets.mount
 	install -m 0644 systemd/comfysecrets.tmpfiles $(DESTDIR)$(TMPFILESDIR)/comfysecrets.conf
 	@if [ -e $(ETCLOGROTATE) ] && ! cmp -s logrotate/comfysecrets $(ETCLOGROTATE); then \
@@ -225,6 +227,7 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man8/comfysecretsfs.8
 	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets.service $(DESTDIR)$(SYSTEMDUNITDIR)/run-comfysecrets.mount
 	rm -f '$(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets-watch@.service'
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets-fleet.service
 	rm -f $(DESTDIR)$(TMPFILESDIR)/comfysecrets.conf
 	@if cmp -s logrotate/comfysecrets $(ETCLOGROTATE); then rm -f $(ETCLOGROTATE); \
 	elif [ -e $(ETCLOGROTATE) ]; then echo "uninstall: kept $(ETCLOGROTATE) (changed since install)"; fi
