@@ -406,6 +406,12 @@ op_rotate(const struct control_ctx *ctx, json_t *req)
 	}
 	if ((ans = only("rotate", req, known)) != NULL)
 		return ans;
+	/* A fleet's vault changes only on its admin, through the CLI, which publishes:
+	 * the daemon has no network to publish with, and a member's is the fleet's. */
+	if (ctx->cfg->fleet.role != FLEET_ROLE_NONE)
+		return fail("rotate: this vault belongs to fleet %s; rotate with `comfysecrets "
+		    "rotate` on its admin host, which publishes it", ctx->cfg->fleet.name != NULL ?
+		    ctx->cfg->fleet.name : "(unnamed)");
 	nk = json_object_get(req, "new_key");
 	if (nk != NULL && !json_is_null(nk) && !json_is_string(nk))
 		return fail("rotate: \"new_key\" must be a string (base64)");
