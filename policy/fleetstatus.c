@@ -64,7 +64,9 @@ fleetstatus_answer(const struct cfg *c, int64_t now)
 		return json_pack("{s:s?, s:s, s:n, s:b, s:b, s:s}", "fleet", c->fleet.name,
 		    "role", c->fleet.role == FLEET_ROLE_ADMIN ? "admin" : "member",
 		    "generation", "reachable", 0, "stale", c->fleet.role == FLEET_ROLE_MEMBER,
-		    "detail", e.msg[0] ? e.msg : "no status written yet (is the follower running?)");
+		    "detail", c->fleet.role == FLEET_ROLE_ADMIN ? "this host is the fleet's admin: "
+		    "it publishes, it does not follow" : e.msg[0] ? e.msg :
+		    "no status written yet (is the follower running?)");
 	}
 	r = json_object_get(o, "reachable");
 	cf = json_object_get(o, "confirmed");
