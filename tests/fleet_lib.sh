@@ -96,11 +96,14 @@ fleet_admin_gen() { sed -n 's/^generation //p' "$T/admin/floor/fleet-t.gen"; }
 # serves NAME PROVIDER/FIELD VALUE: NAME's mount serves VALUE there.
 serves() { [ "$(cat "$T/$1/mnt/$2" 2>/dev/null)" = "$3" ]; }
 
-# fleet_setup3 NAME: the cluster (TLS, users), the admin, members h1 h2 h3 enrolled,
+# fleet_setup3 NAME [OPTION...]: the cluster (etcd_cluster_start OPTION...: --tls
+# --auth for TLS and users with roles), the admin, members h1 h2 h3 enrolled,
 # following and mounted, serving app/token = v0; FIRST_MANIFEST holds the manifest of
 # the first generation they applied. Ends the script when any of it fails.
 fleet_setup3() {
-	if ! etcd_cluster_start --tls --auth; then notok "$1: the etcd cluster starts"; done_testing; fi
+	_n=$1; shift
+	if ! etcd_cluster_start "$@"; then notok "$_n: the etcd cluster starts"; done_testing; fi
+	set -- "$_n"
 	fleet_admin || { notok "$1: the admin makes its vault and signing key"; done_testing; }
 	for _h in h1 h2 h3; do
 		fleet_member "$_h" || { notok "$1: $_h: host key made and enrolled"; done_testing; }

@@ -12,7 +12,7 @@
 . tests/fleet_lib.sh
 etcd_require fleet_basic
 fs_require fleet_basic
-fleet_setup3 fleet_basic
+fleet_setup3 fleet_basic --tls --auth
 
 all_serve() { serves h1 app/token "$1" && serves h2 app/token "$1" && serves h3 app/token "$1"; }
 status_fresh() { hst "$1" fleet status | grep '"reachable":true' | grep '"stale":false' |

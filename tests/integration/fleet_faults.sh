@@ -1,6 +1,7 @@
 #!/bin/sh
-# A fleet of three members when etcd or a follower fails (real 3-member cluster, TLS,
-# users with roles):
+# A fleet of three members when etcd or a follower fails (real 3-member cluster, plain
+# HTTP without users: fleet_basic.sh and fleet_hostile.sh run with TLS and roles, and
+# this one is about failures, made faster without bcrypt logins and handshakes):
 # - the etcd member a follower watches is killed: the followers move to another and
 #   miss nothing published meanwhile;
 # - two of three members stopped (no quorum): every host keeps serving and reports

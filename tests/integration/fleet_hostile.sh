@@ -10,7 +10,7 @@
 . tests/fleet_lib.sh
 etcd_require fleet_hostile
 fs_require fleet_hostile
-fleet_setup3 fleet_hostile
+fleet_setup3 fleet_hostile --tls --auth
 printf 'steady' | adm set app token 2>>"$T/admin/publish.log"
 for h in h1 h2 h3; do wait_until 30 serves "$h" app/token steady; done
 
