@@ -24,6 +24,10 @@ CS_CFLAGS := -std=c11 -Wall -Wextra -Werror -Wmissing-prototypes -D_GNU_SOURCE -
 	   $(shell pkg-config --cflags $(PKGS))
 CS_LDFLAGS :=
 CS_LDLIBS := $(shell pkg-config --libs $(PKGS))
+# libcurl is the etcd client's transport (fleet/): linked into the CLI and the suites that
+# test the client only, so comfysecretsfs stays without network code.
+FLEET_CFLAGS := $(shell pkg-config --cflags libcurl)
+FLEET_LDLIBS := $(shell pkg-config --libs libcurl)
 TEST_CFLAGS := $(shell pkg-config --cflags cmocka)
 TEST_LDLIBS := $(shell pkg-config --libs cmocka)
 ifeq ($(SANITIZE),1)
@@ -35,12 +39,14 @@ LINK	= $(CC) $(CS_LDFLAGS) $(LDFLAGS)
 
 LIB_SRC	:= $(wildcard base/*.c crypto/*.c policy/*.c)
 CLI_SRC	:= $(wildcard cli/*.c)
+FLEET_SRC := $(wildcard fleet/*.c)
 FS_SRC	:= $(wildcard fs/*.c)
 FSLIB_SRC := $(filter-out fs/main.c,$(FS_SRC))
 TEST_SRC := $(wildcard tests/test_*.c)
 
 LIB_OBJ	:= $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ	:= $(CLI_SRC:%.c=$(BUILD)/%.o)
+FLEET_OBJ := $(FLEET_SRC:%.c=$(BUILD)/%.o)
 FS_OBJ	:= $(FS_SRC:%.c=$(BUILD)/%.o)
 FSLIB_OBJ := $(FSLIB_SRC:%.c=$(BUILD)/%.o)
 TESTS	:= $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -83,8 +89,12 @@ $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
 	$(COMPILE) $(TEST_CFLAGS) -c $< -o $@
 
-$(BUILD)/comfysecrets: $(CLI_OBJ) $(LIB_OBJ)
-	$(LINK) -o $@ $^ $(CS_LDLIBS) $(LDLIBS)
+$(BUILD)/fleet/%.o: fleet/%.c
+	@mkdir -p $(@D)
+	$(COMPILE) $(FLEET_CFLAGS) -c $< -o $@
+
+$(BUILD)/comfysecrets: $(CLI_OBJ) $(FLEET_OBJ) $(LIB_OBJ)
+	$(LINK) -o $@ $^ $(CS_LDLIBS) $(FLEET_LDLIBS) $(LDLIBS)
 
 $(BUILD)/comfysecretsfs: $(FS_OBJ) $(LIB_OBJ)
 	$(LINK) -o $@ $^ $(CS_LDLIBS) $(LDLIBS)
@@ -95,9 +105,20 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TESTUTIL_OBJ) $(LIB_OBJ) $(FSLI
 # The change source of watch and run lives in cli/; its suite links it too.
 $(BUILD)/tests/test_watchsrc: $(BUILD)/cli/watchsrc.o
 
+# The fleet's suites (tests/test_etcd*.c, test_fleet*.c) link fleet/ and libcurl.
+FLEET_TESTS := $(filter $(BUILD)/tests/test_etcd% $(BUILD)/tests/test_fleet%,$(TESTS))
+$(FLEET_TESTS): $(FLEET_OBJ)
+$(FLEET_TESTS): TEST_LDLIBS += $(FLEET_LDLIBS)
+
 $(BUILD)/tests/tools/%: tests/tools/%.c
 	@mkdir -p $(@D)
 	$(COMPILE) $(CS_LDFLAGS) $(LDFLAGS) -o $@ $< $(CS_LDLIBS) $(LDLIBS)
+
+# Tools that drive the etcd client (tests/tools/etcd*.c) link fleet/ and the library.
+$(BUILD)/tests/tools/etcd%: tests/tools/etcd%.c $(FLEET_OBJ) $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(COMPILE) $(FLEET_CFLAGS) $(CS_LDFLAGS) $(LDFLAGS) -o $@ $< $(FLEET_OBJ) $(LIB_OBJ) \
+	    $(CS_LDLIBS) $(FLEET_LDLIBS) $(LDLIBS)
 
 # The whole suite: unit binaries, then the integration and system scripts; one summary
 # line. T=NAME... runs only those (tests/run --only); CASE=GLOB only those cmocka cases.
@@ -181,6 +202,8 @@ install: $(BINS) $(MANPAGES)
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets.service
 	sed 's|@BINDIR@|$(BINDIR)|g' systemd/comfysecrets-watch@.service.in >'$(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets-watch@.service'
 	chmod 0644 '$(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets-watch@.service'
+	sed 's|@BINDIR@|$(BINDIR)|g' systemd/comfysecrets-fleet.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets-fleet.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets-fleet.service
 	install -m 0644 systemd/run-comfysecrets.mount $(DESTDIR)$(SYSTEMDUNITDIR)/run-comfysecrets.mount
 	install -m 0644 systemd/comfysecrets.tmpfiles $(DESTDIR)$(TMPFILESDIR)/comfysecrets.conf
 	@if [ -e $(ETCLOGROTATE) ] && ! cmp -s logrotate/comfysecrets $(ETCLOGROTATE); then \
@@ -198,6 +221,7 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man8/comfysecretsfs.8
 	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets.service $(DESTDIR)$(SYSTEMDUNITDIR)/run-comfysecrets.mount
 	rm -f '$(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets-watch@.service'
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/comfysecrets-fleet.service
 	rm -f $(DESTDIR)$(TMPFILESDIR)/comfysecrets.conf
 	@if cmp -s logrotate/comfysecrets $(ETCLOGROTATE); then rm -f $(ETCLOGROTATE); \
 	elif [ -e $(ETCLOGROTATE) ]; then echo "uninstall: kept $(ETCLOGROTATE) (changed since install)"; fi
@@ -286,5 +310,5 @@ help:
 	@echo "$$HELP"
 
 # Header dependencies (-MMD -MP) of this BUILD's objects and programs only.
--include $(wildcard $(patsubst %.o,%.d,$(LIB_OBJ) $(CLI_OBJ) $(FS_OBJ) $(TEST_OBJ) \
+-include $(wildcard $(patsubst %.o,%.d,$(LIB_OBJ) $(CLI_OBJ) $(FLEET_OBJ) $(FS_OBJ) $(TEST_OBJ) \
 	 $(TESTUTIL_OBJ) $(FUZZ_OBJ)) $(TOOLS:=.d) $(BENCH_BINS:=.d))

@@ -81,5 +81,15 @@ int	cmd_check(struct cli *c, int argc, char **argv);
 int	cmd_defaults(struct cli *c, int argc, char **argv);
 int	cmd_run(struct cli *c, int argc, char **argv);
 int	cmd_watch(struct cli *c, int argc, char **argv);
+int	cmd_fleet(struct cli *c, int argc, char **argv);
+
+/* On a fleet member, a command that would change the vault (cmd names it) is refused:
+ * prints why (the fleet, where it is published from) and returns EXIT_FAIL; else
+ * EXIT_OK. */
+int	cli_fleet_guard(struct cli *c, const char *cmd);
+/* On the fleet's admin, after cmd changed the vault: publishes it (fleet/publish.h),
+ * and says so; EXIT_FAIL when the publish failed (the change stays saved here). Else
+ * EXIT_OK. */
+int	cli_fleet_after(struct cli *c, const char *cmd);
 
 #endif

@@ -114,6 +114,21 @@ static const struct command commands[] = {
 	  "  --allow PATTERN   a pattern of the job's own list (repeatable)\n"
 	  "  --no-network      the job did not ask for the network\n"
 	  "  --json            print the control protocol's answer as JSON\n" },
+	{ "fleet", cmd_fleet, "fleet init|host-key [PATH] | add-host NAME PUBKEY | rm-host NAME "
+	  "| hosts | publish | follow [--once] | status",
+	  "One vault served by many hosts through etcd (docs/fleet.md, comfysecrets(1)).\n"
+	  "  init [PATH]            admin: make the signing key ([fleet] signing_key), print\n"
+	  "                         its public key\n"
+	  "  host-key [PATH]        member: make the host key ([fleet] host_key), print its\n"
+	  "                         public key\n"
+	  "  add-host NAME PUBKEY   admin: enrol a host, then publish\n"
+	  "  rm-host NAME           admin: remove a host, rotate the key, then publish\n"
+	  "  hosts                  admin: list the enrolled hosts\n"
+	  "  publish                admin: publish the vault now (set, rm, rotate and import\n"
+	  "                         publish by themselves on the admin)\n"
+	  "  follow [--once]        member: watch etcd and apply each verified generation\n"
+	  "  status                 the fleet, generation served, last confirmed, reachable,\n"
+	  "                         stale (JSON)\n" },
 	{ "defaults", cmd_defaults, "defaults",
 	  "Prints the sandbox defaults as JSON: the guard flag and the effective allowlist,\n"
 	  "with where each entry came from (config or env).\n" },
@@ -201,7 +216,7 @@ main(int argc, char **argv)
 	const struct command *cmd;
 	struct cs_err e = { 0 };
 	struct cli c = { 0 };
-	int ch, rc;
+	int ch, rc, changes;
 
 	c.umask = harden();
 	json_set_alloc_funcs(malloc, secret_wipe_free);
@@ -242,7 +257,18 @@ main(int argc, char **argv)
 	argv += optind;
 	argc -= optind;
 	optind = 0;		/* GNU getopt: start afresh for the command's options */
+	/* The commands that change the vault: refused on a fleet member, published on
+	 * its admin. */
+	changes = strcmp(cmd->name, "set") == 0 || strcmp(cmd->name, "rm") == 0 ||
+	    strcmp(cmd->name, "rotate") == 0 || strcmp(cmd->name, "import") == 0;
+	if (changes && !(argc == 2 && strcmp(argv[1], "--help") == 0) &&
+	    cli_fleet_guard(&c, cmd->name) != EXIT_OK) {
+		cfg_free(c.cfg);
+		return EXIT_FAIL;
+	}
 	rc = cmd->run(&c, argc, argv);
+	if (changes && rc == EXIT_OK && !(argc == 2 && strcmp(argv[1], "--help") == 0))
+		rc = cli_fleet_after(&c, cmd->name);
 	cfg_free(c.cfg);
 	return rc;
 }

@@ -37,7 +37,8 @@
 #define SHOWN_MAX		48		/* bytes of a name echoed in a message */
 #define PROVIDER_PREFIX		"provider."
 
-enum sec { SEC_NONE, SEC_VAULT, SEC_AUDIT, SEC_FEATURES, SEC_SANDBOX, SEC_PROVIDER, SEC_BAD };
+enum sec { SEC_NONE, SEC_VAULT, SEC_AUDIT, SEC_FEATURES, SEC_SANDBOX, SEC_PROVIDER, SEC_FLEET,
+	SEC_BAD };
 
 struct loader;
 typedef const char *(*parse_fn)(struct loader *, const char *value, void *slot);
@@ -61,7 +62,7 @@ struct loader {
 	enum sec	 sec;
 	char		 secname[SECTION_MAX];
 	size_t		 prov;		/* index in c->providers when sec == SEC_PROVIDER */
-	int		 seen[16];	/* line of each keydef already set; 0: not yet */
+	int		 seen[32];	/* line of each keydef already set; 0: not yet */
 	int		 err_line;	/* line of the first error found here; 0: none */
 	struct cs_err	 err;
 };
@@ -74,6 +75,10 @@ static const char *parse_flush(struct loader *, const char *, void *);
 static const char *parse_timeout(struct loader *, const char *, void *);
 static const char *parse_allow(struct loader *, const char *, void *);
 static const char *parse_audit_group(struct loader *, const char *, void *);
+static const char *parse_role(struct loader *, const char *, void *);
+static const char *parse_lifetime(struct loader *, const char *, void *);
+
+#define FLEET_KEY(k, fn, slot)	{ SEC_FLEET, k, fn, offsetof(struct cfg, fleet.slot) }
 
 static const struct keydef keys[] = {
 	{ SEC_VAULT, "path", parse_path, offsetof(struct cfg, vault_path) },
@@ -90,8 +95,19 @@ static const struct keydef keys[] = {
 	    offsetof(struct cfg, enable_security_sandbox_guard) },
 	{ SEC_FEATURES, "audit_group", parse_audit_group, offsetof(struct cfg, audit_group) },
 	{ SEC_SANDBOX, "network_allow", parse_allow, 0 },
+	FLEET_KEY("role", parse_role, role), FLEET_KEY("name", parse_path, name),
+	FLEET_KEY("endpoints", parse_path, endpoints), FLEET_KEY("prefix", parse_path, prefix),
+	FLEET_KEY("ca", parse_path, ca), FLEET_KEY("cert", parse_path, cert),
+	FLEET_KEY("key", parse_path, key), FLEET_KEY("user", parse_path, user),
+	FLEET_KEY("password_file", parse_path, password_file),
+	FLEET_KEY("signing_key", parse_path, signing_key),
+	FLEET_KEY("hosts_file", parse_path, hosts_file),
+	FLEET_KEY("admin_public_key", parse_path, admin_public_key),
+	FLEET_KEY("host_key", parse_path, host_key),
+	FLEET_KEY("host_name", parse_path, host_name),
+	FLEET_KEY("lifetime", parse_lifetime, lifetime),
 };
-_Static_assert(sizeof keys / sizeof keys[0] <= 16, "struct loader: seen[] is too small");
+_Static_assert(sizeof keys / sizeof keys[0] <= 32, "struct loader: seen[] is too small");
 
 /* A name from the file, made safe for a message. */
 static const char *
@@ -253,6 +269,45 @@ parse_allow(struct loader *l, const char *value, void *slot)
 	return NULL;
 }
 
+static const char *
+parse_role(struct loader *l, const char *value, void *slot)
+{
+	(void)l;
+	if (strcmp(value, "admin") == 0)
+		*(enum cfg_fleet_role *)slot = FLEET_ROLE_ADMIN;
+	else if (strcmp(value, "member") == 0)
+		*(enum cfg_fleet_role *)slot = FLEET_ROLE_MEMBER;
+	else
+		return "expected admin or member";
+	return NULL;
+}
+
+/* Seconds, or a number with s, m, h or d; one second (tests) to ten years. */
+static const char *
+parse_lifetime(struct loader *l, const char *value, void *slot)
+{
+	static const char bad[] = "expected a duration from 1s to 3650d (N, Ns, Nm, Nh, Nd)";
+	char num[24];
+	size_t n = strlen(value);
+	unsigned long v, mul = 1;
+
+	(void)l;
+	if (n == 0 || n >= sizeof num)
+		return bad;
+	memcpy(num, value, n + 1);
+	switch (num[n - 1]) {
+	case 'd': mul *= 24; /* FALLTHROUGH */
+	case 'h': mul *= 60; /* FALLTHROUGH */
+	case 'm': mul *= 60; /* FALLTHROUGH */
+	case 's': num[--n] = '\0'; break;
+	default: break;
+	}
+	if (parse_ulong(num, 1, 3650ul * 86400, &v) == -1 || v > 3650ul * 86400 / mul)
+		return bad;
+	*(unsigned long *)slot = v * mul;
+	return NULL;
+}
+
 /* [features] audit_group: a group name or number, resolved now. */
 static const char *
 parse_audit_group(struct loader *l, const char *value, void *slot)
@@ -348,6 +403,8 @@ section(struct loader *l, const char *p, size_t len)
 		l->sec = SEC_FEATURES;
 	} else if (strcmp(l->secname, "sandbox") == 0) {
 		l->sec = SEC_SANDBOX;
+	} else if (strcmp(l->secname, "fleet") == 0) {
+		l->sec = SEC_FLEET;
 	} else if (strncmp(l->secname, PROVIDER_PREFIX, sizeof PROVIDER_PREFIX - 1) == 0) {
 		l->sec = SEC_PROVIDER;
 		pname = l->secname + sizeof PROVIDER_PREFIX - 1;
@@ -520,6 +577,7 @@ new_defaults(void)
 	c->audit_timeout_ms = CFG_AUDIT_TIMEOUT_MS;
 	c->enable_security_api = 0;
 	c->enable_security_sandbox_guard = 1;
+	c->fleet.lifetime = CFG_FLEET_LIFETIME;
 	if (set_string(&c->vault_path, CFG_DEFAULT_VAULT) == -1 ||
 	    set_string(&c->key_file, CFG_DEFAULT_KEY_FILE) == -1 ||
 	    set_string(&c->state_dir, CFG_DEFAULT_STATE_DIR) == -1 ||
@@ -698,5 +756,18 @@ cfg_free(struct cfg *c)
 	for (i = 0; i < c->nproviders; i++)
 		free(c->providers[i].name);
 	free(c->providers);
+	free(c->fleet.name);
+	free(c->fleet.endpoints);
+	free(c->fleet.prefix);
+	free(c->fleet.ca);
+	free(c->fleet.cert);
+	free(c->fleet.key);
+	free(c->fleet.user);
+	free(c->fleet.password_file);
+	free(c->fleet.signing_key);
+	free(c->fleet.hosts_file);
+	free(c->fleet.admin_public_key);
+	free(c->fleet.host_key);
+	free(c->fleet.host_name);
 	free(c);
 }

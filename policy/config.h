@@ -26,6 +26,7 @@
 #define CFG_ENV_AUDIT		"COMFYVN_SECURITY_LOG_FILE"
 #define CFG_ENV_ALLOW		"SANDBOX_NETWORK_ALLOW"
 #define CFG_AUDIT_TIMEOUT_MS	2000	/* default bound on one audit write */
+#define CFG_FLEET_LIFETIME	(30ul * 86400)	/* seconds a published manifest is valid */
 
 enum audit_flush {
 	AUDIT_FLUSH_SYNC,	/* fdatasync before the operation returns */
@@ -46,6 +47,25 @@ struct cfg_provider {
 	mode_t	 mode;		/* of the field files; directories add x where r is set */
 };
 
+/* [fleet]: one vault served by many hosts through etcd (docs/fleet.md). Strings are
+ * NULL when not set; fleet/ checks that what its role needs is there. */
+enum cfg_fleet_role { FLEET_ROLE_NONE, FLEET_ROLE_ADMIN, FLEET_ROLE_MEMBER };
+
+struct cfg_fleet {
+	enum cfg_fleet_role	 role;		/* NONE: no [fleet] role given */
+	char			*name;		/* the fleet's name */
+	char			*endpoints;	/* comma-separated etcd URLs */
+	char			*prefix;	/* etcd key prefix; NULL: "/comfysecrets/NAME/" */
+	char			*ca, *cert, *key;	/* PEM files for etcd's TLS */
+	char			*user, *password_file;	/* etcd role-based access */
+	char			*signing_key;	/* admin: Ed25519 seed file */
+	char			*hosts_file;	/* admin: enrolled hosts */
+	char			*admin_public_key;	/* member: the pinned admin key (base64) */
+	char			*host_key;	/* member: X25519 key file */
+	char			*host_name;	/* member: its name in the fleet */
+	unsigned long		 lifetime;	/* seconds from publish to not_after */
+};
+
 struct cfg {
 	char			*path;		/* the file read, or NULL when none was */
 	char			*vault_path;
@@ -64,6 +84,7 @@ struct cfg {
 	size_t			 nallow;
 	struct cfg_provider	*providers;
 	size_t			 nproviders;
+	struct cfg_fleet	 fleet;
 };
 
 /* Loads path (NULL: $COMFYSECRETS_CONFIG, else CFG_DEFAULT_PATH) over the defaults, then

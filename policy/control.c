@@ -15,17 +15,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
 #include "allow.h"
 #include "control.h"
+#include "fleetstatus.h"
 
 #define SHOWN_MAX	48	/* bytes of a hostile text echoed in an error */
 #define SHOWN_BUF	CS_SHOW_BUF(SHOWN_MAX)
 #define ERROR_MAX	512	/* bytes of an error answer's text */
 
-static const char ops_list[] = "check, defaults, providers, audit, rotate";
+static const char ops_list[] = "check, defaults, providers, audit, rotate, status";
 
 
 /* A JSON string of s (null for NULL); bytes that are not valid UTF-8 (a path from
@@ -201,6 +203,21 @@ op_check(const struct control_ctx *ctx, json_t *req)
 	ans = check(ctx, json_string_value(host), (int)p, list, n,
 	    network == NULL || json_is_null(network) || json_is_true(network));
 	free(list);
+	return ans;
+}
+
+/* The fleet follower's status file (policy/fleetstatus.h): the daemon itself has no
+ * network code, and answers from what the follower last wrote. */
+static json_t *
+op_status(const struct control_ctx *ctx, json_t *req)
+{
+	static const char *const known[] = { NULL };
+	json_t *ans;
+
+	if ((ans = only("status", req, known)) != NULL)
+		return ans;
+	if ((ans = fleetstatus_answer(ctx->cfg, (int64_t)time(NULL))) == NULL)
+		return fail("status: out of memory");
 	return ans;
 }
 
@@ -389,6 +406,12 @@ op_rotate(const struct control_ctx *ctx, json_t *req)
 	}
 	if ((ans = only("rotate", req, known)) != NULL)
 		return ans;
+	/* A fleet's vault changes only on its admin, through the CLI, which publishes:
+	 * the daemon has no network to publish with, and a member's is the fleet's. */
+	if (ctx->cfg->fleet.role != FLEET_ROLE_NONE)
+		return fail("rotate: this vault belongs to fleet %s; rotate with `comfysecrets "
+		    "rotate` on its admin host, which publishes it", ctx->cfg->fleet.name != NULL ?
+		    ctx->cfg->fleet.name : "(unnamed)");
 	nk = json_object_get(req, "new_key");
 	if (nk != NULL && !json_is_null(nk) && !json_is_string(nk))
 		return fail("rotate: \"new_key\" must be a string (base64)");
@@ -407,6 +430,7 @@ dispatch(const struct control_ctx *ctx, json_t *req)
 	} ops[] = {
 		{ "check", op_check }, { "defaults", op_defaults },
 		{ "providers", op_providers }, { "audit", op_audit }, { "rotate", op_rotate },
+		{ "status", op_status },
 	};
 	json_t *op = json_object_get(req, "op");
 	char shown[SHOWN_BUF];

@@ -16,6 +16,9 @@
  *	          the log names who read what)
  *	rotate    {new_key?: base64} -> the rotate callback's object
  *	          (enable_security_api, and only for uid 0)
+ *	status    -> {fleet, role, host?, generation, fingerprint?, applied?, confirmed?,
+ *	              reachable, stale, detail}: the fleet follower's last status
+ *	              (policy/fleetstatus.h); {fleet: null} on a host in no fleet
  *
  * "Only for uid 0" means the caller and, when there is one, the opener (below): a
  * request runs with the lesser rights of the two. Group membership is the caller's

@@ -454,6 +454,40 @@ test_rotate_is_refused_for_non_root(void **state)
 }
 
 static void
+test_rotate_is_refused_in_a_fleet(void **state)
+{
+	struct fix *f = *state;
+	struct control_ctx c = f->ctx;
+
+	f->cfg.enable_security_api = 1;
+	c.uid = 0;
+	f->cfg.fleet.role = FLEET_ROLE_MEMBER;
+	f->cfg.fleet.name = (char *)"prod";
+	expect_error(&c, "{\"op\":\"rotate\"}", (size_t)-1,
+	    "rotate: this vault belongs to fleet prod; rotate with `comfysecrets rotate` on "
+	    "its admin host, which publishes it");
+	f->cfg.fleet.role = FLEET_ROLE_ADMIN;
+	expect_error(&c, "{\"op\":\"rotate\"}", (size_t)-1, "belongs to fleet prod");
+	assert_int_equal(f->rotated, 0);
+	f->cfg.fleet.role = FLEET_ROLE_NONE;
+	f->cfg.fleet.name = NULL;
+	f->cfg.enable_security_api = 0;
+}
+
+static void
+test_status_outside_a_fleet_says_so(void **state)
+{
+	struct fix *f = *state;
+	json_t *o;
+
+	o = ask(&f->ctx, "{\"op\":\"status\"}");
+	assert_non_null(o);
+	assert_true(json_is_null(json_object_get(o, "fleet")));
+	json_decref(o);
+	expect_error(&f->ctx, "{\"op\":\"status\",\"x\":1}", (size_t)-1, "status:");
+}
+
+static void
 test_missing_callbacks_are_not_available(void **state)
 {
 	struct fix *f = *state;
@@ -819,6 +853,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_request_over_64k_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_api_ops_are_refused_when_the_flag_is_off,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status_outside_a_fleet_says_so, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_rotate_is_refused_in_a_fleet, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_rotate_is_refused_for_non_root, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_missing_callbacks_are_not_available, setup,

@@ -20,6 +20,7 @@ want="755 $P/bin/comfysecrets
 644 $P/lib/systemd/system/comfysecrets.service
 644 $P/lib/systemd/system/run-comfysecrets.mount
 644 $P/lib/systemd/system/comfysecrets-watch@.service
+644 $P/lib/systemd/system/comfysecrets-fleet.service
 644 $P/lib/tmpfiles.d/comfysecrets.conf
 644 $D/etc/logrotate.d/comfysecrets
 644 $P/share/doc/comfysecrets/fstab.example

@@ -33,6 +33,10 @@ WATCH=$UNITDIR/comfysecrets-watch@.service
 check "comfysecrets-watch@.service: Type=notify, runs /usr/local/bin/comfysecrets watch" \
 	sh -c "grep -qx 'Type=notify' '$WATCH' &&
 	    grep -qx 'ExecStart=/usr/local/bin/comfysecrets watch \$WATCH -- \$COMMAND' '$WATCH'"
+FLEET=$UNITDIR/comfysecrets-fleet.service
+check "comfysecrets-fleet.service: Type=notify, runs /usr/local/bin/comfysecrets fleet follow" \
+	sh -c "grep -qx 'Type=notify' '$FLEET' &&
+	    grep -qx 'ExecStart=/usr/local/bin/comfysecrets fleet follow' '$FLEET'"
 
 if need_cmd "systemd-analyze verify" systemd-analyze; then
 	# verify wants ExecStart's binary to exist: point a copy at the installed one.
@@ -55,6 +59,10 @@ if need_cmd "systemd-analyze verify" systemd-analyze; then
 	    >"$T/verify/comfysecrets-watch@t.service"
 	check "systemd-analyze verify comfysecrets-watch@t.service" \
 		systemd-analyze verify "$T/verify/comfysecrets-watch@t.service"
+	sed "s|/usr/local/bin/comfysecrets|$D/usr/local/bin/comfysecrets|" "$FLEET" \
+	    >"$T/verify/comfysecrets-fleet.service"
+	check "systemd-analyze verify comfysecrets-fleet.service" \
+		systemd-analyze verify "$T/verify/comfysecrets-fleet.service"
 
 	# The fstab example, turned into a unit by systemd's own generator.
 	gen=/lib/systemd/system-generators/systemd-fstab-generator
