@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "../crypto/err.h"
+#include "allow.h"
 
 #define CFG_DEFAULT_PATH	"/etc/comfysecrets/comfysecrets.ini"
 #define CFG_DEFAULT_VAULT	"/var/lib/comfysecrets/vault.json"
@@ -31,9 +32,6 @@ enum audit_flush {
 	AUDIT_FLUSH_ASYNC,	/* fdatasync in the background, at least every 100 ms */
 	AUDIT_FLUSH_NONE	/* leave it to the kernel */
 };
-
-/* Where an allowlist entry came from, for "defaults" answers. */
-enum allow_source { ALLOW_FROM_CONFIG, ALLOW_FROM_ENV };
 
 struct cfg_allow {
 	char			*pattern;	/* as written, trimmed */
