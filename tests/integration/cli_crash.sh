@@ -61,7 +61,8 @@ EOF2
 	# shellcheck disable=SC2046
 	set -- $(meta)
 	ver=${1:-} time=${2:-}
-	if [ "$got" = "$new" ] && [ "$ver" = $((lastver + 1)) ] && [ "$time" \> "$lasttime" ]; then
+	if [ "$got" = "$new" ] && [ "$ver" = $((lastver + 1)) ] &&
+	    expr "$time" \> "$lasttime" >/dev/null; then
 		news=$((news + 1)) last=$new lastver=$ver lasttime=$time
 	elif [ "$got" = "$last" ] && [ "$ver" = "$lastver" ] && [ "$time" = "$lasttime" ]; then
 		olds=$((olds + 1))
