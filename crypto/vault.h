@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../base/name.h"
 #include "err.h"
 #include "key.h"
 #include "secret.h"
@@ -22,7 +23,7 @@
 #define VAULT_VERSION		2		/* the format written */
 #define VAULT_VERSION_OLD	1		/* still read: no versions or times */
 #define VAULT_CIPHER		"xchacha20poly1305-ietf"
-#define VAULT_NAME_MAX		64		/* bytes of a provider or field name */
+#define VAULT_NAME_MAX		CS_NAME_MAX	/* bytes of a provider or field name */
 #define VAULT_VALUE_MAX_BYTES	(64u * 1024)	/* default limit of one value */
 #define VAULT_VALUE_HARD_MAX	(16u << 20)	/* no config may raise it above this */
 #define VAULT_FILE_MAX_BYTES	(512u << 20)	/* a bigger file is refused unread */
