@@ -73,9 +73,9 @@ size_t		 vault_value_len(const struct vault *v, size_t pi, size_t fi)
  * encryption) and of its tag (which covers the ciphertext). Two sealings of the same
  * plaintext differ; an untouched field keeps its id from one save to the next. */
 uint64_t	 vault_value_id(const struct vault *v, size_t pi, size_t fi) CS_NONNULL(1);
-/* The field's version: 1 when first set, one more at each change (vault_put), never
- * given twice to one name, also after vault_remove and a new vault_put (the new field
- * then starts above every version a removed field had). 0 for a field read from a
+/* The field's version: one more at each change (vault_put), never given twice to one
+ * name, also after vault_remove and a new vault_put: a new field starts at 1, or above
+ * every version a removed field had once one was removed. 0 for a field read from a
  * VAULT_VERSION_OLD vault and not changed since: it changed before versions were kept. */
 uint64_t	 vault_field_version(const struct vault *v, size_t pi, size_t fi)
 	    CS_NONNULL(1);
