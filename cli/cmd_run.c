@@ -56,6 +56,7 @@ struct var {
 	char		 name[ENVNAME_MAX + 1];
 	char		 provider[VAULT_NAME_MAX + 1];
 	char		 field[VAULT_NAME_MAX + 1];
+	uint64_t	 version;	/* of the value handed over, for its audit line */
 	struct secret	*entry;		/* "NAME=value" and a NUL, in guarded memory */
 };
 
@@ -98,7 +99,7 @@ env_add(struct env *env, const struct vault *v, const char *name, const char *pr
 {
 	struct secret *val = NULL;
 	struct var *grown, *nv;
-	size_t i, nlen = strlen(name);
+	size_t i, pi, fi, nlen = strlen(name);
 
 	for (i = 0; i < env->n; i++) {
 		if (strcmp(env->v[i].name, name) != 0)
@@ -117,8 +118,10 @@ env_add(struct env *env, const struct vault *v, const char *name, const char *pr
 	snprintf(nv->name, sizeof nv->name, "%s", name);
 	snprintf(nv->provider, sizeof nv->provider, "%s", provider);
 	snprintf(nv->field, sizeof nv->field, "%s", field);
-	if (vault_reveal(v, provider, field, &val, e) == -1)
+	if (vault_find(v, provider, field, &pi, &fi, e) == -1 ||
+	    vault_reveal_at(v, pi, fi, &val, e) == -1)
 		return -1;
+	nv->version = vault_field_version(v, pi, fi);
 	/* An environment string ends at its first NUL: a value holding one would be cut. */
 	if (memchr(val->buf, '\0', val->len) != NULL) {
 		secret_free(val);
@@ -242,6 +245,7 @@ env_audit(struct run *r, const struct env *env, struct cs_err *e)
 		ev[i].provider = env->v[i].provider;
 		ev[i].keys = &keys[i];
 		ev[i].nkeys = 1;
+		ev[i].version = &env->v[i].version;
 		ev[i].via = "run";
 		ev[i].comm = r->comm;
 		ev[i].detail = r->detail;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -194,6 +195,8 @@ cmd_get(struct cli *c, int argc, char **argv)
 	struct key *k = NULL;
 	struct vault *v = NULL;
 	struct audit_event ev = { 0 };
+	uint64_t version;
+	size_t pi, fi;
 	int i, rc = EXIT_FAIL, n;
 
 	if ((i = opts("get", argc, argv, &rc)) == -1)
@@ -204,12 +207,14 @@ cmd_get(struct cli *c, int argc, char **argv)
 		return cli_fail(&e);
 	if (vaultio_open_read(c->cfg, &k, &v, &e) == -1)
 		goto out;
-	if (vault_find(v, argv[i], argv[i + 1], NULL, NULL, &e) == -1)
+	if (vault_find(v, argv[i], argv[i + 1], &pi, &fi, &e) == -1)
 		goto out;
+	version = vault_field_version(v, pi, fi);
 	ev.event = "secret_read";
 	ev.provider = argv[i];
 	ev.keys = (const char *const *)&argv[i + 1];
 	ev.nkeys = 1;
+	ev.version = &version;
 	/* fail_closed: a read we cannot record is refused, not served unlogged. */
 	if (cli_audit(c, &ev, &ae) == -1) {
 		if (c->cfg->audit_fail_closed) {
@@ -219,7 +224,7 @@ cmd_get(struct cli *c, int argc, char **argv)
 		}
 		fprintf(stderr, "comfysecrets: warning: %s\n", ae.msg);
 	}
-	if (vault_reveal(v, argv[i], argv[i + 1], &val, &e) == -1 ||
+	if (vault_reveal_at(v, pi, fi, &val, &e) == -1 ||
 	    cli_write_all(STDOUT_FILENO, val->buf, val->len, "stdout", &e) == -1)
 		goto out;
 	rc = EXIT_OK;
@@ -228,6 +233,26 @@ out:
 	vault_close(v);
 	key_free(k);
 	return rc == EXIT_OK ? rc : cli_fail(&e);
+}
+
+/* A field's version and change time for list --json: {"version": N, "changed":
+ * "RFC 3339 UTC, in ns"}, "changed" null when the vault does not know it. */
+static json_t *
+field_meta(const struct vault *v, size_t pi, size_t fi)
+{
+	int64_t ns = vault_field_mtime(v, pi, fi);
+	time_t sec = (time_t)(ns / 1000000000);
+	char ts[48];
+	struct tm tm;
+	size_t n;
+
+	if (ns <= 0 || gmtime_r(&sec, &tm) == NULL)
+		return json_pack("{s:I, s:n}", "version", (json_int_t)vault_field_version(v, pi, fi),
+		    "changed");
+	n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(ts + n, sizeof ts - n, ".%09ldZ", (long)(ns % 1000000000));
+	return json_pack("{s:I, s:s}", "version", (json_int_t)vault_field_version(v, pi, fi),
+	    "changed", ts);
 }
 
 int
@@ -240,8 +265,8 @@ cmd_list(struct cli *c, int argc, char **argv)
 	struct cs_err e = { 0 };
 	struct key *k = NULL;
 	struct vault *v = NULL;
-	json_t *root = NULL, *provs, *fields;
-	char *text;
+	json_t *root = NULL, *provs, *fields, *meta;
+	char *text, path[2 * VAULT_NAME_MAX + 2];
 	size_t pi, fi;
 	int json = 0, ch, rc = EXIT_FAIL;
 
@@ -264,17 +289,23 @@ cmd_list(struct cli *c, int argc, char **argv)
 		rc = EXIT_OK;
 		goto out;
 	}
-	root = json_pack("{s:I, s:s, s:{}}", "generation", (json_int_t)vault_generation(v),
-	    "fingerprint", vault_fingerprint(v), "providers");
+	root = json_pack("{s:I, s:s, s:{}, s:{}}", "generation",
+	    (json_int_t)vault_generation(v), "fingerprint", vault_fingerprint(v), "providers",
+	    "fields");
 	if (root == NULL) {
 		cs_err_set(&e, ENOMEM, "list: out of memory");
 		goto out;
 	}
 	provs = json_object_get(root, "providers");
+	meta = json_object_get(root, "fields");
 	for (pi = 0; pi < vault_nproviders(v); pi++) {
 		fields = json_array();
-		for (fi = 0; fi < vault_nfields(v, pi); fi++)
+		for (fi = 0; fi < vault_nfields(v, pi); fi++) {
 			json_array_append_new(fields, json_string(vault_field(v, pi, fi)));
+			snprintf(path, sizeof path, "%s/%s", vault_provider(v, pi),
+			    vault_field(v, pi, fi));
+			json_object_set_new(meta, path, field_meta(v, pi, fi));
+		}
 		json_object_set_new(provs, vault_provider(v, pi), fields);
 	}
 	if ((text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) == NULL) {

@@ -17,20 +17,17 @@
  * This module knows nothing of key files, config or audit; store.c pairs vault and key. */
 #include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
-#include "file.h"
+#include "../base/file.h"
+#include "../base/name.h"
 #include "vaultint.h"
 
 #define KDF_CONTEXT	"csvault1"	/* crypto_kdf context: 8 bytes */
@@ -39,7 +36,6 @@
 _Static_assert(VAULT_MAC_HEX == 2 * MAC_BYTES, "VAULT_MAC_HEX is the MAC in hex");
 #define AD_MAX		(2 * VAULT_NAME_MAX + 2)	/* "provider/field" and its NUL */
 #define ARRAY_MIN	8	/* first capacity of a growing array */
-#define NAME_RULE	"[a-z0-9][a-z0-9._-]{0,63}"
 
 _Static_assert(KEY_BYTES == crypto_kdf_KEYBYTES, "master key is a crypto_kdf key");
 _Static_assert(SUBKEY_BYTES == crypto_aead_xchacha20poly1305_ietf_KEYBYTES, "AEAD key");
@@ -48,39 +44,11 @@ _Static_assert(SUBKEY_BYTES >= crypto_generichash_KEYBYTES_MIN &&
 _Static_assert(sizeof KDF_CONTEXT - 1 == crypto_kdf_CONTEXTBYTES, "kdf context");
 
 int
-vault_name_why(const char *name, size_t len, const char *what, char *msg, size_t n)
-{
-	char shown[SHOWN_BUF];
-	size_t i;
-	int ok = len > 0 && len <= VAULT_NAME_MAX;
-
-	for (i = 0; ok && i < len; i++) {
-		char c = name[i];
-		ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    (i > 0 && (c == '.' || c == '_' || c == '-'));
-	}
-	if (ok && memmem(name, len, "..", 2) == NULL)
-		return 0;
-	cs_show(name, len, SHOWN_MAX, shown, sizeof shown);
-	if (len == 0)
-		snprintf(msg, n, "%s name is empty: it must match %s", what, NAME_RULE);
-	else if (memchr(name, '\0', len) != NULL)
-		snprintf(msg, n, "%s \"%s\": contains a NUL byte", what, shown);
-	else if (len > VAULT_NAME_MAX)
-		snprintf(msg, n, "%s \"%s\": longer than %d bytes", what, shown, VAULT_NAME_MAX);
-	else if (ok)
-		snprintf(msg, n, "%s \"%s\": must not contain \"..\"", what, shown);
-	else
-		snprintf(msg, n, "%s \"%s\": must match %s", what, shown, NAME_RULE);
-	return -1;
-}
-
-int
 vault_name_ok(const char *name)
 {
 	char msg[CS_ERR_MSG_MAX];
 
-	return vault_name_why(name, strnlen(name, VAULT_NAME_MAX + 1), "name", msg, sizeof msg) == 0;
+	return cs_name_why(name, strnlen(name, VAULT_NAME_MAX + 1), "name", msg, sizeof msg) == 0;
 }
 
 int
@@ -88,7 +56,7 @@ vault_name_check(const char *name, const char *what, struct cs_err *e)
 {
 	char msg[CS_ERR_MSG_MAX];
 
-	if (vault_name_why(name, strnlen(name, VAULT_NAME_MAX + 1), what, msg, sizeof msg) == 0)
+	if (cs_name_why(name, strnlen(name, VAULT_NAME_MAX + 1), what, msg, sizeof msg) == 0)
 		return 0;
 	return cs_err_set(e, EINVAL, "%s", msg);
 }
@@ -713,38 +681,15 @@ out:
 int
 vault_lock(const char *path, int *fd, struct cs_err *e)
 {
-	struct stat st;
 	size_t n = strlen(path) + sizeof ".lock";
 	char *lp;
-	int f, rc = -1;
+	int rc;
 
 	*fd = -1;
 	if ((lp = malloc(n)) == NULL)
 		return cs_err_sys(e, ENOMEM, "%s", path);
 	snprintf(lp, n, "%s.lock", path);
-	if ((f = open(lp, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600)) == -1) {
-		if (errno == ELOOP)
-			cs_err_set(e, ELOOP, "%s: the lock file is a symbolic link; refusing to "
-			    "follow it", lp);
-		else
-			cs_err_sys(e, errno, "%s: cannot open the lock file", lp);
-		goto out;
-	}
-	if (fstat(f, &st) == -1 || !S_ISREG(st.st_mode)) {
-		cs_err_set(e, EINVAL, "%s: the lock file is not a regular file", lp);
-		close(f);
-		goto out;
-	}
-	while (flock(f, LOCK_EX) == -1) {
-		if (errno != EINTR) {
-			cs_err_sys(e, errno, "%s: cannot lock", lp);
-			close(f);
-			goto out;
-		}
-	}
-	*fd = f;
-	rc = 0;
-out:
+	rc = file_lock(lp, fd, e);
 	free(lp);
 	return rc;
 }
@@ -752,8 +697,5 @@ out:
 void
 vault_unlock(int fd)
 {
-	if (fd < 0)
-		return;
-	(void)flock(fd, LOCK_UN);
-	close(fd);
+	file_unlock(fd);
 }

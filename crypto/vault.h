@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../base/name.h"
 #include "err.h"
 #include "key.h"
 #include "secret.h"
@@ -22,7 +23,7 @@
 #define VAULT_VERSION		2		/* the format written */
 #define VAULT_VERSION_OLD	1		/* still read: no versions or times */
 #define VAULT_CIPHER		"xchacha20poly1305-ietf"
-#define VAULT_NAME_MAX		64		/* bytes of a provider or field name */
+#define VAULT_NAME_MAX		CS_NAME_MAX	/* bytes of a provider or field name */
 #define VAULT_VALUE_MAX_BYTES	(64u * 1024)	/* default limit of one value */
 #define VAULT_VALUE_HARD_MAX	(16u << 20)	/* no config may raise it above this */
 #define VAULT_FILE_MAX_BYTES	(512u << 20)	/* a bigger file is refused unread */
@@ -72,9 +73,9 @@ size_t		 vault_value_len(const struct vault *v, size_t pi, size_t fi)
  * encryption) and of its tag (which covers the ciphertext). Two sealings of the same
  * plaintext differ; an untouched field keeps its id from one save to the next. */
 uint64_t	 vault_value_id(const struct vault *v, size_t pi, size_t fi) CS_NONNULL(1);
-/* The field's version: 1 when first set, one more at each change (vault_put), never
- * given twice to one name, also after vault_remove and a new vault_put (the new field
- * then starts above every version a removed field had). 0 for a field read from a
+/* The field's version: one more at each change (vault_put), never given twice to one
+ * name, also after vault_remove and a new vault_put: a new field starts at 1, or above
+ * every version a removed field had once one was removed. 0 for a field read from a
  * VAULT_VERSION_OLD vault and not changed since: it changed before versions were kept. */
 uint64_t	 vault_field_version(const struct vault *v, size_t pi, size_t fi)
 	    CS_NONNULL(1);

@@ -49,9 +49,6 @@ struct vault {
 	size_t		 n, cap;
 };
 
-/* 0 when name (len bytes, may hold NUL) is a valid provider or field name; else -1 and
- * the reason, naming what ("provider", "field"), in msg (n bytes). */
-int	vault_name_why(const char *name, size_t len, const char *what, char *msg, size_t n);
 /* An empty vault under k, named name in messages; the subkeys derived. -1 and e set
  * (EIO, ENOMEM) on failure. */
 int	vault_alloc(const struct key *k, const char *name, struct vault **out,

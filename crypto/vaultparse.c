@@ -18,11 +18,11 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "../base/file.h"
+#include "../base/name.h"
 #include "b64.h"
-#include "file.h"
 #include "vaultint.h"
 
-#define JERR_SHOWN_MAX	120	/* bytes of a jansson error text echoed */
 
 static const char *const top_keys[] = {
 	"format", "version", "cipher", "key_fingerprint", "generation", "providers", "mac",
@@ -52,7 +52,7 @@ json_name(void *it, const char *path, const char *what, const char **name, struc
 	const char *k = json_object_iter_key(it);
 	size_t len = json_object_iter_key_len(it);
 
-	if (vault_name_why(k, len, what, msg, sizeof msg) == -1)
+	if (cs_name_why(k, len, what, msg, sizeof msg) == -1)
 		return cs_err_set(e, EINVAL, "%s: %s", path, msg);
 	*name = k;
 	return 0;
@@ -402,7 +402,7 @@ name_fast_ok(const char *name, size_t len)
 {
 	char msg[CS_ERR_MSG_MAX];
 
-	return vault_name_why(name, len, "name", msg, sizeof msg) == 0;
+	return cs_name_why(name, len, "name", msg, sizeof msg) == 0;
 }
 
 /* A field object (from version 2): FIELD_KEYS in any order, each once. */
@@ -598,7 +598,7 @@ int
 vault_parse_json(const char *buf, size_t len, const char *name, const struct key *k,
     struct vault **out, struct cs_err *e)
 {
-	char shown[CS_SHOW_BUF(JERR_SHOWN_MAX)], *near;
+	char why[CS_JSON_REASON_BUF];
 	struct vault *v;
 	json_error_t jerr;
 	json_t *root;
@@ -608,11 +608,8 @@ vault_parse_json(const char *buf, size_t len, const char *name, const struct key
 	if ((root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
 		/* jansson quotes the text "near" the error: for a plaintext file given by
 		 * mistake that could be a secret, so only the reason is kept. */
-		if ((near = strstr(jerr.text, " near ")) != NULL)
-			*near = '\0';
-		cs_show(jerr.text, strlen(jerr.text), JERR_SHOWN_MAX, shown, sizeof shown);
 		return cs_err_set(e, EINVAL, "%s:%d:%d: not a vault: %s", name, jerr.line,
-		    jerr.column, shown);
+		    jerr.column, cs_json_reason(jerr.text, why, sizeof why));
 	}
 	if (!json_is_object(root)) {
 		json_decref(root);

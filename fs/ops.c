@@ -316,7 +316,8 @@ lo_specials(size_t *n)
 static void
 lo_stat(const struct tree *t, const struct tree_node *n, struct stat *st)
 {
-	held_fill_stat(st, n->ino, n->mode, n->nlink, n->uid, n->gid, n->size, tree_time(t));
+	held_fill_stat(st, n->ino, n->mode, n->nlink, n->uid, n->gid, n->size,
+	    tree_node_time(t, n));
 	/* sendfile(2) and splice(2) read a FUSE file through the page cache, even a
 	 * direct_io one, and only up to st_size: a size of 0 ends them at once. So a
 	 * special file has a size: a .sandbox child its answer's (lo_node), .control,
@@ -347,12 +348,14 @@ lo_may(fuse_req_t req, const struct tree_node *n, int want)
 	return tree_mode_allows(n, ctx->uid, member, want);
 }
 
-/* The secret_read line for n; 0, or the errno to refuse the open with. */
+/* The secret_read line for n of snapshot t; 0, or the errno to refuse the open with. */
 static int
-lo_audit_read(fuse_req_t req, struct lo_data *lo, const struct tree_node *n)
+lo_audit_read(fuse_req_t req, struct lo_data *lo, const struct tree *t,
+    const struct tree_node *n)
 {
 	const char *keys[1] = { n->name };
 	struct audit_event ev;
+	uint64_t version;
 	struct lo_caller c;
 	struct cs_err e = { 0 };
 
@@ -366,6 +369,8 @@ lo_audit_read(fuse_req_t req, struct lo_data *lo, const struct tree_node *n)
 		ev.overrides = keys;
 		ev.noverrides = 1;
 	}
+	if (tree_node_version(t, n, &version))
+		ev.version = &version;
 	lo_event_caller(&ev, &c);
 	if (lo_audit(lo, &ev, &e) == 0)
 		return 0;
@@ -693,7 +698,7 @@ lo_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		err = EACCES;
 	else if ((h = handle_new(req, n->size, "open of a field", &err)) == NULL)
 		;	/* refused before anything is audited or decrypted */
-	else if ((err = lo_audit_read(req, lo, n)) != 0)
+	else if ((err = lo_audit_read(req, lo, t, n)) != 0)
 		;
 	else
 		err = lo_reveal(t, n, &value);

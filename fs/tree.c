@@ -431,6 +431,29 @@ tree_time(const struct tree *t)
 	return t->time;
 }
 
+int
+tree_node_version(const struct tree *t, const struct tree_node *n, uint64_t *version)
+{
+	if (n->kind != TREE_FILE || n->env != NULL || t->v == NULL)
+		return 0;
+	*version = vault_field_version(t->v, n->pi, n->fi);
+	return 1;
+}
+
+struct timespec
+tree_node_time(const struct tree *t, const struct tree_node *n)
+{
+	struct timespec ts = t->time;
+	int64_t ns;
+
+	if (n->kind == TREE_FILE && n->env == NULL && t->v != NULL &&
+	    (ns = vault_field_mtime(t->v, n->pi, n->fi)) > 0) {
+		ts.tv_sec = (time_t)(ns / 1000000000);
+		ts.tv_nsec = (long)(ns % 1000000000);
+	}
+	return ts;
+}
+
 size_t
 tree_count(const struct tree *t)
 {

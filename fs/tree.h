@@ -77,7 +77,9 @@ struct tree_attrs {
 	gid_t			 gid;
 	mode_t			 mode;		/* default file mode, TREE_FILE_MODE */
 	const struct cfg	*cfg;		/* may be NULL */
-	struct timespec		 time;		/* atime, mtime and ctime of every node */
+	struct timespec		 time;		/* atime, mtime and ctime of every node but
+						 * a field whose change time the vault knows
+						 * (tree_node_time) */
 };
 
 struct tree_inomap;
@@ -98,7 +100,15 @@ void		 tree_unref(struct tree *t);		/* NULL is fine */
 
 const struct vault	*tree_vault(const struct tree *t);	/* NULL when built without */
 uint64_t		 tree_generation(const struct tree *t);	/* the vault's; 0 without */
-struct timespec		 tree_time(const struct tree *t);	/* of every node */
+struct timespec		 tree_time(const struct tree *t);	/* of the snapshot */
+/* n's mtime and ctime: for a field from the vault, when it last changed
+ * (vault_field_mtime); else, and for a field whose time the vault does not know (one
+ * from a version 1 vault, unchanged since), the snapshot's time. */
+struct timespec		 tree_node_time(const struct tree *t, const struct tree_node *n);
+/* 1 and the field's version (vault_field_version) in *version when n is a field from
+ * the vault; 0 (version untouched) for any other node, an override among them. */
+int			 tree_node_version(const struct tree *t, const struct tree_node *n,
+			    uint64_t *version);
 size_t			 tree_count(const struct tree *t);	/* nodes, root included */
 const struct tree_node	*tree_at(const struct tree *t, size_t i);	/* i < tree_count */
 const struct tree_node	*tree_get(const struct tree *t, uint64_t ino);	/* NULL: absent */

@@ -302,6 +302,8 @@ encode(const struct audit_event *ev, size_t cap)
 		rc |= put_names(o, "keys", ev->keys, ev->nkeys, cap);
 	if (ev->overrides != NULL && ev->noverrides > 0)
 		rc |= put_names(o, "overrides", ev->overrides, ev->noverrides, cap);
+	if (ev->version != NULL)
+		rc |= json_object_set_new(o, "version", json_integer((json_int_t)*ev->version));
 	if (ev->providers != NULL && ev->nproviders > 0)
 		rc |= put_names(o, "providers", ev->providers, ev->nproviders, cap);
 	if (ev->fingerprint != NULL)

@@ -54,6 +54,8 @@ struct audit_event {
 	size_t			 nkeys;
 	const char *const	*overrides;	/* field names served from the environment */
 	size_t			 noverrides;
+	const uint64_t		*version;	/* secret_read of a vault field: the version
+						 * served (vault_field_version); else NULL */
 	const char *const	*providers;	/* for key_rotated */
 	size_t			 nproviders;
 	const char		*fingerprint;

@@ -66,6 +66,15 @@ EOF2
 	"$CS" --config "$CSD/cs.ini" init >/dev/null
 }
 csc() { "$CS" --config "$CSD/cs.ini" "$@"; }
+# cs_field PROVIDER/FIELD KEY: KEY ("version", "changed") of PROVIDER/FIELD in
+# `csc list --json`'s "fields", as printed (a time unquoted; null for none); empty when
+# the field is absent.
+cs_field() {
+	csc list --json | awk -v k="    \"$1\": {" -v key="\"$2\":" '
+	    $0 == k { f = 1; next }
+	    f && /}/ { exit }
+	    f && $1 == key { v = $2; gsub(/[",]/, "", v); print v }'
+}
 
 # --- comfysecretsfs (tests/integration/fs_*.sh) ---
 # fs_require NAME: when /dev/fuse cannot be used here, prints SKIPPED with the reason and

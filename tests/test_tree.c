@@ -154,6 +154,32 @@ test_one_directory_per_provider_one_file_per_field(void **state)
 	tree_inomap_free(m);
 }
 
+/* A field's file shows when its value last changed; the rest, the snapshot's time. */
+static void
+test_a_field_file_carries_its_change_time(void **state)
+{
+	struct tree_inomap *m = tree_inomap_new();
+	struct tree *t = build(m, sample(), NULL);
+	const struct tree_node *d = tree_lookup(t, TREE_INO_ROOT, "runpod"), *n;
+	struct cs_err e = { 0 };
+	struct timespec ts;
+	size_t pi, fi;
+	int64_t ns;
+
+	(void)state;
+	n = tree_lookup(t, d->ino, "api_key");
+	assert_int_equal(vault_find(tree_vault(t), "runpod", "api_key", &pi, &fi, &e), 0);
+	ns = vault_field_mtime(tree_vault(t), pi, fi);
+	assert_true(ns > 1700000000LL * 1000000000);
+	ts = tree_node_time(t, n);
+	assert_int_equal(ts.tv_sec, ns / 1000000000);
+	assert_int_equal(ts.tv_nsec, ns % 1000000000);
+	assert_int_equal(tree_node_time(t, d).tv_sec, 1700000000);
+	assert_int_equal(tree_node_time(t, tree_get(t, TREE_INO_ROOT)).tv_sec, 1700000000);
+	tree_unref(t);
+	tree_inomap_free(m);
+}
+
 /* A copy of the vault saved at path, as the daemon reads it at each reload. */
 static struct vault *
 reopen(const char *path)
@@ -451,6 +477,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_one_directory_per_provider_one_file_per_field),
+		cmocka_unit_test(test_a_field_file_carries_its_change_time),
 		cmocka_unit_test(test_a_changed_value_is_a_new_inode_the_rest_keep_theirs),
 		cmocka_unit_test(test_references_keep_a_snapshot_alive),
 		cmocka_unit_test(test_overlay_replaces_a_value_and_adds_paths),

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Crash safety: SIGKILL `set` and `rotate` at random moments, many times. After each
 # kill the vault must open with the key on disk and hold the old value or the new one,
-# never an error. The kill count is printed for the record.
+# never an error, with the field's version and time of the same save. Then `set` is
+# killed while it upgrades a vault of format 1: the file is the old one or the new one.
+# The kill count is printed for the record.
 . tests/lib.sh
 cs_init
 KILLS=${CRASH_KILLS:-110}	# per command: runs go on until this many were killed
@@ -37,8 +39,16 @@ set_us=$(span "$CS" --config "$CSD/cs.ini" set --raw app probe)
 rot_us=$(span "$CS" --config "$CSD/cs.ini" rotate)
 echo "# one set takes ~${set_us} us, one rotate ~${rot_us} us"
 
+# meta: app/token's "VERSION TIME" from one list --json
+meta() {
+	csc list --json | awk -v k='    "app/token": {' '$0 == k { f = 1; next }
+	    f && /}/ { exit } f { v = $2; gsub(/[",]/, "", v); printf "%s ", v }'
+}
 bad=0 kills=0 olds=0 news=0 n=1
 last=v0
+# shellcheck disable=SC2046
+set -- $(meta)
+lastver=$1 lasttime=$2
 while [ "$kills" -lt "$KILLS" ] && [ $n -le "$MAXRUNS" ]; do
 	new="v$n"
 	# the value goes in on stdin, never argv
@@ -48,9 +58,18 @@ EOF2
 )
 	case $r in killed*) kills=$((kills + 1)) ;; esac
 	got=$(csc get app token 2>"$T/err") || { bad=$((bad + 1)); echo "# after kill $n: get failed: $(cat "$T/err")"; }
-	if [ "$got" = "$new" ]; then news=$((news + 1)); last=$new
-	elif [ "$got" = "$last" ]; then olds=$((olds + 1))
-	else bad=$((bad + 1)); echo "# after kill $n: got neither old nor new value"; fi
+	# shellcheck disable=SC2046
+	set -- $(meta)
+	ver=${1:-} time=${2:-}
+	if [ "$got" = "$new" ] && [ "$ver" = $((lastver + 1)) ] &&
+	    expr "$time" \> "$lasttime" >/dev/null; then
+		news=$((news + 1)) last=$new lastver=$ver lasttime=$time
+	elif [ "$got" = "$last" ] && [ "$ver" = "$lastver" ] && [ "$time" = "$lasttime" ]; then
+		olds=$((olds + 1))
+	else
+		bad=$((bad + 1))
+		echo "# after kill $n: got neither the old nor the new value, version and time"
+	fi
 	n=$((n + 1))
 done
 echo "# set: $((n - 1)) runs, $kills killed, $olds left the old value, $news the new one"
@@ -69,8 +88,43 @@ done
 echo "# rotate: $((n - 1)) runs, $kills killed"
 check "rotate was killed at least $KILLS times" [ "$kills" -ge "$KILLS" ]
 check "rotate killed $kills times: every value still opens with a key on disk" [ "$bad" -eq 0 ]
+check "a rotate changes no version or time" [ "$(meta)" = "$lastver $lasttime " ]
 check "after all the kills the 1500 bulk values are intact" sh -c "[ \$($CS --config $CSD/cs.ini list | grep -c '^bulk/') -eq 1500 ]"
 check "after all the kills a write still works (no lock left behind)" sh -c "printf after | $CS --config $CSD/cs.ini set app token"
 check "no temporary file is left beside the vault" sh -c "[ -z \"\$(ls -A $CSD | grep -v -e '^vault.json\$' -e '^vault.json.lock\$' -e '^vault.json.state' -e '^key\$' -e '^key.next\$' -e '^audit.log\$' -e '^.audit.log.lock\$' -e '^cs.ini\$' -e '^floor\$')\" ] || { ls -A $CSD; false; }"
-echo "# total kills: $((set_kills + kills))"
+rot_kills=$kills
+
+# A vault of format 1 (tests/fixtures/vault-v1.json) upgraded by a set that is killed.
+cs_init "$T/old"
+(umask 077 && echo AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA= >"$CSD/key")
+cp "$TOP/tests/fixtures/vault-v1.json" "$CSD/vault.json"
+csc floor --reset >/dev/null
+up_us=$(span "$CS" --config "$CSD/cs.ini" set --raw runpod probe)
+UPKILLS=$((KILLS / 10 + 1))
+bad=0 kills=0 olds=0 news=0 n=1
+while [ "$kills" -lt "$UPKILLS" ] && [ $n -le $((UPKILLS * 4)) ]; do
+	cp "$TOP/tests/fixtures/vault-v1.json" "$CSD/vault.json"
+	csc floor --reset >/dev/null
+	r=$("$KILL" "$up_us" "$CS" --config "$CSD/cs.ini" set runpod api_key <<EOF2
+upgraded
+EOF2
+)
+	case $r in killed*) kills=$((kills + 1)) ;; esac
+	got=$(csc get runpod api_key 2>"$T/err") || echo "# after upgrade kill $n: $(cat "$T/err")"
+	ver=$(cs_field runpod/api_key version)
+	if [ "$got" = seed-value-1 ] && [ "$ver" = 0 ] &&
+	    cmp -s "$TOP/tests/fixtures/vault-v1.json" "$CSD/vault.json"; then
+		olds=$((olds + 1))
+	elif [ "$got" = upgraded ] && [ "$ver" = 1 ] && grep -q '"version": 2,' "$CSD/vault.json" &&
+	    [ "$(csc get runpod endpoint)" = https://example.invalid/v1 ]; then
+		news=$((news + 1))
+	else
+		bad=$((bad + 1)); echo "# after upgrade kill $n: neither the old vault nor the new one"
+	fi
+	n=$((n + 1))
+done
+echo "# upgrade: $((n - 1)) runs, $kills killed, $olds left format 1, $news format 2"
+check "an upgrading set was killed at least $UPKILLS times" [ "$kills" -ge "$UPKILLS" ]
+check "upgrade killed $kills times: the old vault or the upgraded one, never torn" [ "$bad" -eq 0 ]
+echo "# total kills: $((set_kills + rot_kills + kills))"
 done_testing
