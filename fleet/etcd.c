@@ -763,6 +763,7 @@ watch_msg(void *arg, const char *obj, size_t len)
 {
 	struct watch *w = arg;
 	struct etcdwire_watch m;
+	struct etcdwire_error we;
 	struct etcd_event ev;
 	int64_t last = 0;
 	size_t i;
@@ -789,17 +790,17 @@ watch_msg(void *arg, const char *obj, size_t len)
 			cs_err_set(&w->err, ETCD_ECOMPACTED, "%s: revision %lld was compacted "
 			    "(oldest kept: %lld): read everything again", w->what,
 			    (long long)w->next_rev, (long long)m.compact_rev);
-		} else if (strstr(m.cancel_reason, "permission denied")) {
-			w->fatal = 1;
-			cs_err_set(&w->err, ETCD_EPERM, "%s: %s", w->what, m.cancel_reason);
-		} else if (strstr(m.cancel_reason, "auth token") ||
-		    strstr(m.cancel_reason, "Unauthenticated")) {
-			w->reauth = 1;
-			cs_err_set(&w->err, ETCD_EAUTH, "%s: %s", w->what, m.cancel_reason);
 		} else {
-			code = strstr(m.cancel_reason, "no leader") ? ETCD_ENOLEADER : ETCD_ECANCELED;
-			cs_err_set(&w->err, code, "%s: watch cancelled by etcd%s%s", w->what,
-			    m.cancel_reason[0] ? ": " : "", m.cancel_reason);
+			/* "rpc error: code = PermissionDenied desc = ...": what a short
+			 * request's answer with that code would mean. */
+			etcdwire_parse_cancel(m.cancel_reason, &we);
+			code = we.grpc ? etcdwire_classify(&we) : ETCD_ECANCELED;
+			if (code == 0)
+				w->reauth = 1;
+			else if (code == ETCD_EAUTH || code == ETCD_EPERM)
+				w->fatal = 1;
+			cs_err_set(&w->err, code ? code : ETCD_EAUTH, "%s: watch cancelled by "
+			    "etcd: %s", w->what, we.msg[0] ? we.msg : "no reason given");
 		}
 		etcdwire_watch_free(&m);
 		return 1;

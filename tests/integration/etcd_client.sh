@@ -16,7 +16,6 @@ ok "the 3-member cluster starts"
 export ETCD_ENDPOINTS ETCD_CA ETCD_CERT ETCD_KEY
 ETCDTOOL_TIMEOUT_MS=2000
 export ETCDTOOL_TIMEOUT_MS
-ALL=$ETCD_ENDPOINTS
 # rev_of OUT: the revision a put/cas printed.
 rev_of() { sed -n 's/^\(won \)\{0,1\}rev \([0-9]*\)$/\2/p' "$1"; }
 # puts FILE N: FILE holds N PUT lines.
