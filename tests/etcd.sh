@@ -101,10 +101,10 @@ _etcd_url() {
 _etcd_health() {
 	_ep=$(_etcd_url "$1")
 	if [ -n "$ETCD_CA" ]; then
-		ETCDCTL_API=3 etcdctl --endpoints="$_ep" --dial-timeout=1s --command-timeout=2s \
+		ETCDCTL_API=3 etcdctl --endpoints="$_ep" --dial-timeout=300ms --command-timeout=2s \
 		    --cacert="$ETCD_CA" --cert="$ETCD_CERT" --key="$ETCD_KEY" endpoint health
 	else
-		ETCDCTL_API=3 etcdctl --endpoints="$_ep" --dial-timeout=1s --command-timeout=2s \
+		ETCDCTL_API=3 etcdctl --endpoints="$_ep" --dial-timeout=300ms --command-timeout=2s \
 		    endpoint health
 	fi
 }
