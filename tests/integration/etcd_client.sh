@@ -104,6 +104,8 @@ etcd_member_start 1
 etcd_member_wait 1 || notok "member 1 comes back"
 
 # --- an answer over max_response ---
+# A 2.5 MB entry is slow to commit on a loaded machine: 30 s is a hang guard here.
+ETCDTOOL_TIMEOUT_MS=30000
 "$ET" putsize /big 2500000 >"$T/b" 2>&1 || notok "a 2.5 MB value is written" "$(cat "$T/b")"
 RB=$(rev_of "$T/b")
 ETCDTOOL_MAX_RESPONSE=1000000 "$ET" get /big >"$T/g" 2>&1
@@ -121,6 +123,7 @@ check "a value over etcd's --max-request-bytes is refused as EMSGSIZE" \
     grep -q 'EMSGSIZE: etcd http://127.0.0.1:[0-9]*: put /big: etcdserver: request is too large' "$T/g"
 
 # --- no quorum: two of three members stopped ---
+ETCDTOOL_TIMEOUT_MS=2000
 "$ET" put /q/a 1 >"$T/q0"
 Q0=$(rev_of "$T/q0")
 "$ET" watch /q/ "$((Q0 + 1))" 0 1 >"$T/wq" 2>&1 &
