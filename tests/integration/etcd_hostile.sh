@@ -56,6 +56,8 @@ class H(http.server.BaseHTTPRequestHandler):
             self.flood(b"")
         elif key == "/garbage":
             self.send(b'{"header":{"revision":"1"},"kvs":[{"key":"!!!"}]}')
+        elif key == "/empty":
+            self.send(b"")
         elif key == "/notjson":
             self.send(b"<html>hello</html>")
         elif key == "/hang":
@@ -102,6 +104,8 @@ echo "# peak RSS of the client refusing 100 MB with max_response 16 MiB: $(cat "
 check "and the client never held it (peak RSS under 96 MiB)" [ "$(cat "$T/rss")" -lt 98304 ]
 fake get /notjson >"$T/o" 2>&1
 check "an answer that is not JSON is EBADMSG" grep -q "EBADMSG: etcd $FAKE_URL: range /notjson: answer is not JSON" "$T/o"
+fake get /empty >"$T/o" 2>&1
+check "an empty answer is EBADMSG" grep -q "EBADMSG: etcd $FAKE_URL: range /empty: answer is not JSON" "$T/o"
 fake get /garbage >"$T/o" 2>&1
 check "a key that is not base64 is EBADMSG" grep -q "EBADMSG: etcd $FAKE_URL: range /garbage: kvs\[0\] is not a valid key-value" "$T/o"
 t0=$(now_ms)
