@@ -20,6 +20,13 @@
 # Passwords here are test passwords, so they may appear in etcdctl's argv.
 
 ETCD_CA="" ETCD_CERT="" ETCD_KEY=""
+# The members outlive a script killed by a signal unless its EXIT trap (tests/lib.sh's
+# cleanup, which stops them) runs: a signal now exits through it. tests/run's timeout
+# sends TERM; a closed pipe sends PIPE.
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 141' PIPE
+trap 'exit 143' TERM
 ETCD_ROOT_PASSWORD="" ETCD_ROOT_PASSWORD_FILE=""
 ETCD_ENDPOINTS=""
 _etcd_started=""
