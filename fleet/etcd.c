@@ -95,6 +95,13 @@ resp_write(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* The answer's text: "" for an empty body (no buffer was ever needed). */
+static const char *
+body_of(const struct resp *r)
+{
+	return r->buf ? r->buf : "";
+}
+
 static void
 resp_reset(struct resp *r, int wipe)
 {
@@ -458,7 +465,7 @@ authenticate(struct etcd *c, size_t ep, int *moveon, struct cs_err *e)
 		goto out;
 	}
 	drop_token(c);
-	if (etcdwire_parse_token(r.buf, r.len, what, &c->token, e) == -1)
+	if (etcdwire_parse_token(body_of(&r), r.len, what, &c->token, e) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -588,7 +595,7 @@ get(struct etcd *c, const char *key, int prefix, int64_t rev, struct etcd_range 
 	if (request(c, "/v3/kv/range", body, 0, prefix ? "range prefix" : "range", key, &r,
 	    e) == 0) {
 		what_of(what, sizeof what, c->eps[c->cur], prefix ? "range prefix" : "range", key);
-		rc = etcdwire_parse_range(r.buf, r.len, what, out, e);
+		rc = etcdwire_parse_range(body_of(&r), r.len, what, out, e);
 	}
 	free(body);
 	resp_reset(&r, 0);
@@ -642,7 +649,7 @@ etcd_put(struct etcd *c, const char *key, const void *value, size_t len, int64_t
 		return -1;
 	if (request(c, "/v3/kv/put", body, 1, "put", key, &r, e) == 0) {
 		what_of(what, sizeof what, c->eps[c->cur], "put", key);
-		rc = etcdwire_parse_write(r.buf, r.len, what, revision, NULL, e);
+		rc = etcdwire_parse_write(body_of(&r), r.len, what, revision, NULL, e);
 	}
 	free(body);
 	resp_reset(&r, 0);
@@ -668,7 +675,7 @@ etcd_txn(struct etcd *c, const char *cmp_key, int64_t cmp_rev, const struct etcd
 		return -1;
 	if (request(c, "/v3/kv/txn", body, 1, "txn on", key, &r, e) == 0) {
 		what_of(what, sizeof what, c->eps[c->cur], "txn on", key);
-		rc = etcdwire_parse_write(r.buf, r.len, what, revision, succeeded, e);
+		rc = etcdwire_parse_write(body_of(&r), r.len, what, revision, succeeded, e);
 	}
 	free(body);
 	resp_reset(&r, 0);
@@ -702,7 +709,7 @@ status_of(struct etcd *c, size_t ep, struct cs_err *e)
 		if (code == 0)
 			drop_token(c);	/* the next request authenticates again */
 		cs_err_set(e, code ? code : ETCD_EAUTH, "%s: %s", what, we.msg);
-	} else if (etcdwire_parse_status(r.buf, r.len, what, &leader, e) == 0) {
+	} else if (etcdwire_parse_status(body_of(&r), r.len, what, &leader, e) == 0) {
 		if (leader)
 			rc = 0;
 		else
@@ -763,6 +770,7 @@ watch_msg(void *arg, const char *obj, size_t len)
 {
 	struct watch *w = arg;
 	struct etcdwire_watch m;
+	struct etcdwire_error we;
 	struct etcd_event ev;
 	int64_t last = 0;
 	size_t i;
@@ -789,17 +797,17 @@ watch_msg(void *arg, const char *obj, size_t len)
 			cs_err_set(&w->err, ETCD_ECOMPACTED, "%s: revision %lld was compacted "
 			    "(oldest kept: %lld): read everything again", w->what,
 			    (long long)w->next_rev, (long long)m.compact_rev);
-		} else if (strstr(m.cancel_reason, "permission denied")) {
-			w->fatal = 1;
-			cs_err_set(&w->err, ETCD_EPERM, "%s: %s", w->what, m.cancel_reason);
-		} else if (strstr(m.cancel_reason, "auth token") ||
-		    strstr(m.cancel_reason, "Unauthenticated")) {
-			w->reauth = 1;
-			cs_err_set(&w->err, ETCD_EAUTH, "%s: %s", w->what, m.cancel_reason);
 		} else {
-			code = strstr(m.cancel_reason, "no leader") ? ETCD_ENOLEADER : ETCD_ECANCELED;
-			cs_err_set(&w->err, code, "%s: watch cancelled by etcd%s%s", w->what,
-			    m.cancel_reason[0] ? ": " : "", m.cancel_reason);
+			/* "rpc error: code = PermissionDenied desc = ...": what a short
+			 * request's answer with that code would mean. */
+			etcdwire_parse_cancel(m.cancel_reason, &we);
+			code = we.grpc ? etcdwire_classify(&we) : ETCD_ECANCELED;
+			if (code == 0)
+				w->reauth = 1;
+			else if (code == ETCD_EAUTH || code == ETCD_EPERM)
+				w->fatal = 1;
+			cs_err_set(&w->err, code ? code : ETCD_EAUTH, "%s: watch cancelled by "
+			    "etcd: %s", w->what, we.msg[0] ? we.msg : "no reason given");
 		}
 		etcdwire_watch_free(&m);
 		return 1;

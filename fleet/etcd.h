@@ -21,9 +21,15 @@
  * Failover: a client knows every endpoint. A request goes to the current endpoint; when
  * that one cannot be reached, times out, or answers that it has no leader, the request
  * moves to the next, until each endpoint has been tried once; the endpoint that answered
- * becomes the current one. A write (put, txn) is sent again to another endpoint only when
- * the first surely did not apply it (no connection, or refused for lack of a leader); a
- * write that timed out after being sent is reported with its outcome unknown.
+ * becomes the current one. When all fail, the error is the most telling of theirs (no
+ * leader, else a timeout, else unreachable), its message naming that endpoint and
+ * ending "(all N endpoints failed)". A write (put, txn) is sent again to another
+ * endpoint only when the first surely did not apply it (no connection, or refused for
+ * lack of a leader); a write that timed out after being sent is reported at once, its
+ * message ending "outcome unknown" (a txn compare-and-swap is then safe to retry: if it
+ * had applied, the retry loses the compare). An answer refused for its size, a refusal
+ * for permissions or password, and any other error etcd answered end the request at
+ * once: another member would answer the same.
  *
  * Authentication: with a user, the client calls /v3/auth/authenticate and sends the
  * token in the Authorization header (the gateway passes it on as gRPC metadata). When
@@ -35,6 +41,13 @@
  * metadata hasleader=true, etcd's clientv3.WithRequireLeader): a member that lost quorum
  * answers "etcdserver: no leader" at once, and cancels a watch when it loses its leader,
  * instead of leaving the watch silent forever.
+ *
+ * TLS: with --client-cert-auth, etcd 3.4's gateway answers HTTP 400 to a client
+ * certificate that has a CommonName ("CommonName of client sending a request against
+ * gateway will be ignored and not used as expected", etcd PR 10366 for CVE-2018-16886):
+ * the fleet's client certificates must have an empty CN (e.g. subject "/O=fleet"); the
+ * user is given by user and password. curl trusts a CA file that holds the members'
+ * certificate itself (OpenSSL's partial chains), as well as their CA.
  *
  * Not thread-safe: one client per thread. The watch uses its own connection, so the
  * watch callback may call the other functions on the same client. */
@@ -52,8 +65,9 @@
  * Any other code (EINVAL, ENOMEM, an errno from reading a file) means what it says. */
 #define ETCD_EUNREACHABLE	EHOSTUNREACH	/* no endpoint could be reached (connect,
 						 * TLS handshake, or reset before an answer) */
-#define ETCD_ETIMEDOUT		ETIMEDOUT	/* timeout_ms passed on every endpoint; for a
-						 * write, the message says "outcome unknown" */
+#define ETCD_ETIMEDOUT		ETIMEDOUT	/* timeout_ms passed (or etcd's own request
+						 * timeout); for a write, the message says
+						 * "outcome unknown" */
 #define ETCD_ENOLEADER		EAGAIN		/* every endpoint reached answered "no leader"
 						 * (no quorum), or a watch was cancelled for it */
 #define ETCD_EAUTH		EACCES		/* user or password refused, or no token */
@@ -84,8 +98,10 @@ struct etcd_opts {
 	const char *cert, *key;		/* PEM client certificate and its key, or NULL */
 	const char *user;		/* etcd user, or NULL for no authentication */
 	const char *password_file;	/* file holding the user's password (one line; a
-					 * trailing newline is dropped); read by etcd_open
-					 * into guarded memory; required with user */
+					 * trailing newline is dropped), a regular file that
+					 * group and others cannot read (EACCES otherwise);
+					 * read by etcd_open into guarded memory, wiped by
+					 * etcd_close; required with user */
 	long	timeout_ms;		/* per request, connection included; 0 = default.
 					 * The watch uses it only to connect. */
 	size_t	max_response;		/* bytes of answer accepted (HTTP body); a larger
@@ -166,35 +182,50 @@ int	etcd_reachable(struct etcd *c, struct cs_err *e) CS_NONNULL(1) CS_WUR;
 enum etcd_event_type {
 	ETCD_EV_PUT = 1,	/* kv was written */
 	ETCD_EV_DELETE,		/* kv->key was deleted (value empty) */
-	ETCD_EV_SYNCED,		/* the watch is live on an endpoint with a leader, and every
-				 * change up to revision has been delivered (sent when the
-				 * watch is created, and on each progress notification) */
+	ETCD_EV_SYNCED,		/* the watch is live on an endpoint that has a leader. When
+				 * the watch is created: revision is the store's revision
+				 * then, and changes up to it not delivered yet follow at
+				 * once. On a progress notification (etcd sends one every
+				 * --experimental-watch-progress-notify-interval, 10 min by
+				 * default): every change up to revision was delivered. */
 	ETCD_EV_LOST,		/* the stream to an endpoint ended; err says why; the watch
 				 * goes on with the next endpoint after a backoff, from the
 				 * last revision delivered + 1 */
 	ETCD_EV_TICK,		/* about once a second while waiting: lets fn stop the
-				 * watch, or call etcd_reachable on the same client */
+				 * watch, or call the other etcd_* functions */
 };
 
 struct etcd_event {
 	enum etcd_event_type type;
 	const struct etcd_kv *kv;	/* PUT, DELETE; valid during the call only */
-	int64_t	revision;		/* PUT, DELETE: kv's mod_revision; SYNCED: the header
-					 * revision; LOST, TICK: the last revision delivered */
+	int64_t	revision;		/* PUT, DELETE: kv's mod_revision; SYNCED: see above;
+					 * LOST, TICK: the last revision delivered */
 	const struct cs_err *err;	/* LOST: why; else NULL */
 };
 
 /* Watches every key starting with prefix from revision start_rev (> 0; the revision
  * after the last one the caller has seen) and calls fn for each event, in revision order,
- * each change exactly once even across reconnects. Blocks until fn returns non-zero
- * (then returns 0) or a fatal error (returns -1, e set). Fatal: ETCD_ECOMPACTED (the
- * revisions from start_rev, or from where a reconnect resumed, were compacted; then
- * *compact_rev, which may be NULL, is the oldest revision still kept and the caller
- * re-reads everything with etcd_get, then watches from its revision + 1), ETCD_EAUTH and
- * ETCD_EPERM, ETCD_ETOOBIG (one message over max_response), ETCD_EPROTO. Anything else
- * (an endpoint down, no leader, a cancelled watch) is reported with ETCD_EV_LOST and
- * retried on the next endpoint, backing off from 100 ms doubling to 5 s, for as long as
- * fn lets it (fn sees ETCD_EV_TICK while waiting). */
+ * each change once even across reconnects (a change at a revision already delivered is
+ * skipped). Blocks until fn returns non-zero (then returns 0) or a fatal error (returns
+ * -1, e set).
+ *
+ * Fatal: ETCD_ECOMPACTED (the revisions from start_rev, or from where a reconnect
+ * resumed, were compacted; then *compact_rev, which may be NULL, is the oldest revision
+ * still kept, and the caller re-reads everything with etcd_get, then watches from its
+ * revision + 1); ETCD_EAUTH, ETCD_EPERM (also when etcd cancels the watch for them);
+ * ETCD_ETOOBIG (one message over max_response); ETCD_EPROTO (a message that is not
+ * what etcd sends: nothing after it can be trusted); ENOMEM.
+ *
+ * Anything else (an endpoint down or reset, no leader, a cancelled watch, an expired
+ * token, which is renewed) is reported with ETCD_EV_LOST and retried on the next
+ * endpoint, backing off from 100 ms doubling to 5 s (back to 100 ms after a watch was
+ * created), for as long as fn lets it. A stream silent for 10 s has its endpoint asked
+ * (maintenance status with hasleader, on the other connection) every 10 s; a member
+ * that does not answer or has no leader ends the stream (ETCD_EV_LOST), so a member
+ * that is stopped (SIGSTOP) but keeps its TCP connections is left too.
+ *
+ * fn runs on the calling thread, inside libcurl's callbacks: it may call the other
+ * etcd_* functions on the same client, but not etcd_watch or etcd_close. */
 int	etcd_watch(struct etcd *c, const char *prefix, int64_t start_rev,
 	    int (*fn)(void *arg, const struct etcd_event *ev), void *arg,
 	    int64_t *compact_rev, struct cs_err *e) CS_NONNULL(1, 2, 4) CS_WUR;

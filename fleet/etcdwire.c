@@ -80,6 +80,35 @@ set_msg(struct etcdwire_error *out, const char *s, size_t n)
 	cs_show(s, n, sizeof out->msg / 4 - 4, out->msg, sizeof out->msg);
 }
 
+void
+etcdwire_parse_cancel(const char *reason, struct etcdwire_error *out)
+{
+	static const struct { const char *name; int code; } names[] = {
+		{ "InvalidArgument", GRPC_INVALID_ARGUMENT },
+		{ "DeadlineExceeded", GRPC_DEADLINE_EXCEEDED },
+		{ "PermissionDenied", GRPC_PERMISSION_DENIED },
+		{ "ResourceExhausted", GRPC_RESOURCE_EXHAUSTED },
+		{ "FailedPrecondition", GRPC_FAILED_PRECONDITION },
+		{ "OutOfRange", GRPC_OUT_OF_RANGE },
+		{ "Unavailable", GRPC_UNAVAILABLE },
+		{ "Unauthenticated", GRPC_UNAUTHENTICATED },
+	};
+	const char *p = strstr(reason, "code = "), *d;
+	size_t i, n;
+
+	memset(out, 0, sizeof *out);
+	if (p != NULL) {
+		p += 7;
+		n = strcspn(p, " ");
+		for (i = 0; i < sizeof names / sizeof names[0]; i++)
+			if (strlen(names[i].name) == n && strncmp(p, names[i].name, n) == 0)
+				out->grpc = names[i].code;
+	}
+	d = strstr(reason, "desc = ");
+	d = out->grpc != 0 && d != NULL ? d + 7 : reason;
+	set_msg(out, d, strlen(d));
+}
+
 /* The code and message of an error object: a unary answer's body, or the object under
  * "error" in a stream ("grpc_code" in etcd 3.4, "code" in 3.5 and later). */
 static void

@@ -47,6 +47,10 @@ int	etcdwire_classify(const struct etcdwire_error *we);
  * authenticated, refused before the proposal), so it may be sent again elsewhere. */
 int	etcdwire_not_applied(const struct etcdwire_error *we);
 
+/* A watch's cancel_reason, "rpc error: code = PermissionDenied desc = etcdserver:
+ * permission denied" (a gRPC status as Go prints it), as code and message; a reason in
+ * another shape gives grpc 0 and the whole text. */
+void	etcdwire_parse_cancel(const char *reason, struct etcdwire_error *out) CS_NONNULL(1, 2);
 /* Reads an error body (len bytes, need not be NUL-terminated). Never fails: a body that
  * is not JSON or has no code gives grpc 0 and a message made from the HTTP status. */
 void	etcdwire_parse_error(const char *body, size_t len, long http_status,

@@ -9,7 +9,8 @@
 # After etcd_cluster_start: ETCD_ENDPOINTS (comma list of client URLs), ETCD_ENDPOINT1..3,
 # ETCD_CA, ETCD_CERT, ETCD_KEY (PEM files; empty without --tls), ETCD_ROOT_PASSWORD (empty
 # without --auth) and ETCD_ROOT_PASSWORD_FILE. ETCD_DIR defaults to $CSD/etcd, or $T/etcd
-# without CSD; member I keeps its data, log and pid in $ETCD_DIR/I.{data,log,pid}.
+# without CSD; member I keeps its data, log and pid in $ETCD_DIR/I.{data,log,pid}. A
+# second cluster in the same script needs its own ETCD_DIR.
 #
 # Startup is made quick for a test: heartbeats every 25 ms and elections after 250 ms
 # (etcd wants the election timeout at least 5 heartbeats), instead of 100/1000 ms.
@@ -19,6 +20,13 @@
 # Passwords here are test passwords, so they may appear in etcdctl's argv.
 
 ETCD_CA="" ETCD_CERT="" ETCD_KEY=""
+# The members outlive a script killed by a signal unless its EXIT trap (tests/lib.sh's
+# cleanup, which stops them) runs: a signal now exits through it. tests/run's timeout
+# sends TERM; a closed pipe sends PIPE.
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 141' PIPE
+trap 'exit 143' TERM
 ETCD_ROOT_PASSWORD="" ETCD_ROOT_PASSWORD_FILE=""
 ETCD_ENDPOINTS=""
 _etcd_started=""
@@ -88,14 +96,22 @@ etcdctl_root() {
 	ETCDCTL_API=3 etcdctl "$@"
 }
 
+# _etcd_url I: member I's client URL.
+_etcd_url() {
+	case $1 in
+	1) echo "$ETCD_ENDPOINT1" ;;
+	2) echo "$ETCD_ENDPOINT2" ;;
+	*) echo "$ETCD_ENDPOINT3" ;;
+	esac
+}
 # _etcd_health I: 0 when member I answers a health check.
 _etcd_health() {
-	eval "_ep=\$ETCD_ENDPOINT$1"
+	_ep=$(_etcd_url "$1")
 	if [ -n "$ETCD_CA" ]; then
-		ETCDCTL_API=3 etcdctl --endpoints="$_ep" --dial-timeout=1s --command-timeout=2s \
+		ETCDCTL_API=3 etcdctl --endpoints="$_ep" --dial-timeout=300ms --command-timeout=2s \
 		    --cacert="$ETCD_CA" --cert="$ETCD_CERT" --key="$ETCD_KEY" endpoint health
 	else
-		ETCDCTL_API=3 etcdctl --endpoints="$_ep" --dial-timeout=1s --command-timeout=2s \
+		ETCDCTL_API=3 etcdctl --endpoints="$_ep" --dial-timeout=300ms --command-timeout=2s \
 		    endpoint health
 	fi
 }
@@ -158,6 +174,10 @@ etcd_cluster_start() {
 		esac
 	done
 	ETCD_DIR=${ETCD_DIR:-${CSD:-$T}/etcd}
+	if [ -e "$ETCD_DIR/1.data" ]; then
+		echo "etcd_cluster_start: $ETCD_DIR holds a cluster already (set ETCD_DIR)" >&2
+		return 1
+	fi
 	mkdir -p "$ETCD_DIR"
 	chmod 0700 "$ETCD_DIR"
 	_scheme=http
@@ -177,8 +197,14 @@ etcd_cluster_start() {
 	_token=cs-test-$$-$(date +%s%N)
 	_etcd_started=1
 	at_exit etcd_cluster_stop
+	_peer1=$4 _peer2=$5 _peer3=$6
 	for _i in 1 2 3; do
-		eval "_cp=\$$_i _pp=\$$((_i + 3))"
+		case $_i in
+		1) _cp=$ETCD_ENDPOINT1 _pp=$_peer1 ;;
+		2) _cp=$ETCD_ENDPOINT2 _pp=$_peer2 ;;
+		*) _cp=$ETCD_ENDPOINT3 _pp=$_peer3 ;;
+		esac
+		_cp=${_cp##*:}
 		_args="--name m$_i --data-dir $ETCD_DIR/$_i.data
 		    --listen-client-urls $_scheme://127.0.0.1:$_cp
 		    --advertise-client-urls $_scheme://127.0.0.1:$_cp
@@ -209,7 +235,7 @@ etcd_cluster_start() {
 		# etcdctl warns on stderr that root has no root role yet: it gets it by
 		# being root; the log keeps the words.
 		etcdctl_root user add "root:$_pw" >/dev/null 2>>"$ETCD_DIR/etcdctl.log" &&
-		    etcdctl_root auth enable >/dev/null || { ETCD_ROOT_PASSWORD=$_pw; return 1; }
+		    etcdctl_root auth enable >/dev/null 2>>"$ETCD_DIR/etcdctl.log" || { ETCD_ROOT_PASSWORD=$_pw; return 1; }
 		ETCD_ROOT_PASSWORD=$_pw
 	fi
 }
@@ -218,7 +244,7 @@ etcd_cluster_start() {
 # read (or read and write) every key starting with PREFIX.
 etcd_add_user() {
 	case $5 in
-	readonly) _perm=read ;;
+	readonly) _perm="read" ;;
 	readwrite) _perm=readwrite ;;
 	*) echo "etcd_add_user: $5 is not readonly or readwrite" >&2; return 1 ;;
 	esac
