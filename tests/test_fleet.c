@@ -680,8 +680,8 @@ test_sigkill_during_apply_never_tears_key_and_vault(void **state)
 	(void)state;
 	assert_non_null(g);
 	make_gens(g);
-	/* Kills land within about two applies of the child's start, whatever an apply
-	 * (five fsyncs) costs on this machine now. */
+	/* Kills start within about two applies of the child's start (an apply is five
+	 * fsyncs); the window then follows what an apply costs, below. */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(fleet_apply(c, g->k[0], g->buf[0], g->len[0], g->v[0], &e), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -704,9 +704,17 @@ test_sigkill_during_apply_never_tears_key_and_vault(void **state)
 			fail_msg("an apply failed after a kill");
 		at = on_disk(c);
 		assert_true(at >= last);
+		/* Keep the kills within about one apply of the start, whatever an apply
+		 * costs now (a loaded machine changes it): more than two applies in one
+		 * round halves the window, none at all widens it. */
+		if (at - last > 2 && max_us > 200)
+			max_us /= 2;
+		else if (at == last && max_us < 2000000)
+			max_us += max_us / 4 + 1;
 		last = at;
 	}
-	print_message("%d kills (at 0 to %u us) during %d applies\n", i, max_us, last - first);
+	print_message("%d kills (window at the end: 0 to %u us) during %d applies\n", i, max_us,
+	    last - first);
 	assert_true(i >= 200);
 	assert_true(last > first);
 	for (i = 0; i < KILL_VAULTS; i++) {
