@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "allow.h"
+#include "auditread.h"
 #include "control.h"
 
 #define SHOWN_MAX	48	/* bytes of a hostile text echoed in an error */

@@ -23,6 +23,7 @@
 #include <sodium.h>
 
 #include "../policy/audit.h"
+#include "../policy/auditread.h"
 
 #define ZEROS	"0000000000000000000000000000000000000000000000000000000000000000"
 #define MAX_LINES	512
