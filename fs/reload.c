@@ -180,11 +180,15 @@ same_attrs(const struct tree_node *a, const struct tree_node *b)
 	    a->gid == b->gid && a->nlink == b->nlink && a->parent == b->parent;
 }
 
-/* Tells the kernel what changed from old to t. Called with no lock held. */
+/* Tells the kernel what changed from old to t. Called with no lock held. Every node's
+ * times are the vault file's (tree_time), so a new one changes every node's attributes:
+ * the kernel may keep them for the whole cache timeout, so each is invalidated. */
 static void
 invalidate(struct fuse_session *se, const struct tree *old, const struct tree *t)
 {
 	const struct tree_node *o, *n;
+	struct timespec ot = tree_time(old), nt = tree_time(t);
+	int retimed = ot.tv_sec != nt.tv_sec || ot.tv_nsec != nt.tv_nsec;
 	size_t i;
 
 	for (i = 0; i < tree_count(old); i++) {
@@ -194,7 +198,7 @@ invalidate(struct fuse_session *se, const struct tree *old, const struct tree *t
 				fuse_lowlevel_notify_inval_entry(se, o->parent, o->name,
 				    strlen(o->name));
 			fuse_lowlevel_notify_inval_inode(se, o->ino, -1, 0);
-		} else if (!same_attrs(o, n)) {
+		} else if (retimed || !same_attrs(o, n)) {
 			fuse_lowlevel_notify_inval_inode(se, o->ino, -1, 0);
 		}
 	}
