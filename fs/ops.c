@@ -40,13 +40,13 @@
 #include "../crypto/secret.h"
 #include "../crypto/vault.h"
 #include "../policy/control.h"
+#include "caller.h"
 #include "held.h"
 #include "lo.h"
 #include "log.h"
 #include "quota.h"
 #include "special.h"
 
-#define STATUS_READ_MAX	1024	/* bytes of /proc/<tid>/status read: Name and Tgid lead */
 #define GROUPS_MAX	64	/* supplementary groups looked at by lo_may() */
 #define STATFS_BSIZE	4096
 #define LO_NAME_MAX	1024	/* FUSE_NAME_MAX: the longest name the kernel sends */
@@ -389,32 +389,16 @@ lo_stat(const struct tree *t, const struct tree_node *n, struct stat *st)
 	st->st_atim = st->st_mtim = st->st_ctim = ts;
 }
 
-/* The caller's process id and command name, from /proc/<tid>/status: fuse_req_ctx()
- * gives the calling thread, the log names the process. */
+/* The caller's process id and command name (caller.h): fuse_req_ctx() gives the
+ * calling thread, the log names the process. */
 void
 lo_caller(fuse_req_t req, struct lo_caller *c)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	char path[64], buf[STATUS_READ_MAX + 1], *p, *end;
-	ssize_t n;
-	int fd;
 
-	c->pid = ctx->pid;
 	c->uid = ctx->uid;
 	c->gid = ctx->gid;
-	c->comm[0] = '\0';
-	snprintf(path, sizeof path, "/proc/%ld/status", (long)ctx->pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return;
-	n = read(fd, buf, STATUS_READ_MAX);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
-	if (strncmp(buf, "Name:\t", 6) == 0 && (end = strchr(buf + 6, '\n')) != NULL)
-		snprintf(c->comm, sizeof c->comm, "%.*s", (int)(end - buf - 6), buf + 6);
-	if ((p = strstr(buf, "\nTgid:\t")) != NULL)
-		c->pid = (pid_t)strtol(p + 7, NULL, 10);
+	(void)caller_ident(ctx->pid, &c->pid, c->comm, sizeof c->comm);
 }
 
 void

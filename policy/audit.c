@@ -161,97 +161,159 @@ passed(const struct timespec *ts)
 	    (now.tv_sec == ts->tv_sec && now.tv_nsec >= ts->tv_nsec);
 }
 
-/* Copies s, replacing each byte that is not part of valid UTF-8 with '?': jansson
- * refuses invalid strings, and a process name or a host may hold anything. */
-static char *
-clean_utf8(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, o = 0, n, k;
-	unsigned cp, min;
-	char *out;
+/* A line being built: grown as needed; err is set once an allocation failed. */
+struct obuf {
+	char	*p;
+	size_t	 len, cap;
+	int	 err;
+};
 
-	if ((out = malloc(strlen(s) + 1)) == NULL)
-		return NULL;
-	while (p[i] != '\0') {
-		if (p[i] < 0x80) {
-			out[o++] = (char)p[i++];
-			continue;
+static void
+ob_put(struct obuf *b, const char *s, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (b->err)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		for (cap = b->cap != 0 ? b->cap : 512; cap < b->len + n + 1; cap *= 2)
+			;
+		if ((p = realloc(b->p, cap)) == NULL) {
+			b->err = 1;
+			return;
 		}
-		if ((p[i] & 0xe0) == 0xc0)
-			n = 2, cp = p[i] & 0x1f, min = 0x80;
-		else if ((p[i] & 0xf0) == 0xe0)
-			n = 3, cp = p[i] & 0x0f, min = 0x800;
-		else if ((p[i] & 0xf8) == 0xf0)
-			n = 4, cp = p[i] & 0x07, min = 0x10000;
-		else
-			n = 0, cp = 0, min = 0;
-		for (k = 1; n != 0 && k < n; k++) {
-			if ((p[i + k] & 0xc0) != 0x80) {
-				n = 0;
-				break;
-			}
-			cp = (cp << 6) | (p[i + k] & 0x3f);
-		}
-		if (n == 0 || cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-			out[o++] = '?';
-			i++;
-		} else {
-			memcpy(out + o, p + i, n);
-			o += n;
-			i += n;
-		}
+		b->p = p;
+		b->cap = cap;
 	}
-	out[o] = '\0';
-	return out;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
 }
 
-static int
-put_string(json_t *o, const char *key, const char *s)
+/* The length of the valid UTF-8 sequence at p (a NUL-terminated string), or 0 when the
+ * byte there does not start one: overlong forms, surrogates and code points past
+ * U+10FFFF are not valid (RFC 3629, as jansson checks). */
+static size_t
+utf8_len(const unsigned char *p)
 {
-	json_t *v;
-	char *c;
+	size_t n, k;
+	unsigned cp, min;
 
-	if ((v = json_string(s)) == NULL) {
-		if ((c = clean_utf8(s)) == NULL)
-			return -1;
-		v = json_string(c);
-		free(c);
+	if ((p[0] & 0xe0) == 0xc0)
+		n = 2, cp = p[0] & 0x1f, min = 0x80;
+	else if ((p[0] & 0xf0) == 0xe0)
+		n = 3, cp = p[0] & 0x0f, min = 0x800;
+	else if ((p[0] & 0xf8) == 0xf0)
+		n = 4, cp = p[0] & 0x07, min = 0x10000;
+	else
+		return 0;
+	for (k = 1; k < n; k++) {
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[k] & 0x3f);
 	}
-	return json_object_set_new(o, key, v);
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* s as a JSON string, escaped as jansson's compact dump escapes it (a quote, a
+ * backslash, and control bytes: \b \f \n \r \t, the rest \u00XX), with each byte that
+ * is not part of valid UTF-8 replaced by '?': a process name or a host may hold
+ * anything. */
+static void
+ob_string(struct obuf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)s;
+	char esc[8];
+	size_t run, n;
+
+	ob_put(b, "\"", 1);
+	while (*p != '\0') {
+		for (run = 0; p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' &&
+		    p[run] != '\\'; run++)
+			;
+		ob_put(b, (const char *)p, run);
+		p += run;
+		if (*p == '\0')
+			break;
+		if (*p >= 0x80) {
+			if ((n = utf8_len(p)) == 0)
+				ob_put(b, "?", 1), n = 1;
+			else
+				ob_put(b, (const char *)p, n);
+			p += n;
+			continue;
+		}
+		esc[0] = '\\';
+		switch (*p) {
+		case '"': esc[1] = '"'; n = 2; break;
+		case '\\': esc[1] = '\\'; n = 2; break;
+		case '\b': esc[1] = 'b'; n = 2; break;
+		case '\f': esc[1] = 'f'; n = 2; break;
+		case '\n': esc[1] = 'n'; n = 2; break;
+		case '\r': esc[1] = 'r'; n = 2; break;
+		case '\t': esc[1] = 't'; n = 2; break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[*p >> 4];
+			esc[5] = hex[*p & 0xf];
+			n = 6;
+		}
+		ob_put(b, esc, n);
+		p++;
+	}
+	ob_put(b, "\"", 1);
+}
+
+/* ,"key": before a value (the first key opens the object instead). */
+static void
+ob_key(struct obuf *b, const char *key)
+{
+	ob_put(b, b->len == 0 ? "{" : ",", 1);
+	ob_string(b, key);
+	ob_put(b, ":", 1);
+}
+
+static void
+ob_str(struct obuf *b, const char *key, const char *s)
+{
+	ob_key(b, key);
+	ob_string(b, s);
+}
+
+static void
+ob_int(struct obuf *b, const char *key, long long v)
+{
+	char num[24];
+
+	ob_key(b, key);
+	ob_put(b, num, (size_t)snprintf(num, sizeof num, "%lld", v));
 }
 
 /* The first min(n, cap) names as key; when some are left out, "<key>_omitted" says how
  * many, so a line that had to be cut still tells the whole count. */
-static int
-put_names(json_t *o, const char *key, const char *const *names, size_t n, size_t cap)
+static void
+ob_names(struct obuf *b, const char *key, const char *const *names, size_t n, size_t cap)
 {
-	const char *s;
 	char okey[32];
-	json_t *arr, *v;
 	size_t i;
-	char *c;
 
 	if (n > cap) {
 		snprintf(okey, sizeof okey, "%s_omitted", key);
-		if (json_object_set_new(o, okey, json_integer((json_int_t)(n - cap))) == -1)
-			return -1;
+		ob_int(b, okey, (long long)(n - cap));
 		n = cap;
 	}
-	if ((arr = json_array()) == NULL)
-		return -1;
+	ob_key(b, key);
+	ob_put(b, "[", 1);
 	for (i = 0; i < n; i++) {
-		s = names[i] != NULL ? names[i] : "";
-		if ((v = json_string(s)) == NULL && (c = clean_utf8(s)) != NULL) {
-			v = json_string(c);
-			free(c);
-		}
-		if (json_array_append_new(arr, v) == -1) {
-			json_decref(arr);
-			return -1;
-		}
+		if (i > 0)
+			ob_put(b, ",", 1);
+		ob_string(b, names[i] != NULL ? names[i] : "");
 	}
-	return json_object_set_new(o, key, arr);
+	ob_put(b, "]", 1);
 }
 
 /* RFC 3339 UTC with milliseconds: 2026-11-23T08:37:17.123Z */
@@ -270,54 +332,54 @@ timestamp(char out[32])
 
 /* The event, in the log's key order, as one compact JSON object: everything but seq
  * and prev, which only the worker knows under the lock. At most cap names of each list
- * (see put_names). */
+ * (see ob_names). Written directly, byte for byte what jansson's compact dump of the
+ * same object gives (test_audit checks it), at one allocation per line. */
 static char *
 encode(const struct audit_event *ev, size_t cap)
 {
-	json_t *o;
-	char ts[32], *body = NULL;
-	int rc = 0;
+	struct obuf b = { 0 };
+	char ts[32];
 
-	if ((o = json_object()) == NULL)
-		return NULL;
 	timestamp(ts);
-	rc |= put_string(o, "event", ev->event);
-	rc |= put_string(o, "timestamp", ts);
+	ob_str(&b, "event", ev->event);
+	ob_str(&b, "timestamp", ts);
 	if (ev->provider != NULL)
-		rc |= put_string(o, "provider", ev->provider);
+		ob_str(&b, "provider", ev->provider);
 	if (ev->keys != NULL && ev->nkeys > 0)
-		rc |= put_names(o, "keys", ev->keys, ev->nkeys, cap);
+		ob_names(&b, "keys", ev->keys, ev->nkeys, cap);
 	if (ev->overrides != NULL && ev->noverrides > 0)
-		rc |= put_names(o, "overrides", ev->overrides, ev->noverrides, cap);
+		ob_names(&b, "overrides", ev->overrides, ev->noverrides, cap);
 	if (ev->providers != NULL && ev->nproviders > 0)
-		rc |= put_names(o, "providers", ev->providers, ev->nproviders, cap);
+		ob_names(&b, "providers", ev->providers, ev->nproviders, cap);
 	if (ev->fingerprint != NULL)
-		rc |= put_string(o, "fingerprint", ev->fingerprint);
+		ob_str(&b, "fingerprint", ev->fingerprint);
 	if (ev->host != NULL)
-		rc |= put_string(o, "host", ev->host);
+		ob_str(&b, "host", ev->host);
 	if (ev->port != 0)
-		rc |= json_object_set_new(o, "port", json_integer(ev->port));
+		ob_int(&b, "port", ev->port);
 	if (ev->reason != NULL)
-		rc |= put_string(o, "reason", ev->reason);
+		ob_str(&b, "reason", ev->reason);
 	if (ev->via != NULL)
-		rc |= put_string(o, "via", ev->via);
+		ob_str(&b, "via", ev->via);
 	if (ev->detail != NULL)
-		rc |= put_string(o, "detail", ev->detail);
+		ob_str(&b, "detail", ev->detail);
 	if (ev->repeats != 0)
-		rc |= json_object_set_new(o, "repeats", json_integer((json_int_t)ev->repeats));
+		ob_int(&b, "repeats", (long long)ev->repeats);
 	if (ev->since != NULL)
-		rc |= put_string(o, "since", ev->since);
+		ob_str(&b, "since", ev->since);
 	if (ev->pid >= 0) {
-		rc |= json_object_set_new(o, "pid", json_integer(ev->pid));
-		rc |= json_object_set_new(o, "uid", json_integer(ev->uid));
-		rc |= json_object_set_new(o, "gid", json_integer(ev->gid));
+		ob_int(&b, "pid", ev->pid);
+		ob_int(&b, "uid", ev->uid);
+		ob_int(&b, "gid", ev->gid);
 	}
 	if (ev->comm != NULL)
-		rc |= put_string(o, "comm", ev->comm);
-	if (rc == 0)
-		body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(o);
-	return body;
+		ob_str(&b, "comm", ev->comm);
+	ob_put(&b, "}", 1);
+	if (b.err) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
 }
 
 /* seq of a line of the log, or 0 when it is not a chained audit line. */
