@@ -33,7 +33,7 @@ endif
 COMPILE	= $(CC) $(CS_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 LINK	= $(CC) $(CS_LDFLAGS) $(LDFLAGS)
 
-LIB_SRC	:= $(wildcard crypto/*.c policy/*.c)
+LIB_SRC	:= $(wildcard base/*.c crypto/*.c policy/*.c)
 CLI_SRC	:= $(wildcard cli/*.c)
 FS_SRC	:= $(wildcard fs/*.c)
 FSLIB_SRC := $(filter-out fs/main.c,$(FS_SRC))

@@ -98,6 +98,7 @@ static int
 parse_json(const char *file, const struct secret *text, struct secret *arena,
     struct items *it, struct cs_err *e)
 {
+	char why[CS_JSON_REASON_BUF];
 	json_error_t jerr;
 	json_t *root, *fields, *val;
 	const char *p, *f;
@@ -107,9 +108,9 @@ parse_json(const char *file, const struct secret *text, struct secret *arena,
 	root = json_loadb((const char *)text->buf, text->len, JSON_REJECT_DUPLICATES |
 	    JSON_ALLOW_NUL, &jerr);
 	if (root == NULL)
-		/* jansson's text may quote the input near the error: keep only the place. */
-		return cs_err_set(e, EINVAL, "%s:%d:%d: not valid JSON", file, jerr.line,
-		    jerr.column);
+		/* jansson's text can quote the input, a secret: cs_json_reason cuts it. */
+		return cs_err_set(e, EINVAL, "%s:%d:%d: not valid JSON: %s", file, jerr.line,
+		    jerr.column, cs_json_reason(jerr.text, why, sizeof why));
 	if (!json_is_object(root)) {
 		cs_err_set(e, EINVAL, "%s: expected an object of providers", file);
 		goto out;

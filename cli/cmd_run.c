@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../base/clock.h"
 #include "../policy/envname.h"
 #include "../policy/vaultio.h"
 #include "cli.h"
@@ -442,15 +443,6 @@ out:
 
 /* --- --restart-on-change --- */
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Starts COMMAND with the values the vault holds now. The child audits and execs as
  * run does without a supervisor (become()), and dies with run (PR_SET_PDEATHSIG); the
  * parent wipes its copy of the values at once. Returns the pid, or -1 with e set
@@ -560,11 +552,11 @@ supervise(struct run *r)
 	if (watchsrc_vault_new(r->c->cfg, names, r->npicks, &src, &e) == -1 ||
 	    (child = start(r, &oldmask, &e)) == -1)
 		goto out;
-	last_start = now_ms();
+	last_start = cs_now_ms();
 	pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 	pfd[1] = (struct pollfd){ .fd = watchsrc_fd(src), .events = POLLIN };
 	for (;;) {
-		now = now_ms();
+		now = cs_now_ms();
 		timeout = sooner(sooner(watchsrc_timeout(src), kill_at, now), start_at, now);
 		if (poll(pfd, 2, timeout) == -1 && errno != EINTR) {
 			cs_err_sys(&e, errno, "run: poll");
@@ -606,11 +598,11 @@ supervise(struct run *r)
 			} else if (child > 0 && !restarting) {
 				kill(child, r->stop_sig);
 				restarting = 1;
-				kill_at = now_ms() + r->grace_ms;
+				kill_at = cs_now_ms() + r->grace_ms;
 			}
 			env_free(&probe);
 		}
-		now = now_ms();
+		now = cs_now_ms();
 		if (child > 0 && kill_at >= 0 && now >= kill_at) {
 			kill(child, SIGKILL);
 			kill_at = -1;
@@ -622,7 +614,7 @@ supervise(struct run *r)
 				    "and cannot start again:\n");
 				goto out;
 			}
-			last_start = now_ms();
+			last_start = cs_now_ms();
 			start_at = -1;
 			restarting = 0;
 		}

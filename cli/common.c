@@ -11,6 +11,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "../base/file.h"
 #include "../policy/state.h"
 #include "cli.h"
 
@@ -196,19 +197,8 @@ cli_read_value(const char *what, size_t max, int raw, struct secret **out, struc
 int
 cli_write_all(int fd, const void *p, size_t len, const char *what, struct cs_err *e)
 {
-	const unsigned char *b = p;
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, b, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return cs_err_sys(e, errno, "%s", what);
-		}
-		b += n;
-		len -= (size_t)n;
-	}
+	if (file_write_all(fd, p, len, NULL) == -1)
+		return cs_err_sys(e, errno, "%s", what);
 	return 0;
 }
 

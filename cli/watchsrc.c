@@ -26,6 +26,7 @@
 
 #include <sodium.h>
 
+#include "../base/clock.h"
 #include "../crypto/file.h"
 #include "../policy/vaultio.h"
 #include "watchsrc.h"
@@ -69,15 +70,6 @@ struct vsrc {
 	int64_t			 due, first;	/* ms (CLOCK_MONOTONIC); -1: none */
 	int			 tries;
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 watchsrc_name_parse(const char *arg, struct watchsrc_name *out, struct cs_err *e)
@@ -265,7 +257,7 @@ vsrc_timeout(const struct watchsrc *w)
 
 	if (s->due < 0)
 		return -1;
-	left = s->due - now_ms();
+	left = s->due - cs_now_ms();
 	return left < 0 ? 0 : (int)left;
 }
 
@@ -274,7 +266,7 @@ vsrc_step(struct watchsrc *w, struct watchsrc_changes *ch, struct cs_err *e)
 {
 	struct vsrc *s = (struct vsrc *)w;
 	struct cs_err ce = { 0 };
-	int64_t now = now_ms();
+	int64_t now = cs_now_ms();
 
 	memset(ch, 0, sizeof *ch);
 	if (file_inotify_names(s->ino_fd, s->base)) {
@@ -291,7 +283,7 @@ vsrc_step(struct watchsrc *w, struct watchsrc_changes *ch, struct cs_err *e)
 		/* A rollback or a vault that verifies under no key is not retried; what may
 		 * be a writer half-way (a rotation's key not yet renamed) is. */
 		if (ce.code != ESTALE && ce.code != EBADMSG && ++s->tries <= WATCH_RETRIES) {
-			s->due = now_ms() + WATCH_RETRY_MS;
+			s->due = cs_now_ms() + WATCH_RETRY_MS;
 			return 0;
 		}
 		s->due = s->first = -1;

@@ -1,50 +1,8 @@
-/* crypto/err.h - the error record every module fills and only main() prints.
- *
- * Modules return 0 or -1 and describe the failure in a caller-owned struct cs_err:
- * an errno-style code and one line naming the file or request, then the reason.
- * The first error set wins, so a low-level reason is not overwritten on the way up.
- * A message never holds a secret, a part of one, or its length. */
-#ifndef CS_ERR_H
-#define CS_ERR_H
+/* crypto/err.h - includes base/err.h, where this job lives (base/ is the bottom layer every
+ * folder may use, docs/architecture.md); new code includes base/err.h itself. */
+#ifndef CS_CRYPTO_ERR_H
+#define CS_CRYPTO_ERR_H
 
-#include <stddef.h>
-
-#include "attr.h"
-
-#define CS_ERR_MSG_MAX	256	/* bytes, including the NUL */
-
-struct cs_err {
-	int	code;			/* errno value: ENOENT, EBADMSG, EACCES ... */
-	char	msg[CS_ERR_MSG_MAX];	/* "vault.json: field openai/api_key: authentication failed" */
-};
-
-/* Sets e (unless already set, or e is NULL) and returns -1. */
-#define cs_err_set(...)	cs_err_fail(cs_err_setf(__VA_ARGS__))
-/* Like cs_err_set, appending ": strerror(code)". */
-#define cs_err_sys(...)	cs_err_fail(cs_err_sysf(__VA_ARGS__))
-void	cs_err_clear(struct cs_err *e);
-
-/* The out-of-line halves of cs_err_set() and cs_err_sys(); each returns -1. */
-int	cs_err_setf(struct cs_err *e, int code, const char *fmt, ...)
-	    __attribute__((format(printf, 3, 4)));
-int	cs_err_sysf(struct cs_err *e, int code, const char *fmt, ...)
-	    __attribute__((format(printf, 3, 4)));
-
-/* -1, whatever r is. It is how the macros above show the analysers (cppcheck,
- * clang-analyzer, which reads no other file and inlines no variadic function) the -1 at
- * every `return cs_err_set(...)`, so that path is known to have failed. */
-static inline int
-cs_err_fail(int r)
-{
-	(void)r;
-	return -1;
-}
-
-#define CS_SHOW_MAX	48			/* bytes of hostile text echoed by default */
-#define CS_SHOW_BUF(max)	((max) * 4 + 8)	/* bytes of out for cs_show(..., max, ...) */
-/* Text from outside (a name, a pattern, a parser's message) made safe to put in an error:
- * at most max of its len bytes (it may hold NUL), printable ASCII as is except '"' and
- * '\', anything else as \xNN, and "..." when cut. Returns out. */
-const char	*cs_show(const char *s, size_t len, size_t max, char *out, size_t n);
+#include "../base/err.h"
 
 #endif

@@ -310,16 +310,6 @@ fail:
 	return -1;
 }
 
-int
-secret_equal(const struct secret *a, const struct secret *b)
-{
-	if (a->len != b->len)
-		return 0;
-	if (a->len == 0)
-		return 1;
-	return sodium_memcmp(a->buf, b->buf, a->len) == 0;
-}
-
 void
 secret_wipe_free(void *p)
 {

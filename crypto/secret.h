@@ -40,9 +40,6 @@ void		 secret_free(struct secret *s);
 /* Reads fd to EOF into a new secret; more than max bytes is an error (EFBIG) naming what. */
 int		 secret_read_fd(int fd, size_t max, const char *what, struct secret **out,
 		    struct cs_err *e) CS_NONNULL(3, 4) CS_WUR;
-/* Constant-time equality of two secrets (lengths compared first; a length is not secret). */
-int		 secret_equal(const struct secret *a, const struct secret *b)
-	    CS_NONNULL(1, 2);
 
 /* free() that first wipes the whole block (malloc_usable_size). Both programs install it
  * as jansson's free (json_set_alloc_funcs(malloc, secret_wipe_free)), so the parser's

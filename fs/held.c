@@ -11,7 +11,6 @@
 #include "held.h"
 
 #define HELD_MIN_BUCKETS	256	/* a power of two */
-#define HELD_BLKSIZE		4096	/* st_blksize, as lo_stat() gives it */
 
 /* What lo_stat() fills in, kept small: a kernel that holds 100 000 inodes costs
  * 6.4 MB here (it spends far more on them itself). */
@@ -165,20 +164,26 @@ held_stat(struct held *h, uint64_t ino, struct stat *st)
 	struct ent *e;
 
 	pthread_mutex_lock(&h->lock);
-	if ((e = *find(h, ino)) != NULL) {
-		memset(st, 0, sizeof *st);
-		st->st_ino = e->ino;
-		st->st_mode = e->mode;
-		st->st_nlink = e->nlink;
-		st->st_uid = e->uid;
-		st->st_gid = e->gid;
-		st->st_size = (off_t)e->size;
-		st->st_blksize = HELD_BLKSIZE;
-		st->st_blocks = (blkcnt_t)((e->size + 511) / 512);
-		st->st_atim = st->st_mtim = st->st_ctim = e->time;
-	}
+	if ((e = *find(h, ino)) != NULL)
+		held_fill_stat(st, e->ino, e->mode, e->nlink, e->uid, e->gid, e->size, e->time);
 	pthread_mutex_unlock(&h->lock);
 	return e != NULL ? 0 : -1;
+}
+
+void
+held_fill_stat(struct stat *st, uint64_t ino, mode_t mode, uint32_t nlink, uid_t uid,
+    gid_t gid, uint64_t size, struct timespec t)
+{
+	memset(st, 0, sizeof *st);
+	st->st_ino = ino;
+	st->st_mode = mode;
+	st->st_nlink = nlink;
+	st->st_uid = uid;
+	st->st_gid = gid;
+	st->st_size = (off_t)size;
+	st->st_blksize = HELD_BLKSIZE;
+	st->st_blocks = (blkcnt_t)((size + 511) / 512);
+	st->st_atim = st->st_mtim = st->st_ctim = t;
 }
 
 size_t

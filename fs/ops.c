@@ -365,15 +365,7 @@ lo_audit(struct lo_data *lo, const struct audit_event *ev, struct cs_err *e)
 static void
 lo_stat(const struct tree *t, const struct tree_node *n, struct stat *st)
 {
-	struct timespec ts = tree_time(t);
-
-	memset(st, 0, sizeof *st);
-	st->st_ino = n->ino;
-	st->st_mode = n->mode;
-	st->st_nlink = n->nlink;
-	st->st_uid = n->uid;
-	st->st_gid = n->gid;
-	st->st_size = (off_t)n->size;
+	held_fill_stat(st, n->ino, n->mode, n->nlink, n->uid, n->gid, n->size, tree_time(t));
 	/* sendfile(2) and splice(2) read a FUSE file through the page cache, even a
 	 * direct_io one, and only up to st_size: a size of 0 ends them at once. So a
 	 * special file has a size: a .sandbox child its answer's (lo_node), .control,
@@ -382,11 +374,8 @@ lo_stat(const struct tree *t, const struct tree_node *n, struct stat *st)
 	 * stops at the answer's end whatever the size, as the file is direct_io). */
 	if (n->kind == TREE_SPECIAL && S_ISREG(n->mode) && n->parent == TREE_INO_ROOT)
 		st->st_size = LO_ANSWER_SIZE;
-	st->st_blksize = STATFS_BSIZE;
-	st->st_blocks = 0;
-	if (n->kind != TREE_SPECIAL)
-		st->st_blocks = (blkcnt_t)((n->size + 511) / 512);
-	st->st_atim = st->st_mtim = st->st_ctim = ts;
+	if (n->kind == TREE_SPECIAL)
+		st->st_blocks = 0;
 }
 
 /* The caller's process id and command name (caller.h): fuse_req_ctx() gives the

@@ -5,9 +5,7 @@
  * the mountpoint (resolving it, and accepting /dev/fd/N from a privileged mounter).
  * What is left is for fuse_session_new(), which refuses what it does not know. */
 #include <errno.h>
-#include <grp.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +14,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include "../base/ids.h"
 #include "opts.h"
 
 #define POSITIONAL_MAX	2	/* VAULT MOUNTPOINT */
@@ -103,60 +102,41 @@ fsopts_abspath(const char *path)
 }
 
 static int
-parse_id(const char *s, int group, unsigned long *out)
-{
-	struct passwd *pw;
-	struct group *gr;
-	char *end;
-
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	if (s[0] != '\0' && *end == '\0' && errno == 0 && *out <= UINT32_MAX - 1)
-		return 0;
-	if (group && (gr = getgrnam(s)) != NULL) {
-		*out = gr->gr_gid;
-		return 0;
-	}
-	if (!group && (pw = getpwnam(s)) != NULL) {
-		*out = pw->pw_uid;
-		return 0;
-	}
-	return -1;
-}
-
-static int
 convert(struct raw *r, struct fsopts *o, struct cs_err *e)
 {
-	unsigned long v;
-	char *end;
+	char shown[CS_SHOW_BUF(CS_SHOW_MAX)];
+	const char *why;
 
+	/* base/ids.h: the rule of the config's owner, group and mode keys. */
 	if (r->uid != NULL) {
-		if (parse_id(r->uid, 0, &v) == -1)
-			return cs_err_set(e, EINVAL, "-o uid=%s: no such user", r->uid);
-		o->uid = (uid_t)v;
+		if ((why = cs_parse_user(r->uid, &o->uid)) != NULL)
+			return cs_err_set(e, EINVAL, "-o uid=%s: %s", cs_show(r->uid,
+			    strlen(r->uid), CS_SHOW_MAX, shown, sizeof shown), why);
 		o->has_uid = 1;
 	}
 	if (r->gid != NULL) {
-		if (parse_id(r->gid, 1, &v) == -1)
-			return cs_err_set(e, EINVAL, "-o gid=%s: no such group", r->gid);
-		o->gid = (gid_t)v;
+		if ((why = cs_parse_group(r->gid, &o->gid)) != NULL)
+			return cs_err_set(e, EINVAL, "-o gid=%s: %s", cs_show(r->gid,
+			    strlen(r->gid), CS_SHOW_MAX, shown, sizeof shown), why);
 		o->has_gid = 1;
 	}
 	if (r->mode != NULL) {
-		errno = 0;
-		v = strtoul(r->mode, &end, 8);
-		if (r->mode[0] == '\0' || *end != '\0' || errno != 0 || v > 0777)
-			return cs_err_set(e, EINVAL, "-o mode=%s: not an octal mode", r->mode);
-		o->mode = (mode_t)v;
+		if ((why = cs_parse_mode(r->mode, &o->mode)) != NULL)
+			return cs_err_set(e, EINVAL, "-o mode=%s: %s", cs_show(r->mode,
+			    strlen(r->mode), CS_SHOW_MAX, shown, sizeof shown), why);
 		o->has_mode = 1;
 	}
 	if (r->cache_timeout != NULL) {
+		unsigned long v;
+		char *end;
+
 		errno = 0;
 		v = strtoul(r->cache_timeout, &end, 10);
 		if (r->cache_timeout[0] < '0' || r->cache_timeout[0] > '9' || *end != '\0' ||
 		    errno != 0 || v > CFG_CACHE_TIMEOUT_MAX_S)
 			return cs_err_set(e, EINVAL, "-o cache_timeout=%s: expected seconds from 0 "
-			    "to %u", r->cache_timeout, CFG_CACHE_TIMEOUT_MAX_S);
+			    "to %u", cs_show(r->cache_timeout, strlen(r->cache_timeout),
+			    CS_SHOW_MAX, shown, sizeof shown), CFG_CACHE_TIMEOUT_MAX_S);
 		o->cache_timeout = (unsigned)v;
 		o->has_cache_timeout = 1;
 	}

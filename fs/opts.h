@@ -47,13 +47,15 @@ struct fsopts {
 
 /* Parses argv. Errors name the option and why. Caller frees with fsopts_free(), also
  * after a failure. */
-int	fsopts_parse(int argc, char **argv, struct fsopts *o, struct cs_err *e) CS_WUR;
+int	fsopts_parse(int argc, char **argv, struct fsopts *o, struct cs_err *e)
+	    CS_NONNULL(2, 3) CS_WUR;
 /* Adds the options derived from the final vault path: default_permissions when
  * allow_other, subtype=comfysecretsfs and fsname=VAULT (shown by mount(8)). */
-int	fsopts_finish(struct fsopts *o, const char *vault_path, struct cs_err *e) CS_WUR;
+int	fsopts_finish(struct fsopts *o, const char *vault_path, struct cs_err *e)
+	    CS_NONNULL(1, 2) CS_WUR;
 /* Makes path absolute against the current directory, without resolving symlinks (a
  * symlink must still be refused by O_NOFOLLOW). A new string; NULL on ENOMEM. */
-char	*fsopts_abspath(const char *path) CS_WUR;
+char	*fsopts_abspath(const char *path) CS_NONNULL(1) CS_WUR;
 void	fsopts_free(struct fsopts *o);
 
 #endif

@@ -31,12 +31,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
-#include "../crypto/file.h"
-#include "../crypto/store.h"
+#include "../base/clock.h"
+#include "../base/file.h"
 #include "../crypto/vault.h"
 #include "../policy/state.h"
+#include "../policy/vaultio.h"
 #include "log.h"
 #include "reload.h"
 
@@ -57,15 +56,6 @@ struct reload {
 	int			 running;
 	uint64_t		 flushed_seq;	/* audit seq last written to the state file */
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 reload_new(struct lo_data *lo, const struct reload_src *src, struct reload **out,
@@ -100,67 +90,41 @@ reload_new(struct lo_data *lo, const struct reload_src *src, struct reload **out
 	return 0;
 }
 
-/* Opens and verifies the vault, and checks it against what is served and against the
- * rollback floor (policy/state.h). On success *out is a tree holding the vault and mac
- * its MAC. *rollback is set when the vault was refused by those checks (not set
- * otherwise). */
+/* Opens and verifies the vault as every reader does (policy/vaultio.h), with the key
+ * the daemon was started with and what it serves as a floor of its own beside the
+ * rollback floor. On success *out is a tree holding the vault and mac its MAC.
+ * *rollback is set when the vault was refused by those checks (not set otherwise). */
 static int
 load(struct reload *r, struct tree **out, char mac[VAULT_MAC_HEX + 1], int *rollback,
     struct cs_err *e)
 {
-	struct vault *v = NULL;
-	struct key *k = NULL;
-	struct cs_state st;
+	const struct vaultio_src src = {
+		.vault_path = r->src.vault_path,
+		.state_dir = r->src.state_dir,
+		.key_file = r->src.key_file,
+		.key = r->src.key,
+		.seen = r->served,
+		.seen_mac = r->served_mac,
+	};
 	struct tree_attrs a = r->src.attrs;
 	const struct tree_special *sp;
+	struct vault *v;
 	struct stat sb;
 	size_t nsp;
-	uint64_t gen;
-	int rc;
 
-	/* The floor before the vault: writers save the vault, then advance the floor, so
-	 * read the other way round a save landing in between would look like a rollback. */
-	if (state_read(r->src.state_dir, r->src.vault_path, &st, e) == -1)
+	if (vaultio_open(&src, NULL, &v, rollback, e) == -1)
 		return -1;
-	if (r->src.key != NULL)
-		rc = vault_open(r->src.vault_path, r->src.key, &v, e);
-	else
-		rc = store_open(r->src.vault_path, r->src.key_file, &k, &v, e);
-	key_free(k);
-	if (rc == -1)
-		return -1;
-	gen = vault_generation(v);
 	vault_mac_hex(v, mac);
-	/* What this daemon served is a floor of its own, which no file can take away. */
-	if (gen < r->served) {
-		cs_err_set(e, ESTALE, "%s: generation %" PRIu64 " is older than generation %"
-		    PRIu64 " already served: rollback refused", r->src.vault_path, gen,
-		    r->served);
-		*rollback = 1;
-		goto fail;
-	}
-	if (r->served != 0 && gen == r->served &&
-	    sodium_memcmp(mac, r->served_mac, VAULT_MAC_HEX) != 0) {
-		cs_err_set(e, ESTALE, "%s: generation %" PRIu64 " is the one served, but "
-		    "another vault's: rollback refused", r->src.vault_path, gen);
-		*rollback = 1;
-		goto fail;
-	}
-	if (state_check(&st, r->src.vault_path, gen, mac, e) == -1) {
-		*rollback = 1;
-		goto fail;
-	}
 	if (lstat(r->src.vault_path, &sb) == 0)
 		a.time = sb.st_mtim;
 	else
 		clock_gettime(CLOCK_REALTIME, &a.time);
 	sp = lo_specials(&nsp);
-	if (tree_build(r->inomap, v, r->src.ov, sp, nsp, &a, out, e) == -1)
-		goto fail;
+	if (tree_build(r->inomap, v, r->src.ov, sp, nsp, &a, out, e) == -1) {
+		vault_close(v);
+		return -1;
+	}
 	return 0;
-fail:
-	vault_close(v);
-	return -1;
 }
 
 /* Gives the heap a load leaves free back to the kernel. Parsing a vault of 100 000
@@ -253,6 +217,18 @@ reload_first(struct reload *r, struct cs_err *e)
 	return serve_loaded(r, NULL, NULL, e);
 }
 
+/* The generation of the served snapshot. */
+static uint64_t
+reload_generation(const struct reload *r)
+{
+	uint64_t gen;
+
+	pthread_mutex_lock((pthread_mutex_t *)&r->lock);
+	gen = r->served;
+	pthread_mutex_unlock((pthread_mutex_t *)&r->lock);
+	return gen;
+}
+
 static void
 refused(struct reload *r, const char *why, const struct cs_err *err)
 {
@@ -269,12 +245,6 @@ refused(struct reload *r, const char *why, const struct cs_err *err)
 	ev.pid = -1;
 	if (lo_audit(r->lo, &ev, &e) == -1)
 		fslog("audit: %s", e.msg);
-}
-
-int
-reload_now(struct reload *r, const char *why, struct cs_err *e)
-{
-	return serve_loaded(r, why, NULL, e);
 }
 
 /* What a failed load means for the next try. */
@@ -301,17 +271,6 @@ backoff_ms(int tries)
 	while (--tries > 0 && ms < RELOAD_RETRY_MAX_MS)
 		ms *= 2;
 	return ms < RELOAD_RETRY_MAX_MS ? ms : RELOAD_RETRY_MAX_MS;
-}
-
-uint64_t
-reload_generation(const struct reload *r)
-{
-	uint64_t gen;
-
-	pthread_mutex_lock((pthread_mutex_t *)&r->lock);
-	gen = r->served;
-	pthread_mutex_unlock((pthread_mutex_t *)&r->lock);
-	return gen;
 }
 
 /* Writes the audit log's tail to the state file when it moved. */
@@ -371,13 +330,13 @@ watch(void *arg)
 	int tries = 0, told = 0, rollback, timeout;
 	enum fault f;
 
-	flush_at = now_ms() + STATE_FLUSH_MS;
+	flush_at = cs_now_ms() + STATE_FLUSH_MS;
 	pfd[0] = (struct pollfd){ .fd = r->stop_fd, .events = POLLIN };
 	pfd[1] = (struct pollfd){ .fd = r->ino_fd, .events = POLLIN };
 	pfd[2] = (struct pollfd){ .fd = r->sig_fd, .events = POLLIN };
 	pfd[3] = (struct pollfd){ .fd = r->lo->purge_fd, .events = POLLIN };
 	for (;;) {
-		now = now_ms();
+		now = cs_now_ms();
 		timeout = (int)(flush_at - now);
 		if (due >= 0 && due - now < timeout)
 			timeout = (int)(due - now);
@@ -387,7 +346,7 @@ watch(void *arg)
 			break;
 		if (pfd[3].revents & POLLIN)
 			purge(r);
-		now = now_ms();
+		now = cs_now_ms();
 		if ((pfd[1].revents & POLLIN) && file_inotify_names(r->ino_fd, r->base)) {
 			if (first < 0)
 				first = now;
@@ -438,9 +397,9 @@ watch(void *arg)
 					refused(r, why, &e);
 					told = 1;
 				}
-				due = now_ms() + wait;
+				due = cs_now_ms() + wait;
 			}
-			now = now_ms();
+			now = cs_now_ms();
 		}
 		if (now >= flush_at) {
 			audit_tick(r->lo->audit);

@@ -1,7 +1,7 @@
 /* fs/reload.h - load the vault into a snapshot, then keep it current.
  *
- * A load opens the vault (with the key file, or the key that came from
- * COMFYVN_SECRETS_KEY), verifies it, refuses a generation lower than the one served or
+ * A load opens the vault as every reader does (policy/vaultio.h, vaultio_open: with the
+ * key file, or the key that came from COMFYVN_SECRETS_KEY), verifies it, refuses a generation lower than the one served or
  * the rollback floor in state_dir, or one equal to either with another MAC (a different
  * vault of the same generation: rollback), or a vault with no floor, builds a tree and
  * publishes it
@@ -52,19 +52,15 @@ struct reload;
 
 /* Borrows lo and everything src points to until reload_free. */
 int	reload_new(struct lo_data *lo, const struct reload_src *src, struct reload **out,
-	    struct cs_err *e) CS_WUR;
+	    struct cs_err *e) CS_NONNULL(1, 2, 3) CS_WUR;
 /* The first load: publishes the first snapshot, or fails (nothing is logged). */
-int	reload_first(struct reload *r, struct cs_err *e) CS_WUR;
-/* Loads now; on success publishes and invalidates, on failure keeps the served
- * snapshot and fills e (the watcher logs and audits its refusals). why names the
- * trigger ("SIGHUP", "change"). */
-int	reload_now(struct reload *r, const char *why, struct cs_err *e) CS_WUR;
+int	reload_first(struct reload *r, struct cs_err *e) CS_NONNULL(1) CS_WUR;
 /* Starts the watcher thread. SIGHUP must be blocked in every thread (the thread reads
  * it from a signalfd); se receives the invalidations. */
-int	reload_start(struct reload *r, struct fuse_session *se, struct cs_err *e) CS_WUR;
+int	reload_start(struct reload *r, struct fuse_session *se, struct cs_err *e)
+	    CS_NONNULL(1, 2) CS_WUR;
 /* Stops the thread (if started) and writes the audit tail to the state file. */
-void	reload_stop(struct reload *r);
+void	reload_stop(struct reload *r) CS_NONNULL(1);
 void	reload_free(struct reload *r);		/* NULL is fine; stops first */
-uint64_t reload_generation(const struct reload *r);	/* of the served snapshot */
 
 #endif

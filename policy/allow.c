@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "allow.h"
+#include "config.h"
 
 #define SHOWN_MAX	48	/* bytes of a hostile pattern echoed in a message */
 #define SHOWN_BUF	CS_SHOW_BUF(SHOWN_MAX)
@@ -567,7 +568,8 @@ allow_source_name(enum allow_source s)
 	return s == ALLOW_FROM_ENV ? "env" : "config";
 }
 
-void
+/* Formats host:port as it would be written in a pattern (IPv6 in brackets) into buf. */
+static void
 allow_format_pair(const struct allow_target *t, char *buf, size_t len)
 {
 	char a[INET6_ADDRSTRLEN];
@@ -592,7 +594,6 @@ allow_decide(const struct cfg *c, const char *const *job_allow, size_t njob, int
 	char pair[ALLOW_NAME_MAX + 8], shown[SHOWN_BUF];	/* name:65535 */
 	size_t i;
 
-	assert(c != NULL && ans != NULL);
 	assert(njob == 0 || job_allow != NULL);
 	memset(ans, 0, sizeof *ans);
 	if (allow_target(host, port, &t, e) == -1)

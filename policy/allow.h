@@ -26,11 +26,15 @@
 #include <stddef.h>
 
 #include "../crypto/err.h"
-#include "config.h"
+
+struct cfg;
 
 #define ALLOW_PATTERN_MAX	1024	/* bytes of one pattern, blanks trimmed */
 #define ALLOW_NAME_MAX		253	/* bytes of a host name, without the trailing dot */
 #define ALLOW_REASON_MAX	512	/* bytes of an answer's reason, including the NUL */
+
+/* Where an allowlist entry came from (policy/config.h), for "defaults" answers. */
+enum allow_source { ALLOW_FROM_CONFIG, ALLOW_FROM_ENV };
 
 enum allow_kind {
 	ALLOW_ANY,		/* "*" */
@@ -67,23 +71,22 @@ struct allow_answer {
 };
 
 /* Parses one pattern. EINVAL naming the pattern and what is wrong with it. */
-int	allow_parse(const char *pattern, struct allow_pat *out, struct cs_err *e) CS_WUR;
+int	allow_parse(const char *pattern, struct allow_pat *out, struct cs_err *e)
+	    CS_NONNULL(2) CS_WUR;
 /* Validates the host being checked (a name, an IPv4 or IPv6 literal, IPv6 optionally in
  * brackets; no wildcard, port or CIDR) and the port (1-65535). EINVAL naming them. */
 int	allow_target(const char *host, int port, struct allow_target *out, struct cs_err *e)
-	    CS_WUR;
+	    CS_NONNULL(3) CS_WUR;
 /* 1 when the pattern covers the target, else 0. */
-int	allow_match(const struct allow_pat *p, const struct allow_target *t);
+int	allow_match(const struct allow_pat *p, const struct allow_target *t) CS_NONNULL(1, 2);
 /* The sandbox decision for host:port (see the top of this file). Every pattern of both
  * lists is parsed first, whatever the guard: one that does not parse is an error naming
  * where it came from and never turns into an allow or a deny. Returns 0 with ans filled,
  * or -1 with e set (ans->allowed is then 0). job_allow may be NULL when njob is 0. */
 int	allow_decide(const struct cfg *c, const char *const *job_allow, size_t njob,
 	    int network, const char *host, int port, struct allow_answer *ans,
-	    struct cs_err *e) CS_WUR;
+	    struct cs_err *e) CS_NONNULL(1, 5, 7) CS_WUR;
 /* "config" or "env". */
 const char	*allow_source_name(enum allow_source s);
-/* Formats host:port as it would be written in a pattern (IPv6 in brackets) into buf. */
-void	allow_format_pair(const struct allow_target *t, char *buf, size_t len);
 
 #endif

@@ -53,6 +53,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "../base/file.h"
 #include "audit.h"
 #include "auditread.h"
 
@@ -464,33 +465,6 @@ out:
 	return rc;
 }
 
-static int
-write_all(int fd, const char *p, size_t len, size_t *done)
-{
-	ssize_t n;
-
-	*done = 0;
-	while (*done < len) {
-		n = write(fd, p + *done, len - *done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		*done += (size_t)n;	/* short only when the disk fills or a pipe breaks */
-	}
-	return 0;
-}
-
-static int
-lock_log(int fd, int op)
-{
-	while (flock(fd, op) == -1) {
-		if (errno != EINTR)
-			return -1;
-	}
-	return 0;
-}
-
 /* Writes body (a compact JSON object) as the line after (cseq, chash), at size, and
  * moves the cached tail to it. Under io and the flock. */
 static int
@@ -511,7 +485,7 @@ put_line(struct audit *a, const char *body, size_t bodylen, off_t size, struct c
 	memcpy(line, head, (size_t)hl);
 	memcpy(line + hl, body + 1, bodylen - 1);
 	line[len - 1] = '\n';
-	if (write_all(a->wfd, line, len, &done) == -1) {
+	if (file_write_all(a->wfd, line, len, &done) == -1) {
 		saved = errno;
 		if (done > 0 && a->regular && ftruncate(a->wfd, size) == 0)
 			done = 0;	/* the torn piece is gone again */
@@ -729,10 +703,10 @@ do_append(struct audit *a, struct job *j, int locked)
 		}
 		return write_line(a, j, 0);
 	}
-	if (!locked && lock_log(a->lfd, LOCK_EX) == -1)
+	if (!locked && file_flock(a->lfd, LOCK_EX) == -1)
 		return cs_err_sys(&j->err, errno, "%s: lock", a->lockpath);
 	rc = append_locked(a, j);
-	lock_log(a->lfd, LOCK_UN);
+	file_flock(a->lfd, LOCK_UN);
 	if (rc == 0 && a->flush == AUDIT_FLUSH_SYNC && fdatasync(a->wfd) == -1)
 		rc = cs_err_sys(&j->err, errno, "%s: fdatasync", a->path);
 	return rc;

@@ -258,7 +258,7 @@ static int
 check_line(const char *path, uint64_t ln, const char *p, size_t len, struct vstate *vs,
     struct cs_err *e)
 {
-	char text[JSON_ERROR_TEXT_LENGTH], why[CS_SHOW_BUF(JSON_ERROR_TEXT_LENGTH)], *near;
+	char why[CS_JSON_REASON_BUF];
 	json_error_t jerr;
 	json_t *root, *v, *ev;
 	json_int_t s;
@@ -266,13 +266,9 @@ check_line(const char *path, uint64_t ln, const char *p, size_t len, struct vsta
 
 	if ((root = json_loadb(p, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
 		/* The excerpt jansson quotes is raw bytes of the line: an edited log could
-		 * carry terminal escapes to the admin's screen. */
-		snprintf(text, sizeof text, "%s", jerr.text);
-		if ((near = strstr(text, " near ")) != NULL)
-			*near = '\0';
+		 * carry terminal escapes to the admin's screen (cs_json_reason cuts it). */
 		return cs_err_set(e, EBADMSG, "%s: line %llu: not JSON: %s", path,
-		    (unsigned long long)ln, cs_show(text, strlen(text), sizeof text, why,
-		    sizeof why));
+		    (unsigned long long)ln, cs_json_reason(jerr.text, why, sizeof why));
 	}
 	if (!json_is_object(root)) {
 		cs_err_set(e, EBADMSG, "%s: line %llu: not a JSON object", path,

@@ -13,9 +13,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +25,9 @@
 
 #include <ini.h>
 
+#include "../base/file.h"
+#include "../base/ids.h"
+#include "../base/name.h"
 #include "../crypto/vault.h"
 #include "config.h"
 
@@ -35,7 +36,6 @@
 #define SECTION_MAX		128		/* bytes of a section name we keep */
 #define SHOWN_MAX		48		/* bytes of a name echoed in a message */
 #define PROVIDER_PREFIX		"provider."
-#define PW_BUF_BYTES		16384		/* for getpwnam_r, grown on ERANGE */
 
 enum sec { SEC_NONE, SEC_VAULT, SEC_AUDIT, SEC_FEATURES, SEC_SANDBOX, SEC_PROVIDER, SEC_BAD };
 
@@ -100,25 +100,6 @@ static const char *
 show(const char *s, char *out, size_t n)
 {
 	return cs_show(s, strlen(s), SHOWN_MAX, out, n);
-}
-
-/* [a-z0-9][a-z0-9._-]{0,63}, no "..": the vault's rule for provider names (VAULT_NAME_MAX),
- * checked here so that a bad [provider.NAME] is an error naming the config line. */
-static int
-name_ok(const char *s)
-{
-	size_t i;
-
-	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
-		return 0;
-	for (i = 0; s[i] != '\0'; i++) {
-		if (i == VAULT_NAME_MAX)
-			return 0;
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-		    s[i] == '.' || s[i] == '_' || s[i] == '-'))
-			return 0;
-	}
-	return strstr(s, "..") == NULL;
 }
 
 static int
@@ -286,94 +267,15 @@ parse_allow(struct loader *l, const char *value, void *slot)
 	return NULL;
 }
 
-/* A user name, or a number as chown(1) takes it. */
-static const char *
-parse_owner(const char *value, uid_t *out)
-{
-	struct passwd pw, *res = NULL;
-	unsigned long v;
-	size_t n = PW_BUF_BYTES;
-	char *buf;
-	int rc;
-
-	if (isdigit((unsigned char)value[0])) {
-		if (parse_ulong(value, 0, (uid_t)-1 - 1, &v) == -1)
-			return "expected a user name or a number below 4294967295";
-		*out = (uid_t)v;
-		return NULL;
-	}
-	for (;;) {
-		if ((buf = malloc(n)) == NULL)
-			return "out of memory";
-		rc = getpwnam_r(value, &pw, buf, n, &res);
-		if (rc != ERANGE || n >= 1024 * 1024)
-			break;
-		free(buf);
-		n *= 4;
-	}
-	if (res != NULL)
-		*out = pw.pw_uid;
-	free(buf);
-	return res != NULL ? NULL : "no such user";
-}
-
-static const char *
-parse_group(const char *value, gid_t *out)
-{
-	struct group gr, *res = NULL;
-	unsigned long v;
-	size_t n = PW_BUF_BYTES;
-	char *buf;
-	int rc;
-
-	if (isdigit((unsigned char)value[0])) {
-		if (parse_ulong(value, 0, (gid_t)-1 - 1, &v) == -1)
-			return "expected a group name or a number below 4294967295";
-		*out = (gid_t)v;
-		return NULL;
-	}
-	for (;;) {
-		if ((buf = malloc(n)) == NULL)
-			return "out of memory";
-		rc = getgrnam_r(value, &gr, buf, n, &res);
-		if (rc != ERANGE || n >= 1024 * 1024)
-			break;
-		free(buf);
-		n *= 4;
-	}
-	if (res != NULL)
-		*out = gr.gr_gid;
-	free(buf);
-	return res != NULL ? NULL : "no such group";
-}
-
 /* [features] audit_group: a group name or number, resolved now. */
 static const char *
 parse_audit_group(struct loader *l, const char *value, void *slot)
 {
 	const char *why;
 
-	if ((why = parse_group(value, slot)) == NULL)
+	if ((why = cs_parse_group(value, slot)) == NULL)
 		l->c->has_audit_group = 1;
 	return why;
-}
-
-/* Octal permission bits only: 440, 0440; no setuid, setgid or sticky bit. */
-static const char *
-parse_mode(const char *value, mode_t *out)
-{
-	const char *p;
-	unsigned v = 0;
-
-	for (p = value; *p != '\0'; p++) {
-		if (*p < '0' || *p > '7' || p - value >= 4)
-			return "expected an octal mode from 0000 to 0777";
-		v = v * 8 + (unsigned)(*p - '0');
-	}
-	if (p == value || v > 0777)
-		return "expected an octal mode from 0000 to 0777";
-	*out = (mode_t)v;
-	return NULL;
 }
 
 static int
@@ -438,8 +340,8 @@ add_provider(struct cfg *c, const char *name, size_t *idx)
 static void
 section(struct loader *l, const char *p, size_t len)
 {
-	char shown[CS_SHOW_BUF(SHOWN_MAX)];
-	const char *end;
+	char shown[CS_SHOW_BUF(SHOWN_MAX)], why[CS_ERR_MSG_MAX];
+	const char *end, *pname;
 	size_t n;
 
 	if ((end = memchr(p, ']', len)) == NULL)
@@ -462,12 +364,12 @@ section(struct loader *l, const char *p, size_t len)
 		l->sec = SEC_SANDBOX;
 	} else if (strncmp(l->secname, PROVIDER_PREFIX, sizeof PROVIDER_PREFIX - 1) == 0) {
 		l->sec = SEC_PROVIDER;
-		if (!name_ok(l->secname + sizeof PROVIDER_PREFIX - 1)) {
+		pname = l->secname + sizeof PROVIDER_PREFIX - 1;
+		if (cs_name_why(pname, strlen(pname), "provider", why, sizeof why) == -1) {
 			l->sec = SEC_BAD;
-			fail(l, "[%s]: bad provider name (expected [a-z0-9][a-z0-9._-]{0,63}, "
-			    "no \"..\")", show(l->secname, shown, sizeof shown));
-		} else if (add_provider(l->c, l->secname + sizeof PROVIDER_PREFIX - 1,
-		    &l->prov) == -1) {
+			fail(l, "[%s]: bad provider name (expected " CS_NAME_RULE ", no \"..\")",
+			    show(l->secname, shown, sizeof shown));
+		} else if (add_provider(l->c, pname, &l->prov) == -1) {
 			l->sec = SEC_BAD;
 			fail(l, "out of memory");
 		}
@@ -523,13 +425,13 @@ provider_key(struct loader *l, const char *name, const char *value)
 
 	if (strcmp(name, "owner") == 0) {
 		has = &pv->has_owner;
-		why = *has ? NULL : parse_owner(value, &pv->owner);
+		why = *has ? NULL : cs_parse_user(value, &pv->owner);
 	} else if (strcmp(name, "group") == 0) {
 		has = &pv->has_group;
-		why = *has ? NULL : parse_group(value, &pv->group);
+		why = *has ? NULL : cs_parse_group(value, &pv->group);
 	} else if (strcmp(name, "mode") == 0) {
 		has = &pv->has_mode;
-		why = *has ? NULL : parse_mode(value, &pv->mode);
+		why = *has ? NULL : cs_parse_mode(value, &pv->mode);
 	} else {
 		return fail(l, "[%s] %s: unknown key", show(l->secname, sn, sizeof sn),
 		    show(name, kn, sizeof kn));
@@ -592,38 +494,6 @@ handler(void *user, const char *sec, const char *name, const char *value)
 	if ((why = keys[i].parse(l, value, (char *)l->c + keys[i].off)) != NULL)
 		return fail(l, "[%s] %s: %s", l->secname, name, why);
 	return 1;
-}
-
-static int
-read_file(int fd, const char *path, char **out, size_t *len, struct cs_err *e)
-{
-	char *buf;
-	size_t n = 0;
-	ssize_t r;
-
-	if ((buf = malloc(CFG_FILE_MAX_BYTES + 1)) == NULL)
-		return cs_err_sys(e, ENOMEM, "%s", path);
-	while (n <= CFG_FILE_MAX_BYTES) {
-		r = read(fd, buf + n, CFG_FILE_MAX_BYTES + 1 - n);
-		if (r == 0)
-			break;
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			free(buf);
-			return cs_err_sys(e, errno, "%s: read", path);
-		}
-		n += (size_t)r;
-	}
-	if (n > CFG_FILE_MAX_BYTES) {
-		free(buf);
-		return cs_err_set(e, EFBIG, "%s: larger than %u bytes; not a config file", path,
-		    CFG_FILE_MAX_BYTES);
-	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	return 0;
 }
 
 static int
@@ -754,7 +624,8 @@ cfg_load(const char *path, struct cfg **out, struct cs_err *e)
 		    (unsigned)st.st_uid);
 		goto out;
 	}
-	if (read_file(fd, path, &buf, &len, e) == -1 || parse_file(c, path, buf, len, e) == -1)
+	if (file_read_fd(fd, path, "config file", CFG_FILE_MAX_BYTES, &buf, &len, e) == -1 ||
+	    parse_file(c, path, buf, len, e) == -1)
 		goto out;
 	if (set_string(&c->path, path) == -1) {
 		cs_err_sys(e, ENOMEM, "%s", path);
@@ -783,9 +654,9 @@ cfg_parse(const char *buf, size_t len, const char *name, struct cfg **out, struc
 
 	*out = NULL;
 	if (len > CFG_FILE_MAX_BYTES)
-		return cs_err_set(e, EFBIG, "%s: larger than %u bytes; not a config file", name,
-		    CFG_FILE_MAX_BYTES);
-	/* parse_file() wants the NUL that read_file() adds. */
+		return cs_err_set(e, EFBIG, "%s: the config file is larger than %u bytes; "
+		    "refusing to read it", name, CFG_FILE_MAX_BYTES);
+	/* parse_file() wants the NUL that file_read_fd() adds. */
 	if ((copy = malloc(len + 1)) == NULL)
 		return cs_err_sys(e, ENOMEM, "%s", name);
 	memcpy(copy, buf, len);

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "../crypto/err.h"
+#include "allow.h"
 
 #define CFG_DEFAULT_PATH	"/etc/comfysecrets/comfysecrets.ini"
 #define CFG_DEFAULT_VAULT	"/var/lib/comfysecrets/vault.json"
@@ -36,9 +37,6 @@ enum audit_flush {
 	AUDIT_FLUSH_ASYNC,	/* fdatasync in the background, at least every 100 ms */
 	AUDIT_FLUSH_NONE	/* leave it to the kernel */
 };
-
-/* Where an allowlist entry came from, for "defaults" answers. */
-enum allow_source { ALLOW_FROM_CONFIG, ALLOW_FROM_ENV };
 
 struct cfg_allow {
 	char			*pattern;	/* as written, trimmed */
@@ -81,7 +79,8 @@ int	cfg_load(const char *path, struct cfg **out, struct cs_err *e) CS_NONNULL(2)
  * the environment; name is used in messages (fuzzing, tests). Caller frees with cfg_free(). */
 int	cfg_parse(const char *buf, size_t len, const char *name, struct cfg **out,
 	    struct cs_err *e) CS_NONNULL(3, 4) CS_WUR;
-/* The defaults and the environment only, no file. */
+/* The defaults and the environment only, no file (for the tests: the programs use
+ * cfg_load, which is this when the default file is missing). */
 int	cfg_defaults(struct cfg **out, struct cs_err *e) CS_NONNULL(1) CS_WUR;
 /* Replaces a string setting (vault_path, key_file, audit_path) from a command line. */
 int	cfg_set_path(char **slot, const char *value, struct cs_err *e) CS_NONNULL(1) CS_WUR;

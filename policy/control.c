@@ -440,19 +440,6 @@ wipe(json_t *req)
 	}
 }
 
-/* jansson's texts end in "near '<input>'", which could be part of a key: cut it. */
-static void
-parse_error(const json_error_t *jerr, char *out, size_t n)
-{
-	char *near;
-
-	snprintf(out, n, "%s", jerr->text);
-	if ((near = strstr(out, " near ")) != NULL)
-		*near = '\0';
-	else if ((near = strstr(out, " near")) != NULL)
-		*near = '\0';
-}
-
 /* json_dumpb, not json_dumps: the answer is ours to malloc, so the caller's free() is
  * right even when the process gave jansson its own allocator. */
 static int
@@ -533,7 +520,7 @@ control_handle(const struct control_ctx *ctx, const char *req, size_t len, char 
 {
 	json_error_t jerr;
 	json_t *root = NULL, *ans;
-	char why[sizeof jerr.text];
+	char why[CS_JSON_REASON_BUF];
 
 	*answer = NULL;
 	*alen = 0;
@@ -542,9 +529,9 @@ control_handle(const struct control_ctx *ctx, const char *req, size_t len, char 
 		    CONTROL_REQUEST_MAX);
 	else if ((root = json_loadb(req != NULL ? req : "", len, JSON_REJECT_DUPLICATES,
 	    &jerr)) == NULL) {
-		parse_error(&jerr, why, sizeof why);
+		/* jansson's text can quote the request, which can hold a key. */
 		ans = fail("request: bad JSON at line %d, column %d: %s", jerr.line,
-		    jerr.column, why);
+		    jerr.column, cs_json_reason(jerr.text, why, sizeof why));
 	} else if (!json_is_object(root))
 		ans = fail("request: not a JSON object");
 	else

@@ -86,15 +86,15 @@ struct control_ctx {
  * without reading req, which may then hold fewer bytes or be NULL: a caller that
  * stopped keeping an oversized request still gets the error naming its true size. */
 int	control_handle(const struct control_ctx *ctx, const char *req, size_t len,
-	    char **answer, size_t *alen) CS_WUR;
+	    char **answer, size_t *alen) CS_NONNULL(1, 4, 5) CS_WUR;
 /* The check answer for a path name "host:port" ("api.example.com:443", "[::1]:8000"),
  * as if {"op":"check","host":...,"port":...} had been sent (network true, no job list),
  * denial audited the same way. Same ownership and return as control_handle. */
 int	control_check_pair(const struct control_ctx *ctx, const char *pair, char **answer,
-	    size_t *alen) CS_WUR;
+	    size_t *alen) CS_NONNULL(1, 2, 3, 4) CS_WUR;
 /* 0 when pair is a path name control_check_pair() would check ("host:port",
  * "[v6]:port", a valid host, a port 1-65535); -1 with e set (EINVAL, naming the pair
  * and what is wrong) when it is not. Decides nothing and audits nothing. */
-int	control_pair_parse(const char *pair, struct cs_err *e) CS_WUR;
+int	control_pair_parse(const char *pair, struct cs_err *e) CS_NONNULL(1) CS_WUR;
 
 #endif

@@ -49,6 +49,6 @@ typedef int	(*dotenv_fn)(void *arg, const unsigned char *buf, const struct doten
  * e (EINVAL) saying "FILE:LINE: reason" for the first line that does not fit the
  * grammar, or fn's error; fn may have been called for earlier entries. */
 int	dotenv_parse(unsigned char *buf, size_t len, const char *file, dotenv_fn fn,
-	    void *arg, struct cs_err *e) CS_WUR;
+	    void *arg, struct cs_err *e) CS_NONNULL(3, 4) CS_WUR;
 
 #endif

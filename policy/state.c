@@ -14,14 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
 
-#include "../crypto/file.h"
+#include "../base/file.h"
 #include "state.h"
 
 #define STATE_FILE_MAX	(64u * 1024)	/* bytes; the real file is under 5 KiB */
@@ -163,24 +162,10 @@ check_dir(const char *state_dir, const char *vault_path, int create, struct cs_e
 	return safe_chain(real, e) == -1 ? -1 : 1;
 }
 
-/* jansson's message, made safe for a terminal: its "near '...'" excerpt is cut and the
- * rest (which can name a key from the file) escaped, so no raw control byte of the
- * file reaches a message through the excerpt. */
-static const char *
-jtext(const json_error_t *jerr, char *out, size_t n)
-{
-	char text[sizeof jerr->text], *near;
-
-	snprintf(text, sizeof text, "%s", jerr->text);
-	if ((near = strstr(text, " near ")) != NULL)
-		*near = '\0';
-	return cs_show(text, strlen(text), sizeof text, out, n);
-}
-
 static int
 parse(const char *path, const char *text, size_t len, struct cs_state *st, struct cs_err *e)
 {
-	char why[CS_SHOW_BUF(JSON_ERROR_TEXT_LENGTH)];
+	char why[CS_JSON_REASON_BUF];
 	json_error_t jerr;
 	json_t *root;
 	json_int_t gen = 0, seq = 0;
@@ -190,12 +175,12 @@ parse(const char *path, const char *text, size_t len, struct cs_state *st, struc
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL)
 		return cs_err_set(e, EINVAL, "%s:%d: not a state file: %s", path, jerr.line,
-		    jtext(&jerr, why, sizeof why));
+		    cs_json_reason(jerr.text, why, sizeof why));
 	if (json_unpack_ex(root, &jerr, JSON_STRICT, "{s?s, s:I, s?s, s:I, s:s, s:s}",
 	    "vault", &vault, "generation", &gen, "mac", &mac, "audit_seq", &seq,
 	    "audit_hash", &hash, "audit_path", &apath) == -1) {
 		cs_err_set(e, EINVAL, "%s: not a state file: %s", path,
-		    jtext(&jerr, why, sizeof why));
+		    cs_json_reason(jerr.text, why, sizeof why));
 		goto out;
 	}
 	if (gen < 0 || seq < 0 || strlen(hash) > AUDIT_HASH_HEX ||
@@ -216,24 +201,19 @@ out:
 	return rc;
 }
 
+/* Reads and parses the state file open at fd (from its start); an empty file is a lock
+ * holder's that was never written: all zero. */
 static int
 read_fd(int fd, const char *path, struct cs_state *st, struct cs_err *e)
 {
 	char *buf;
-	ssize_t n;
-	size_t len = 0;
+	size_t len;
 	int rc;
 
-	if ((buf = malloc(STATE_FILE_MAX)) == NULL)
-		return cs_err_sys(e, ENOMEM, "%s", path);
-	while ((n = pread(fd, buf + len, STATE_FILE_MAX - len, (off_t)len)) > 0)
-		len += (size_t)n;
-	if (n < 0) {
-		rc = cs_err_sys(e, errno, "%s: read", path);
-	} else if (len == STATE_FILE_MAX) {
-		rc = cs_err_set(e, EFBIG, "%s: not a state file: too large", path);
-	} else if (len == 0) {
-		memset(st, 0, sizeof *st);	/* created by a lock holder, never written */
+	if (file_read_fd(fd, path, "state file", STATE_FILE_MAX, &buf, &len, e) == -1)
+		return -1;
+	if (len == 0) {
+		memset(st, 0, sizeof *st);
 		rc = 0;
 	} else {
 		rc = parse(path, buf, len, st, e);
@@ -298,31 +278,6 @@ out:
 	free(text);
 	json_decref(root);
 	return rc;
-}
-
-/* Opens and flocks the lock file at lockp; -1 with e set for anything but a regular
- * file (O_NONBLOCK: a FIFO there must not hang the open). */
-static int
-lock_state(const char *lockp, struct cs_err *e)
-{
-	struct stat sb;
-	int fd;
-
-	fd = open(lockp, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
-	if (fd == -1)
-		return cs_err_sys(e, errno, "%s", lockp);
-	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
-		close(fd);
-		return cs_err_set(e, EINVAL, "%s: the lock file is not a regular file", lockp);
-	}
-	while (flock(fd, LOCK_EX) == -1) {
-		if (errno != EINTR) {
-			cs_err_sys(e, errno, "%s: lock", lockp);
-			close(fd);
-			return -1;
-		}
-	}
-	return fd;
 }
 
 /* Reads the state file at path into st: 1 read, 0 there is none, -1 error. */
@@ -450,7 +405,7 @@ update(const char *state_dir, const char *vault_path, enum how how, uint64_t gen
 	    check_dir(state_dir, vault_path, 1, e) == -1)
 		return -1;
 	snprintf(lockp, sizeof lockp, "%s.lock", path);
-	if ((lfd = lock_state(lockp, e)) == -1)
+	if (file_lock(lockp, &lfd, e) == -1)
 		return -1;
 	memset(&st, 0, sizeof st);
 	if ((rc = read_at(path, &st, e)) == 0 && (rc = read_legacy(vault_path, &st, e)) == 1)
@@ -485,7 +440,7 @@ update(const char *state_dir, const char *vault_path, enum how how, uint64_t gen
 	if (rc == 0 && carried)
 		drop_legacy(vault_path);
 out:
-	close(lfd);	/* releases the flock */
+	file_unlock(lfd);
 	return rc;
 }
 

@@ -48,30 +48,31 @@ struct cs_state {
 /* The floor file of vault_path in state_dir, into buf (n bytes). The vault's folder must
  * exist (its real path names the vault). ENOENT when it does not. */
 int	state_path(const char *state_dir, const char *vault_path, char *buf, size_t n,
-	    struct cs_err *e) CS_WUR;
+	    struct cs_err *e) CS_NONNULL(1, 2, 3) CS_WUR;
 /* Reads the state of vault_path: the floor file in state_dir, else the old file beside
  * the vault (st->legacy), else all zeros (st->file is set in every case). Refuses an
  * unsafe state_dir (EPERM), a state file that is not a regular file, or a malformed one
  * (EINVAL): a broken floor is never read as no floor. */
 int	state_read(const char *state_dir, const char *vault_path, struct cs_state *st,
-	    struct cs_err *e) CS_WUR;
+	    struct cs_err *e) CS_NONNULL(1, 2, 3) CS_WUR;
 /* Checks a verified vault of generation gen and MAC mac, read after st, against st:
  * ENOENT when st has no floor, ESTALE when gen is below the floor or equals it with
  * another MAC. The message names vault_path, both generations, st->file and what to do. */
 int	state_check(const struct cs_state *st, const char *vault_path, uint64_t gen,
-	    const char *mac, struct cs_err *e) CS_WUR;
+	    const char *mac, struct cs_err *e) CS_NONNULL(1, 2, 4) CS_WUR;
 /* Raises the floor to (gen, mac) when gen is above it, or binds mac to a floor of gen
  * that has none; never lowers it. Creates state_dir (0700, one level) and the file when
  * missing, carrying an old "<vault>.state" over and removing it. */
 int	state_advance_floor(const char *state_dir, const char *vault_path, uint64_t gen,
-	    const char *mac, struct cs_err *e) CS_WUR;
+	    const char *mac, struct cs_err *e) CS_NONNULL(1, 2, 4) CS_WUR;
 /* Sets the floor to (gen, mac) whatever it was (`init`, `floor --reset`); *was (may be
  * NULL) gets the generation it replaces. The audit point is kept. */
 int	state_reset_floor(const char *state_dir, const char *vault_path, uint64_t gen,
-	    const char *mac, uint64_t *was, struct cs_err *e) CS_WUR;
+	    const char *mac, uint64_t *was, struct cs_err *e) CS_NONNULL(1, 2, 4) CS_WUR;
 /* Moves the audit point to (seq, hash, path) when seq is larger than the stored one or
  * the path differs. The floor is kept (none stays none). */
 int	state_advance_audit(const char *state_dir, const char *vault_path, uint64_t audit_seq,
-	    const char *audit_hash, const char *audit_path, struct cs_err *e) CS_WUR;
+	    const char *audit_hash, const char *audit_path, struct cs_err *e) CS_NONNULL(1, 2)
+	    CS_WUR;
 
 #endif

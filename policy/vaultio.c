@@ -6,36 +6,82 @@
  * vault older than the floor is a real rollback, not a save that landed in between.
  * Nothing here prints or knows who asked: the CLI and the daemon report and audit. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "../crypto/store.h"
 #include "state.h"
 #include "vaultio.h"
 
 int
+vaultio_open(const struct vaultio_src *src, struct key **k, struct vault **v, int *rollback,
+    struct cs_err *e)
+{
+	const char *path = src->vault_path;
+	char mac[VAULT_MAC_HEX + 1];
+	struct key *key = NULL;
+	struct cs_state st;
+	uint64_t gen;
+	int rc;
+
+	if (k != NULL)
+		*k = NULL;
+	*v = NULL;
+	/* The floor before the vault: writers save the vault, then advance the floor, so
+	 * read the other way round a save landing in between would look like a rollback. */
+	if (state_read(src->state_dir, path, &st, e) == -1)
+		return -1;
+	if (src->key != NULL)
+		rc = vault_open(path, src->key, v, e);
+	else
+		rc = store_open(path, src->key_file, &key, v, e);
+	if (rc == -1)
+		return -1;
+	gen = vault_generation(*v);
+	vault_mac_hex(*v, mac);
+	/* What the caller has seen is a floor of its own, which no file can take away. */
+	if (src->seen != 0 && gen < src->seen)
+		rc = cs_err_set(e, ESTALE, "%s: generation %" PRIu64 " is older than "
+		    "generation %" PRIu64 " already served: rollback refused", path, gen,
+		    src->seen);
+	else if (src->seen != 0 && gen == src->seen && src->seen_mac != NULL &&
+	    sodium_memcmp(mac, src->seen_mac, VAULT_MAC_HEX) != 0)
+		rc = cs_err_set(e, ESTALE, "%s: generation %" PRIu64 " is the one served, but "
+		    "another vault's: rollback refused", path, gen);
+	else
+		rc = state_check(&st, path, gen, mac, e);
+	if (rc == -1 && rollback != NULL)
+		*rollback = 1;
+	/* A floor from the old place, or one not yet bound to a MAC: settle it now, once. */
+	if (rc == 0 && src->settle && (st.legacy || st.mac[0] == '\0'))
+		rc = state_advance_floor(src->state_dir, path, gen, mac, e);
+	if (rc == -1) {
+		vault_close(*v);
+		key_free(key);
+		*v = NULL;
+		return -1;
+	}
+	if (k != NULL)
+		*k = key;
+	else
+		key_free(key);
+	return 0;
+}
+
+int
 vaultio_open_read(const struct cfg *c, struct key **k, struct vault **v, struct cs_err *e)
 {
-	const char *path = c->vault_path;
-	char mac[VAULT_MAC_HEX + 1];
-	struct cs_state st;
+	const struct vaultio_src src = {
+		.vault_path = c->vault_path,
+		.state_dir = c->state_dir,
+		.key_file = c->key_file,
+		.settle = 1,
+	};
 
-	if (state_read(c->state_dir, path, &st, e) == -1 ||
-	    store_open(path, c->key_file, k, v, e) == -1)
-		return -1;
-	vault_mac_hex(*v, mac);
-	if (state_check(&st, path, vault_generation(*v), mac, e) == -1)
-		goto fail;
-	/* A floor from the old place, or one not yet bound to a MAC: settle it now, once. */
-	if ((st.legacy || st.mac[0] == '\0') &&
-	    state_advance_floor(c->state_dir, path, vault_generation(*v), mac, e) == -1)
-		goto fail;
-	return 0;
-fail:
-	vaultio_close(-1, *k, *v);
-	*v = NULL;
-	*k = NULL;
-	return -1;
+	return vaultio_open(&src, k, v, NULL, e);
 }
 
 /* Lock, open, settle an interrupted rotation, sweep what killed writers left. */

@@ -24,17 +24,45 @@
 #include "audit.h"
 #include "config.h"
 
-/* Opens c's vault with its key; refuses one below the floor or of its generation with
- * another MAC (ESTALE), or one with no floor (ENOENT); settles a floor migrated from the
- * old place. Caller frees both: vaultio_close(-1, k, v). */
+/* Where a reader's vault is and what it already holds to: the arguments of
+ * vaultio_open(), which the CLI fills from its config and the daemon from what it was
+ * started with and what it serves. */
+struct vaultio_src {
+	const char		*vault_path;
+	const char		*state_dir;	/* the rollback floor's folder */
+	const char		*key_file;	/* unused when key is set */
+	const struct key	*key;		/* a key the caller took from
+						 * COMFYVN_SECRETS_KEY, borrowed; NULL: store_open
+						 * (the environment, then key_file) */
+	uint64_t		 seen;		/* a floor of the caller's own (the generation
+						 * the daemon serves); 0: none */
+	const char		*seen_mac;	/* seen's MAC (VAULT_MAC_HEX); NULL when seen is 0 */
+	int			 settle;	/* 1: settle the floor on success (below) */
+};
+
+/* The one way a reader opens the vault. Reads the floor (state_read) first, then opens
+ * and verifies the vault (with src->key, or store_open), then refuses, with ESTALE and
+ * *rollback set (rollback may be NULL), a generation below src->seen, or equal to it
+ * with another MAC, or one the floor refuses (state_check: below it, its generation with
+ * another MAC, or no floor at all, ENOENT). Every other error (no vault, a bad key, a
+ * vault that does not verify, EMFILE...) leaves *rollback alone. With src->settle, a
+ * floor migrated from the old place or not yet bound to a MAC is then settled
+ * (state_advance_floor; its failure fails the open); else the floor is not written (the
+ * daemon raises it itself once it serves the vault, and a state folder it cannot write
+ * is no reason not to serve). On success the caller frees *v (vault_close) and *k (key_free); *k is NULL
+ * when src->key was used, and k may be NULL then. On failure both are NULL. */
+int	vaultio_open(const struct vaultio_src *src, struct key **k, struct vault **v,
+	    int *rollback, struct cs_err *e) CS_NONNULL(1, 3) CS_WUR;
+/* vaultio_open() of c's vault with the key from the environment or c's key file, no
+ * floor of the caller's own, and settle. Caller frees both: vaultio_close(-1, k, v). */
 int	vaultio_open_read(const struct cfg *c, struct key **k, struct vault **v,
-	    struct cs_err *e) CS_WUR;
+	    struct cs_err *e) CS_NONNULL(1, 2, 3) CS_WUR;
 /* The same under the vault lock (*lockfd), finishing an interrupted rotation first.
  * On failure nothing is left held. */
 int	vaultio_open_write(const struct cfg *c, int *lockfd, struct key **k, struct vault **v,
-	    struct cs_err *e) CS_WUR;
+	    struct cs_err *e) CS_NONNULL(1, 2, 3, 4) CS_WUR;
 /* Saves v atomically and raises the floor to its generation and MAC. */
-int	vaultio_save(const struct cfg *c, struct vault *v, struct cs_err *e) CS_WUR;
+int	vaultio_save(const struct cfg *c, struct vault *v, struct cs_err *e) CS_NONNULL(1, 2) CS_WUR;
 
 /* What `comfysecrets floor --reset` did. */
 struct vaultio_floor {
@@ -47,7 +75,7 @@ struct vaultio_floor {
  * floor, whatever the floor was: for a floor that is missing, or a rollback the admin
  * accepts. */
 int	vaultio_floor_reset(const struct cfg *c, struct vaultio_floor *out, struct cs_err *e)
-	    CS_WUR;
+	    CS_NONNULL(1, 2) CS_WUR;
 /* Frees what vaultio_open_write gave (lockfd -1: already unlocked); NULLs are fine. */
 void	vaultio_close(int lockfd, struct key *k, struct vault *v);
 
@@ -64,10 +92,11 @@ struct vaultio_rotated {
  * that came from COMFYVN_SECRETS_KEY (key_from_env) is refused with EPERM: the
  * environment cannot be rewritten. */
 int	vaultio_rotate(const struct cfg *c, int key_from_env, const struct key *nk,
-	    struct vaultio_rotated *out, struct cs_err *e) CS_WUR;
+	    struct vaultio_rotated *out, struct cs_err *e) CS_NONNULL(1, 4) CS_WUR;
 /* Fills the key_rotated fields of ev (event, fingerprint, providers), which borrows r's
  * strings; the caller adds its ids and via. */
-void	vaultio_rotated_event(const struct vaultio_rotated *r, struct audit_event *ev);
+void	vaultio_rotated_event(const struct vaultio_rotated *r, struct audit_event *ev)
+	    CS_NONNULL(1, 2);
 void	vaultio_rotated_free(struct vaultio_rotated *r);	/* zeroes *r; twice is fine */
 
 #endif

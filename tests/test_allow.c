@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "../policy/allow.h"
+#include "../policy/config.h"
 
 #define LIST_MAX	4
 #define NET		1	/* the job asks for the network */

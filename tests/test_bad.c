@@ -377,7 +377,8 @@ test_ten_megabyte_inputs_are_refused(void **state)
 		{ "vault", 'a', "{\"format\": \"", "input:1:10485760: not a vault: premature "
 		    "end of input" },
 		{ "vault", '[', "", "input:1:2049: not a vault: maximum parsing depth reached" },
-		{ "config", ';', "", "input: larger than 1048576 bytes; not a config file" },
+		{ "config", ';', "", "input: the config file is larger than 1048576 bytes; "
+		    "refusing to read it" },
 		{ "key", 'A', "", "input: too large to be a key file" },
 		{ "control", ' ', "{\"op\": \"defaults\"}", "request: 10485760 bytes, more than "
 		    "the 65536 allowed" },
@@ -386,7 +387,8 @@ test_ten_megabyte_inputs_are_refused(void **state)
 		    "[A-Za-z0-9][A-Za-z0-9._-]{0,63} (no \"..\")" },
 		{ "audit", 'x', "{\"seq\": 1, \"pad\": \"", "input: line 1: longer than 65536 "
 		    "bytes" },
-		{ "state", ' ', "{}", "vault.json.state: not a state file: too large" },
+		{ "state", ' ', "{}", "vault.json.state: the state file is larger than 65536 "
+		    "bytes; refusing to read it" },
 	};
 	char got[CS_ERR_MSG_MAX + 128], *buf;
 	size_t i, hl;

@@ -150,30 +150,6 @@ test_read_fd_error_names_what(void **state)
 	assert_non_null(strstr(e.msg, "value on stdin"));
 }
 
-static void
-test_equal_compares_length_and_bytes(void **state)
-{
-	struct secret *a, *b, *c, *d;
-
-	(void)state;
-	a = secret_dup("abc", 3);
-	b = secret_dup("abc", 3);
-	c = secret_dup("abd", 3);
-	d = secret_dup("abcd", 4);
-	assert_true(secret_equal(a, b));
-	assert_false(secret_equal(a, c));
-	assert_false(secret_equal(a, d));
-	secret_free(a);
-	secret_free(b);
-	secret_free(c);
-	secret_free(d);
-	a = secret_new(0);
-	b = secret_new(0);
-	assert_true(secret_equal(a, b));
-	secret_free(a);
-	secret_free(b);
-}
-
 /* Lines of /proc/self/maps: the memory maps the process holds. */
 static size_t
 maps(void)
@@ -274,7 +250,6 @@ main(void)
 		cmocka_unit_test(test_read_fd_of_nothing_is_empty),
 		cmocka_unit_test(test_read_fd_over_the_limit_is_refused_naming_what),
 		cmocka_unit_test(test_read_fd_error_names_what),
-		cmocka_unit_test(test_equal_compares_length_and_bytes),
 		cmocka_unit_test(test_small_secrets_share_a_few_maps),
 		cmocka_unit_test(test_a_freed_chunk_is_wiped_whole),
 		cmocka_unit_test(test_writing_past_a_large_value_faults),

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "../../policy/allow.h"
+#include "../../policy/config.h"
 
 static void
 clean(const struct cs_err *e)

@@ -88,4 +88,17 @@ for c in "\$NAME unquoted|COMFYVN_SECRET_NEW_D=pa\$word$SECRET" \
 done
 check "no refused import wrote anything" cmp "$CSD/vault.json" "$T/vault.before"
 
+# A .json import that is not JSON: jansson's reason is given, its quotes of the input
+# (" near '...'", a byte as 0x..) are not.
+for c in "a bare word|{\"new\": {\"a\": $SECRET}}|invalid token" \
+	"a control byte|{\"new\": {\"a\": \"$SECRET$(printf '\033')\"}}|control character"; do
+	printf '%s\n' "$(echo "$c" | cut -d'|' -f2)" >"$T/bad.json"
+	csc import "$T/bad.json" >/dev/null 2>"$T/err"
+	rc=$?
+	check "JSON with ${c%%|*}: refused with jansson's reason, not the value" \
+		sh -c "[ $rc -eq 1 ] && grep -q 'bad.json:1:[0-9]*: not valid JSON: ${c##*|}\$' '$T/err' &&
+		    ! grep -q CANARY '$T/err' && ! grep -q 0x '$T/err'"
+done
+check "no refused JSON import wrote anything" cmp "$CSD/vault.json" "$T/vault.before"
+
 done_testing

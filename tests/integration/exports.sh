@@ -1,6 +1,6 @@
 #!/bin/sh
 # Every function an object file exports is declared in a header. nm lists the global
-# functions defined in $BUILD's product objects (crypto/ policy/ fs/ cli/); each must
+# functions defined in $BUILD's product objects (base/ crypto/ policy/ fs/ cli/); each must
 # appear as NAME( in a header of those folders. -Wmissing-prototypes (Makefile) already
 # refuses a definition with no prototype in sight; this also catches a prototype
 # written in a .c file instead of its module's header, and a helper that should have
@@ -11,12 +11,13 @@ if ! command -v nm >/dev/null 2>&1; then
 	done_testing
 fi
 n=0 bad=""
-for o in "$BUILD"/crypto/*.o "$BUILD"/policy/*.o "$BUILD"/fs/*.o "$BUILD"/cli/*.o; do
+for o in "$BUILD"/base/*.o "$BUILD"/crypto/*.o "$BUILD"/policy/*.o "$BUILD"/fs/*.o \
+    "$BUILD"/cli/*.o; do
 	[ -f "$o" ] || continue
 	for s in $(nm -g --defined-only "$o" | awk '$2 == "T" { print $3 }'); do
 		[ "$s" = main ] && continue
 		n=$((n + 1))
-		grep -qE "(^|[^A-Za-z0-9_])$s\(" crypto/*.h policy/*.h fs/*.h cli/*.h ||
+		grep -qE "(^|[^A-Za-z0-9_])$s\(" base/*.h crypto/*.h policy/*.h fs/*.h cli/*.h ||
 		    bad="$bad ${o#"$BUILD"/}:$s"
 	done
 done

@@ -1,4 +1,4 @@
-/* crypto/err.c - filling a struct cs_err; see err.h. */
+/* base/err.c - filling a struct cs_err, and showing hostile text in one; see err.h. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,4 +73,23 @@ cs_show(const char *s, size_t len, size_t max, char *out, size_t n)
 	}
 	out[o] = '\0';
 	return out;
+}
+
+const char *
+cs_json_reason(const char *text, char *out, size_t n)
+{
+	static const char *const cuts[] = { " near '", " 0x", " '\\" };
+	char buf[CS_JSON_REASON_MAX + 1];
+	const char *p;
+	size_t len, i;
+
+	if (text == NULL || text[0] == '\0')
+		text = "not valid JSON";
+	len = strnlen(text, CS_JSON_REASON_MAX);
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	for (i = 0; i < sizeof cuts / sizeof cuts[0]; i++)
+		if ((p = strstr(buf, cuts[i])) != NULL && (size_t)(p - buf) < len)
+			len = (size_t)(p - buf);
+	return cs_show(buf, len, CS_JSON_REASON_MAX, out, n);
 }

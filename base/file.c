@@ -1,7 +1,7 @@
-/* crypto/file.c - careful reads and atomic replacement of key and vault files; see file.h.
+/* base/file.c - careful reads, writes, locks and atomic replacement; see file.h.
  *
- * The threat is a file swapped under us: a symbolic link planted where the vault or key
- * is expected (O_NOFOLLOW), a FIFO that would block open forever (O_NONBLOCK), a huge
+ * The threat is a file swapped under us: a symbolic link planted where the vault, key or
+ * lock is expected (O_NOFOLLOW), a FIFO that would block open forever (O_NONBLOCK), a huge
  * file meant to exhaust memory (the size is checked before reading), and a crash in the
  * middle of a write (the new content only takes the name once it is on disk).
  * Nothing here knows what the bytes mean. */
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,22 +24,27 @@
 #define TMP_TRIES	16	/* attempts at an unused temporary name */
 #define TMP_RAND_BYTES	8	/* random bytes in a temporary name, as hex */
 
-static int
-writeall(int fd, const void *buf, size_t len)
+int
+file_write_all(int fd, const void *buf, size_t len, size_t *done)
 {
 	const unsigned char *p = buf;
+	size_t off = 0;
 	ssize_t n;
+	int rc = 0;
 
-	while (len > 0) {
-		n = write(fd, p, len);
+	while (off < len) {
+		n = write(fd, p + off, len - off);
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n == -1)
-			return -1;
-		p += n;
-		len -= (size_t)n;
+		if (n == -1) {
+			rc = -1;
+			break;
+		}
+		off += (size_t)n;	/* short only when the disk fills or a pipe breaks */
 	}
-	return 0;
+	if (done != NULL)
+		*done = off;
+	return rc;
 }
 
 /* The folder of path in a malloc'd string: "." when path has no slash. */
@@ -89,38 +95,51 @@ file_read(const char *path, const char *what, size_t max, char **buf, size_t *le
     struct cs_err *e)
 {
 	struct stat st;
-	char *b = NULL, *nb;
-	size_t cap, n = 0;
-	ssize_t r;
-	int fd, rc = -1;
+	int fd, rc;
 
 	*buf = NULL;
 	*len = 0;
 	if (file_open_regular(path, what, &fd, &st, e) == -1)
 		return -1;
-	if (st.st_size < 0 || (unsigned long long)st.st_size > max) {
-		cs_err_set(e, EFBIG, "%s: the %s is larger than %zu bytes; refusing to read it",
-		    path, what, max);
-		goto out;
-	}
+	/* Refused before anything is read or allocated. */
+	if (st.st_size < 0 || (unsigned long long)st.st_size > max)
+		rc = cs_err_set(e, EFBIG, "%s: the %s is larger than %zu bytes; refusing to "
+		    "read it", path, what, max);
+	else
+		rc = file_read_fd(fd, path, what, max, buf, len, e);
+	close(fd);
+	return rc;
+}
+
+int
+file_read_fd(int fd, const char *path, const char *what, size_t max, char **buf,
+    size_t *len, struct cs_err *e)
+{
+	struct stat st;
+	char *b, *nb;
+	size_t cap, n = 0;
+	ssize_t r;
+
+	*buf = NULL;
+	*len = 0;
 	/* One byte more than the size, so that EOF is seen without a second buffer; a
 	 * file that grows while we read is followed up to max. */
-	cap = (size_t)st.st_size + 1;
-	if ((b = malloc(cap + 1)) == NULL) {
-		cs_err_sys(e, ENOMEM, "%s", path);
-		goto out;
-	}
+	cap = 4096;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0 &&
+	    (unsigned long long)st.st_size <= max)
+		cap = (size_t)st.st_size + 1;
+	if (cap > max + 1)
+		cap = max + 1;
+	if ((b = malloc(cap + 1)) == NULL)
+		return cs_err_sys(e, ENOMEM, "%s", path);
 	for (;;) {
 		if (n == cap) {
-			if (cap > max) {
-				cs_err_set(e, EFBIG, "%s: the %s is larger than %zu bytes; "
-				    "refusing to read it", path, what, max);
-				goto out;
-			}
+			if (cap > max)
+				goto too_big;
 			cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
 			if ((nb = realloc(b, cap + 1)) == NULL) {
-				cs_err_sys(e, ENOMEM, "%s", path);
-				goto out;
+				free(b);
+				return cs_err_sys(e, ENOMEM, "%s", path);
 			}
 			b = nb;
 		}
@@ -128,25 +147,76 @@ file_read(const char *path, const char *what, size_t max, char **buf, size_t *le
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1) {
-			cs_err_sys(e, errno, "%s: cannot read the %s", path, what);
-			goto out;
+			free(b);
+			return cs_err_sys(e, errno, "%s: cannot read the %s", path, what);
 		}
 		if (r == 0)
 			break;
 		n += (size_t)r;
 	}
+	if (n > max)
+		goto too_big;
 	b[n] = '\0';
 	*buf = b;
 	*len = n;
-	b = NULL;
-	rc = 0;
-out:
+	return 0;
+too_big:
 	free(b);
-	close(fd);
-	return rc;
+	return cs_err_set(e, EFBIG, "%s: the %s is larger than %zu bytes; refusing to read it",
+	    path, what, max);
 }
 
 int
+file_lock(const char *lockpath, int *fd, struct cs_err *e)
+{
+	struct stat st;
+	int f;
+
+	*fd = -1;
+	if ((f = open(lockpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+	    0600)) == -1) {
+		if (errno == ELOOP)
+			return cs_err_set(e, ELOOP, "%s: the lock file is a symbolic link; "
+			    "refusing to follow it", lockpath);
+		return cs_err_sys(e, errno, "%s: cannot open the lock file", lockpath);
+	}
+	if (fstat(f, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(f);
+		return cs_err_set(e, EINVAL, "%s: the lock file is not a regular file",
+		    lockpath);
+	}
+	if (file_flock(f, LOCK_EX) == -1) {
+		cs_err_sys(e, errno, "%s: cannot lock", lockpath);
+		close(f);
+		return -1;
+	}
+	*fd = f;
+	return 0;
+}
+
+int
+file_flock(int fd, int op)
+{
+	while (flock(fd, op) == -1) {
+		if (errno != EINTR)
+			return -1;
+	}
+	return 0;
+}
+
+void
+file_unlock(int fd)
+{
+	if (fd < 0)
+		return;
+	(void)flock(fd, LOCK_UN);
+	close(fd);
+}
+
+/* fsync of the folder holding path ("." when path has no slash), so that a rename or
+ * unlink in it is durable. A file system that cannot fsync a folder (EINVAL) counts as
+ * done. */
+static int
 file_sync_dir(const char *path, struct cs_err *e)
 {
 	char *dir;
@@ -206,7 +276,7 @@ file_write_atomic(const char *path, const void *buf, size_t len, int excl, int *
 		goto out;
 	}
 	have_tmp = 1;
-	if (fchmod(fd, 0600) == -1 || writeall(fd, buf, len) == -1 || fsync(fd) == -1) {
+	if (fchmod(fd, 0600) == -1 || file_write_all(fd, buf, len, NULL) == -1 || fsync(fd) == -1) {
 		cs_err_sys(e, errno, "%s: cannot write", tmp);
 		goto out;
 	}
@@ -253,26 +323,22 @@ out:
 int
 file_sweep_tmp(const char *path, struct cs_err *e)
 {
-	char dir[PATH_MAX], prefix[NAME_MAX + 8];
+	char prefix[NAME_MAX + 8], *dir;
 	const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
 	struct dirent *d;
 	size_t plen;
 	DIR *dp;
 	int dfd, rc = 0;
 
-	if (slash == NULL)
-		snprintf(dir, sizeof dir, ".");
-	else if (slash == path)
-		snprintf(dir, sizeof dir, "/");
-	else if ((size_t)(slash - path) >= sizeof dir)
-		return cs_err_set(e, ENAMETOOLONG, "%s: path too long", path);
-	else
-		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
 	if (snprintf(prefix, sizeof prefix, "%s.tmp-", base) >= (int)sizeof prefix)
 		return cs_err_set(e, ENAMETOOLONG, "%s: name too long", path);
 	plen = strlen(prefix);
-	if ((dp = opendir(dir)) == NULL)
+	if ((dir = dirof(path)) == NULL)
+		return cs_err_sys(e, ENOMEM, "%s", path);
+	if ((dp = opendir(dir)) == NULL) {
+		free(dir);
 		return cs_err_sys(e, errno, "%s: cannot list its folder", path);
+	}
 	dfd = dirfd(dp);
 	while ((d = readdir(dp)) != NULL) {
 		if (strncmp(d->d_name, prefix, plen) != 0 ||
@@ -286,6 +352,7 @@ file_sweep_tmp(const char *path, struct cs_err *e)
 		}
 	}
 	closedir(dp);
+	free(dir);
 	return rc;
 }
 
