@@ -55,7 +55,7 @@ TESTUTIL_OBJ := $(BUILD)/tests/testutil.o
 TOOLS	:= $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 MANPAGES := $(patsubst man/%.scd,$(BUILD)/man/%,$(wildcard man/*.scd))
 BENCH_BINS := $(BUILD)/bench/benchtool $(BUILD)/bench/floorfs $(BUILD)/bench/mkvault \
-	   $(BUILD)/bench/scale
+	   $(BUILD)/bench/scale $(BUILD)/bench/callerid $(BUILD)/bench/auditcost
 
 BINS	:= $(BUILD)/comfysecrets
 ifneq ($(FS_SRC),)
@@ -256,8 +256,8 @@ $(BUILD)/bench/%: bench/%.c $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(COMPILE) $(CS_LDFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(CS_LDLIBS) $(LDLIBS)
 
-# scale measures the daemon's tree as well as the vault.
-$(BUILD)/bench/scale: bench/scale.c $(LIB_OBJ) $(FSLIB_OBJ)
+# scale measures the daemon's tree as well as the vault; callerid and auditcost, fs/caller.c.
+$(BUILD)/bench/scale $(BUILD)/bench/callerid $(BUILD)/bench/auditcost: $(BUILD)/bench/%: bench/%.c $(LIB_OBJ) $(FSLIB_OBJ)
 	@mkdir -p $(@D)
 	$(COMPILE) $(CS_LDFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(FSLIB_OBJ) $(CS_LDLIBS) $(LDLIBS)
 

@@ -1,9 +1,11 @@
 /* bench/floorfs.c - the floor for any FUSE filesystem: SRC's two-level tree (folders of
  * files) read into memory at start and served read-only by the libfuse3 low-level API,
- * with direct_io and comfysecretsfs's timeouts and loop. Nothing else: no audit, no
- * crypto, no handles. Lookups are binary searches in name-sorted runs of children.
+ * with direct_io and the multi-threaded loop comfysecretsfs uses. Nothing else: no audit,
+ * no crypto, no handles. Lookups are binary searches in name-sorted runs of children.
+ * Entry and attribute timeouts are 1 s, or FLOORFS_TIMEOUT seconds from the environment
+ * (the floor given comfysecretsfs's long timeouts).
  *
- *   floorfs SRC MOUNTPOINT [-f] [-s] */
+ *   [FLOORFS_TIMEOUT=S] floorfs SRC MOUNTPOINT [-f] [-s] */
 #define FUSE_USE_VERSION 314
 #include <dirent.h>
 #include <errno.h>
@@ -13,7 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define TIMEOUT_S	1.0	/* as comfysecretsfs's LO_CACHE_SECONDS */
+static double timeout_s = 1.0;	/* entry and attribute timeout */
 
 struct node {
 	char	*name, *data;
@@ -88,7 +90,7 @@ attr(fuse_ino_t ino, struct stat *st)
 static void
 fl_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct fuse_entry_param e = { .attr_timeout = TIMEOUT_S, .entry_timeout = TIMEOUT_S };
+	struct fuse_entry_param e = { .attr_timeout = timeout_s, .entry_timeout = timeout_s };
 	size_t lo = nodes[parent].first, hi = lo + nodes[parent].n, mid;
 	int c;
 
@@ -114,7 +116,7 @@ fl_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	(void)fi;
 	attr(ino, &st);
-	fuse_reply_attr(req, &st, TIMEOUT_S);
+	fuse_reply_attr(req, &st, timeout_s);
 }
 
 static void
@@ -176,6 +178,8 @@ main(int argc, char *argv[])
 		fprintf(stderr, "usage: floorfs SRC MOUNTPOINT [-f] [-s]\n");
 		return 1;
 	}
+	if (getenv("FLOORFS_TIMEOUT") != NULL)
+		timeout_s = strtod(getenv("FLOORFS_TIMEOUT"), NULL);
 	load(argv[1]);
 	if ((se = fuse_session_new(&args, &fl_oper, sizeof fl_oper, NULL)) == NULL ||
 	    fuse_set_signal_handlers(se) != 0 || fuse_session_mount(se, o.mountpoint) != 0)

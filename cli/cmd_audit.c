@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "../crypto/file.h"
+#include "../policy/auditread.h"
 #include "../policy/state.h"
 #include "cli.h"
 

@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "caller.h"
 #include "lo.h"
 
-#define STATUS_READ_MAX	1024	/* bytes of /proc/<tid>/status read: Name and Tgid lead */
 
 struct tree *
 lo_acquire(struct lo_data *lo)
@@ -84,26 +84,10 @@ void
 lo_caller(fuse_req_t req, struct lo_caller *c)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	char path[64], buf[STATUS_READ_MAX + 1], *p, *end;
-	ssize_t n;
-	int fd;
 
-	c->pid = ctx->pid;
 	c->uid = ctx->uid;
 	c->gid = ctx->gid;
-	c->comm[0] = '\0';
-	snprintf(path, sizeof path, "/proc/%ld/status", (long)ctx->pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return;
-	n = read(fd, buf, STATUS_READ_MAX);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
-	if (strncmp(buf, "Name:\t", 6) == 0 && (end = strchr(buf + 6, '\n')) != NULL)
-		snprintf(c->comm, sizeof c->comm, "%.*s", (int)(end - buf - 6), buf + 6);
-	if ((p = strstr(buf, "\nTgid:\t")) != NULL)
-		c->pid = (pid_t)strtol(p + 7, NULL, 10);
+	(void)caller_ident(ctx->pid, &c->pid, c->comm, sizeof c->comm);
 }
 
 void

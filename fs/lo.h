@@ -21,7 +21,6 @@
 #include "../policy/config.h"
 #include "tree.h"
 
-#define LO_CACHE_SECONDS	1.0	/* entry and attribute timeout; reloads invalidate */
 #define LO_PURGE_MAX		256	/* closed files queued for a page-cache purge */
 #define LO_COMM_MAX		64	/* bytes of a caller's command name, escaped by /proc */
 /* What a special file's read hook returns when it keeps the request to answer it
@@ -41,7 +40,7 @@ struct lo_data {
 	int			 fail_closed;	/* a read that cannot be audited is refused */
 	int			 check_access;	/* no default_permissions: ops check modes */
 	int			 notify_ready;	/* sd_notify(READY=1) once the kernel's INIT came */
-	double			 timeout;	/* LO_CACHE_SECONDS */
+	double			 timeout;	/* entry and attribute timeout, s (cfg cache_timeout) */
 	const struct cfg	*cfg;		/* what .control and .sandbox answer by */
 	int			 key_from_env;	/* the key came from COMFYVN_SECRETS_KEY: no rotate */
 	struct special_nodes	*nodes;		/* .sandbox/<pair> inodes; locked inside */

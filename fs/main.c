@@ -198,7 +198,6 @@ main(int argc, char *argv[])
 	pthread_mutex_init(&lo.lock, NULL);
 	pthread_mutex_init(&lo.purge_lock, NULL);
 	lo.purge_fd = -1;
-	lo.timeout = LO_CACHE_SECONDS;
 	if (harden(&e) == -1) {
 		overlay_scrub_env();
 		fprintf(stderr, "comfysecretsfs: %s\n", e.msg);
@@ -241,6 +240,7 @@ main(int argc, char *argv[])
 	    load_env_key(cfg, &envkey, &e) == -1 || open_audit(cfg, &lo, &e) == -1)
 		goto err_print;
 	lo.cfg = cfg;
+	lo.timeout = o.has_cache_timeout ? o.cache_timeout : cfg->cache_timeout_s;
 	lo.key_from_env = envkey != NULL;	/* .control's rotate refuses it */
 	/* Each user may hold QUOTA_USER_BYTES, or four of the largest values if more. */
 	if ((lo.nodes = special_nodes_new()) == NULL || (lo.held = held_new()) == NULL ||

@@ -44,6 +44,7 @@
 #include "../crypto/vault.h"
 #include "../policy/control.h"
 #include "events.h"
+#include "caller.h"
 #include "held.h"
 #include "lo.h"
 #include "log.h"

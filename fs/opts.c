@@ -28,7 +28,7 @@ enum {
 
 /* What the table fills before it is checked and converted. */
 struct raw {
-	char	*key_file, *config, *audit_log, *uid, *gid, *mode;
+	char	*key_file, *config, *audit_log, *uid, *gid, *mode, *cache_timeout;
 	char	*pos[POSITIONAL_MAX];
 	int	 npos;
 	int	 too_many;
@@ -43,6 +43,7 @@ static const struct fuse_opt cs_opts[] = {
 	OPT("uid=%s", uid),
 	OPT("gid=%s", gid),
 	OPT("mode=%s", mode),
+	OPT("cache_timeout=%s", cache_timeout),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
 	FUSE_OPT_END
@@ -124,6 +125,20 @@ convert(struct raw *r, struct fsopts *o, struct cs_err *e)
 			return cs_err_set(e, EINVAL, "-o mode=%s: %s", cs_show(r->mode,
 			    strlen(r->mode), CS_SHOW_MAX, shown, sizeof shown), why);
 		o->has_mode = 1;
+	}
+	if (r->cache_timeout != NULL) {
+		unsigned long v;
+		char *end;
+
+		errno = 0;
+		v = strtoul(r->cache_timeout, &end, 10);
+		if (r->cache_timeout[0] < '0' || r->cache_timeout[0] > '9' || *end != '\0' ||
+		    errno != 0 || v > CFG_CACHE_TIMEOUT_MAX_S)
+			return cs_err_set(e, EINVAL, "-o cache_timeout=%s: expected seconds from 0 "
+			    "to %u", cs_show(r->cache_timeout, strlen(r->cache_timeout),
+			    CS_SHOW_MAX, shown, sizeof shown), CFG_CACHE_TIMEOUT_MAX_S);
+		o->cache_timeout = (unsigned)v;
+		o->has_cache_timeout = 1;
 	}
 	if ((r->key_file != NULL && (o->key_file = fsopts_abspath(r->key_file)) == NULL) ||
 	    (r->config != NULL && (o->config = fsopts_abspath(r->config)) == NULL) ||
@@ -233,6 +248,7 @@ raw_free(struct raw *r)
 	free(r->uid);
 	free(r->gid);
 	free(r->mode);
+	free(r->cache_timeout);
 	for (i = 0; i < r->npos; i++)
 		free(r->pos[i]);
 }

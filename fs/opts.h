@@ -29,10 +29,11 @@ struct fsopts {
 	char		*audit_log;	/* absolute, or NULL */
 	int		 allow_other;
 	int		 default_permissions;	/* asked for, or forced by allow_other */
-	int		 has_uid, has_gid, has_mode;
+	int		 has_uid, has_gid, has_mode, has_cache_timeout;
 	uid_t		 uid;		/* default owner of the tree */
 	gid_t		 gid;
 	mode_t		 mode;		/* default file mode */
+	unsigned	 cache_timeout;	/* seconds; over the config's cache_timeout */
 	int		 foreground;	/* -f, and -d */
 	int		 debug;
 	int		 singlethread;	/* -s */

@@ -145,11 +145,16 @@ same_attrs(const struct tree_node *a, const struct tree_node *b)
 	    a->gid == b->gid && a->nlink == b->nlink && a->parent == b->parent;
 }
 
-/* Tells the kernel what changed from old to t. Called with no lock held. */
+/* Tells the kernel what changed from old to t. Called with no lock held. Folders carry
+ * the vault file's time (tree_time), and so does a field the vault has no change time
+ * for; a new one changes those attributes, which the kernel may keep for the whole cache
+ * timeout, so then every node is invalidated. */
 static void
 invalidate(struct fuse_session *se, const struct tree *old, const struct tree *t)
 {
 	const struct tree_node *o, *n;
+	struct timespec ot = tree_time(old), nt = tree_time(t);
+	int retimed = ot.tv_sec != nt.tv_sec || ot.tv_nsec != nt.tv_nsec;
 	size_t i;
 
 	for (i = 0; i < tree_count(old); i++) {
@@ -159,7 +164,7 @@ invalidate(struct fuse_session *se, const struct tree *old, const struct tree *t
 				fuse_lowlevel_notify_inval_entry(se, o->parent, o->name,
 				    strlen(o->name));
 			fuse_lowlevel_notify_inval_inode(se, o->ino, -1, 0);
-		} else if (!same_attrs(o, n)) {
+		} else if (retimed || !same_attrs(o, n)) {
 			fuse_lowlevel_notify_inval_inode(se, o->ino, -1, 0);
 		}
 	}

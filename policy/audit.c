@@ -33,12 +33,10 @@
  *
  * It does not rotate logs (logrotate does; the writers follow) and never sees values:
  * struct audit_event has no place for one. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,18 +47,17 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
 
+#include "../base/file.h"
 #include "audit.h"
+#include "auditread.h"
 
 #define HEAD_MAX	128		/* bytes of {"seq":N,"prev":"<64 hex>", */
-#define READ_CHUNK	(64u * 1024)	/* bytes read at a time when scanning backwards */
-#define ZERO_HASH	"0000000000000000000000000000000000000000000000000000000000000000"
 
 /* Filesystems whose writes do not hang on a network or a user-space server
  * (linux/magic.h): ext2/3/4, xfs, btrfs, tmpfs, f2fs, overlayfs, zfs. */
@@ -144,15 +141,6 @@ struct audit {
 };
 
 static void
-hash_hex(const char *p, size_t len, char hex[AUDIT_HASH_HEX + 1])
-{
-	unsigned char h[crypto_hash_sha256_BYTES];
-
-	crypto_hash_sha256(h, (const unsigned char *)p, len);
-	sodium_bin2hex(hex, AUDIT_HASH_HEX + 1, h, sizeof h);
-}
-
-static void
 deadline(struct timespec *ts, unsigned ms)
 {
 	clock_gettime(CLOCK_MONOTONIC, ts);
@@ -174,97 +162,168 @@ passed(const struct timespec *ts)
 	    (now.tv_sec == ts->tv_sec && now.tv_nsec >= ts->tv_nsec);
 }
 
-/* Copies s, replacing each byte that is not part of valid UTF-8 with '?': jansson
- * refuses invalid strings, and a process name or a host may hold anything. */
-static char *
-clean_utf8(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, o = 0, n, k;
-	unsigned cp, min;
-	char *out;
+/* A line being built: grown as needed; err is set once an allocation failed. */
+struct obuf {
+	char	*p;
+	size_t	 len, cap;
+	int	 err;
+};
 
-	if ((out = malloc(strlen(s) + 1)) == NULL)
-		return NULL;
-	while (p[i] != '\0') {
-		if (p[i] < 0x80) {
-			out[o++] = (char)p[i++];
-			continue;
+static void
+ob_put(struct obuf *b, const char *s, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (b->err)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		for (cap = b->cap != 0 ? b->cap : 512; cap < b->len + n + 1; cap *= 2)
+			;
+		if ((p = realloc(b->p, cap)) == NULL) {
+			b->err = 1;
+			return;
 		}
-		if ((p[i] & 0xe0) == 0xc0)
-			n = 2, cp = p[i] & 0x1f, min = 0x80;
-		else if ((p[i] & 0xf0) == 0xe0)
-			n = 3, cp = p[i] & 0x0f, min = 0x800;
-		else if ((p[i] & 0xf8) == 0xf0)
-			n = 4, cp = p[i] & 0x07, min = 0x10000;
-		else
-			n = 0, cp = 0, min = 0;
-		for (k = 1; n != 0 && k < n; k++) {
-			if ((p[i + k] & 0xc0) != 0x80) {
-				n = 0;
-				break;
-			}
-			cp = (cp << 6) | (p[i + k] & 0x3f);
-		}
-		if (n == 0 || cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-			out[o++] = '?';
-			i++;
-		} else {
-			memcpy(out + o, p + i, n);
-			o += n;
-			i += n;
-		}
+		b->p = p;
+		b->cap = cap;
 	}
-	out[o] = '\0';
-	return out;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
 }
 
-static int
-put_string(json_t *o, const char *key, const char *s)
+/* The length of the valid UTF-8 sequence at p (a NUL-terminated string), or 0 when the
+ * byte there does not start one: overlong forms, surrogates and code points past
+ * U+10FFFF are not valid (RFC 3629, as jansson checks). */
+static size_t
+utf8_len(const unsigned char *p)
 {
-	json_t *v;
-	char *c;
+	size_t n, k;
+	unsigned cp, min;
 
-	if ((v = json_string(s)) == NULL) {
-		if ((c = clean_utf8(s)) == NULL)
-			return -1;
-		v = json_string(c);
-		free(c);
+	if ((p[0] & 0xe0) == 0xc0)
+		n = 2, cp = p[0] & 0x1f, min = 0x80;
+	else if ((p[0] & 0xf0) == 0xe0)
+		n = 3, cp = p[0] & 0x0f, min = 0x800;
+	else if ((p[0] & 0xf8) == 0xf0)
+		n = 4, cp = p[0] & 0x07, min = 0x10000;
+	else
+		return 0;
+	for (k = 1; k < n; k++) {
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[k] & 0x3f);
 	}
-	return json_object_set_new(o, key, v);
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* s as a JSON string, escaped as jansson's compact dump escapes it (a quote, a
+ * backslash, and control bytes: \b \f \n \r \t, the rest \u00XX), with each byte that
+ * is not part of valid UTF-8 replaced by '?': a process name or a host may hold
+ * anything. */
+static void
+ob_string(struct obuf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)s;
+	char esc[8];
+	size_t run, n;
+
+	ob_put(b, "\"", 1);
+	while (*p != '\0') {
+		for (run = 0; p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' &&
+		    p[run] != '\\'; run++)
+			;
+		ob_put(b, (const char *)p, run);
+		p += run;
+		if (*p == '\0')
+			break;
+		if (*p >= 0x80) {
+			if ((n = utf8_len(p)) == 0)
+				ob_put(b, "?", 1), n = 1;
+			else
+				ob_put(b, (const char *)p, n);
+			p += n;
+			continue;
+		}
+		esc[0] = '\\';
+		switch (*p) {
+		case '"': esc[1] = '"'; n = 2; break;
+		case '\\': esc[1] = '\\'; n = 2; break;
+		case '\b': esc[1] = 'b'; n = 2; break;
+		case '\f': esc[1] = 'f'; n = 2; break;
+		case '\n': esc[1] = 'n'; n = 2; break;
+		case '\r': esc[1] = 'r'; n = 2; break;
+		case '\t': esc[1] = 't'; n = 2; break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[*p >> 4];
+			esc[5] = hex[*p & 0xf];
+			n = 6;
+		}
+		ob_put(b, esc, n);
+		p++;
+	}
+	ob_put(b, "\"", 1);
+}
+
+/* ,"key": before a value (the first key opens the object instead). */
+static void
+ob_key(struct obuf *b, const char *key)
+{
+	ob_put(b, b->len == 0 ? "{" : ",", 1);
+	ob_string(b, key);
+	ob_put(b, ":", 1);
+}
+
+static void
+ob_str(struct obuf *b, const char *key, const char *s)
+{
+	ob_key(b, key);
+	ob_string(b, s);
+}
+
+static void
+ob_int(struct obuf *b, const char *key, long long v)
+{
+	char num[24];
+
+	ob_key(b, key);
+	ob_put(b, num, (size_t)snprintf(num, sizeof num, "%lld", v));
+}
+
+static void
+ob_uint(struct obuf *b, const char *key, uint64_t v)
+{
+	char num[24];
+
+	ob_key(b, key);
+	ob_put(b, num, (size_t)snprintf(num, sizeof num, "%llu", (unsigned long long)v));
 }
 
 /* The first min(n, cap) names as key; when some are left out, "<key>_omitted" says how
  * many, so a line that had to be cut still tells the whole count. */
-static int
-put_names(json_t *o, const char *key, const char *const *names, size_t n, size_t cap)
+static void
+ob_names(struct obuf *b, const char *key, const char *const *names, size_t n, size_t cap)
 {
-	const char *s;
 	char okey[32];
-	json_t *arr, *v;
 	size_t i;
-	char *c;
 
 	if (n > cap) {
 		snprintf(okey, sizeof okey, "%s_omitted", key);
-		if (json_object_set_new(o, okey, json_integer((json_int_t)(n - cap))) == -1)
-			return -1;
+		ob_int(b, okey, (long long)(n - cap));
 		n = cap;
 	}
-	if ((arr = json_array()) == NULL)
-		return -1;
+	ob_key(b, key);
+	ob_put(b, "[", 1);
 	for (i = 0; i < n; i++) {
-		s = names[i] != NULL ? names[i] : "";
-		if ((v = json_string(s)) == NULL && (c = clean_utf8(s)) != NULL) {
-			v = json_string(c);
-			free(c);
-		}
-		if (json_array_append_new(arr, v) == -1) {
-			json_decref(arr);
-			return -1;
-		}
+		if (i > 0)
+			ob_put(b, ",", 1);
+		ob_string(b, names[i] != NULL ? names[i] : "");
 	}
-	return json_object_set_new(o, key, arr);
+	ob_put(b, "]", 1);
 }
 
 /* RFC 3339 UTC with milliseconds: 2026-11-23T08:37:17.123Z */
@@ -283,77 +342,56 @@ timestamp(char out[32])
 
 /* The event, in the log's key order, as one compact JSON object: everything but seq
  * and prev, which only the worker knows under the lock. At most cap names of each list
- * (see put_names). */
+ * (see ob_names). Written directly, byte for byte what jansson's compact dump of the
+ * same object gives (test_audit checks it), at one allocation per line. */
 static char *
 encode(const struct audit_event *ev, size_t cap)
 {
-	json_t *o;
-	char ts[32], *body = NULL;
-	int rc = 0;
+	struct obuf b = { 0 };
+	char ts[32];
 
-	if ((o = json_object()) == NULL)
-		return NULL;
 	timestamp(ts);
-	rc |= put_string(o, "event", ev->event);
-	rc |= put_string(o, "timestamp", ts);
+	ob_str(&b, "event", ev->event);
+	ob_str(&b, "timestamp", ts);
 	if (ev->provider != NULL)
-		rc |= put_string(o, "provider", ev->provider);
+		ob_str(&b, "provider", ev->provider);
 	if (ev->keys != NULL && ev->nkeys > 0)
-		rc |= put_names(o, "keys", ev->keys, ev->nkeys, cap);
+		ob_names(&b, "keys", ev->keys, ev->nkeys, cap);
 	if (ev->overrides != NULL && ev->noverrides > 0)
-		rc |= put_names(o, "overrides", ev->overrides, ev->noverrides, cap);
+		ob_names(&b, "overrides", ev->overrides, ev->noverrides, cap);
 	if (ev->version != NULL)
-		rc |= json_object_set_new(o, "version", json_integer((json_int_t)*ev->version));
+		ob_uint(&b, "version", *ev->version);
 	if (ev->providers != NULL && ev->nproviders > 0)
-		rc |= put_names(o, "providers", ev->providers, ev->nproviders, cap);
+		ob_names(&b, "providers", ev->providers, ev->nproviders, cap);
 	if (ev->fingerprint != NULL)
-		rc |= put_string(o, "fingerprint", ev->fingerprint);
+		ob_str(&b, "fingerprint", ev->fingerprint);
 	if (ev->host != NULL)
-		rc |= put_string(o, "host", ev->host);
+		ob_str(&b, "host", ev->host);
 	if (ev->port != 0)
-		rc |= json_object_set_new(o, "port", json_integer(ev->port));
+		ob_int(&b, "port", ev->port);
 	if (ev->reason != NULL)
-		rc |= put_string(o, "reason", ev->reason);
+		ob_str(&b, "reason", ev->reason);
 	if (ev->via != NULL)
-		rc |= put_string(o, "via", ev->via);
+		ob_str(&b, "via", ev->via);
 	if (ev->detail != NULL)
-		rc |= put_string(o, "detail", ev->detail);
+		ob_str(&b, "detail", ev->detail);
 	if (ev->repeats != 0)
-		rc |= json_object_set_new(o, "repeats", json_integer((json_int_t)ev->repeats));
+		ob_int(&b, "repeats", (long long)ev->repeats);
 	if (ev->since != NULL)
-		rc |= put_string(o, "since", ev->since);
+		ob_str(&b, "since", ev->since);
 	if (ev->pid >= 0) {
-		rc |= json_object_set_new(o, "pid", json_integer(ev->pid));
-		rc |= json_object_set_new(o, "uid", json_integer(ev->uid));
-		rc |= json_object_set_new(o, "gid", json_integer(ev->gid));
+		ob_int(&b, "pid", ev->pid);
+		ob_int(&b, "uid", ev->uid);
+		ob_int(&b, "gid", ev->gid);
 	}
 	if (ev->comm != NULL)
-		rc |= put_string(o, "comm", ev->comm);
-	if (rc == 0)
-		body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(o);
-	return body;
-}
-
-static int
-read_at(int fd, char *buf, size_t len, off_t off)
-{
-	size_t got = 0;
-	ssize_t n;
-
-	while (got < len) {
-		n = pread(fd, buf + got, len - got, off + (off_t)got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0) {
-			errno = EIO;	/* truncated under us: someone is not taking the lock */
-			return -1;
-		}
-		got += (size_t)n;
+		ob_str(&b, "comm", ev->comm);
+	ob_put(&b, "}", 1);
+	if (b.err) {
+		free(b.p);
+		return NULL;
 	}
-	return 0;
+	return b.p;
 }
 
 /* seq of a line of the log, or 0 when it is not a chained audit line. */
@@ -389,13 +427,13 @@ read_tail(struct audit *a, off_t *size, struct cs_err *e)
 
 	if (*size == 0) {
 		a->cseq = 0;
-		memcpy(a->chash, ZERO_HASH, sizeof a->chash);
+		memcpy(a->chash, AUDIT_ZERO_HASH, sizeof a->chash);
 		return 0;
 	}
 	n = (size_t)*size < AUDIT_LINE_MAX + 1 ? (size_t)*size : AUDIT_LINE_MAX + 1;
 	if ((buf = malloc(n)) == NULL)
 		return cs_err_sys(e, ENOMEM, "%s", a->path);
-	if (read_at(a->rfd, buf, n, *size - (off_t)n) == -1) {
+	if (audit_read_at(a->rfd, buf, n, *size - (off_t)n) == -1) {
 		cs_err_sys(e, errno, "%s: reading the last line", a->path);
 		goto out;
 	}
@@ -431,38 +469,11 @@ read_tail(struct audit *a, off_t *size, struct cs_err *e)
 		    "not appending to a broken chain", a->path);
 		goto out;
 	}
-	hash_hex(buf + start, n - 1 - start, a->chash);
+	audit_line_hash(buf + start, n - 1 - start, a->chash);
 	rc = 0;
 out:
 	free(buf);
 	return rc;
-}
-
-static int
-write_all(int fd, const char *p, size_t len, size_t *done)
-{
-	ssize_t n;
-
-	*done = 0;
-	while (*done < len) {
-		n = write(fd, p + *done, len - *done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		*done += (size_t)n;	/* short only when the disk fills or a pipe breaks */
-	}
-	return 0;
-}
-
-static int
-lock_log(int fd, int op)
-{
-	while (flock(fd, op) == -1) {
-		if (errno != EINTR)
-			return -1;
-	}
-	return 0;
 }
 
 /* Writes body (a compact JSON object) as the line after (cseq, chash), at size, and
@@ -485,7 +496,7 @@ put_line(struct audit *a, const char *body, size_t bodylen, off_t size, struct c
 	memcpy(line, head, (size_t)hl);
 	memcpy(line + hl, body + 1, bodylen - 1);
 	line[len - 1] = '\n';
-	if (write_all(a->wfd, line, len, &done) == -1) {
+	if (file_write_all(a->wfd, line, len, &done) == -1) {
 		saved = errno;
 		if (done > 0 && a->regular && ftruncate(a->wfd, size) == 0)
 			done = 0;	/* the torn piece is gone again */
@@ -495,7 +506,7 @@ put_line(struct audit *a, const char *body, size_t bodylen, off_t size, struct c
 		goto out;
 	}
 	a->cseq++;
-	hash_hex(line, len - 1, a->chash);
+	audit_line_hash(line, len - 1, a->chash);
 	a->cend = size + (off_t)len;
 	a->cached = 1;
 	rc = 0;
@@ -687,26 +698,43 @@ append_locked(struct audit *a, struct job *j)
 	return 0;
 }
 
+/* The one append: takes the chain's flock unless the caller holds it already (the fast
+ * path took it without waiting), follows a rotation and writes (append_locked), lets the
+ * flock go, and syncs for flush=sync. Under io; 0, or -1 with j->err. */
 static int
-do_append(struct audit *a, struct job *j)
+do_append(struct audit *a, struct job *j, int locked)
 {
 	int rc;
 
 	if (!a->regular) {
 		if (!a->cached) {
 			a->cseq = 0;
-			memcpy(a->chash, ZERO_HASH, sizeof a->chash);
+			memcpy(a->chash, AUDIT_ZERO_HASH, sizeof a->chash);
 			a->cached = 1;
 		}
 		return write_line(a, j, 0);
 	}
-	if (lock_log(a->lfd, LOCK_EX) == -1)
+	if (!locked && file_flock(a->lfd, LOCK_EX) == -1)
 		return cs_err_sys(&j->err, errno, "%s: lock", a->lockpath);
 	rc = append_locked(a, j);
-	lock_log(a->lfd, LOCK_UN);
+	file_flock(a->lfd, LOCK_UN);
 	if (rc == 0 && a->flush == AUDIT_FLUSH_SYNC && fdatasync(a->wfd) == -1)
 		rc = cs_err_sys(&j->err, errno, "%s: fdatasync", a->path);
 	return rc;
+}
+
+/* After j's line was written, under mu: it is the handle's last, and an async log is
+ * due for the worker's fdatasync within AUDIT_ASYNC_MS. */
+static void
+appended(struct audit *a, const struct job *j)
+{
+	a->last_seq = j->seq;
+	memcpy(a->last_hash, j->hash, sizeof a->last_hash);
+	if (a->flush == AUDIT_FLUSH_ASYNC && a->regular && !a->dirty) {
+		a->dirty = 1;
+		deadline(&a->flush_due, AUDIT_ASYNC_MS);
+		pthread_cond_signal(&a->wake);
+	}
 }
 
 static int
@@ -820,19 +848,13 @@ worker(void *arg)
 			} else {
 				pthread_mutex_unlock(&a->mu);
 				pthread_mutex_lock(&a->io);
-				rc = j->kind == JOB_OPEN ? do_open(a, j) : do_append(a, j);
+				rc = j->kind == JOB_OPEN ? do_open(a, j) : do_append(a, j, 0);
 				/* mu before io is let go: no append slips in before last_seq. */
 				pthread_mutex_lock(&a->mu);
 				pthread_mutex_unlock(&a->io);
 			}
-			if (rc == 0 && j->kind == JOB_APPEND) {
-				a->last_seq = j->seq;
-				memcpy(a->last_hash, j->hash, sizeof a->last_hash);
-				if (a->flush == AUDIT_FLUSH_ASYNC && a->regular && !a->dirty) {
-					a->dirty = 1;
-					deadline(&a->flush_due, AUDIT_ASYNC_MS);
-				}
-			}
+			if (rc == 0 && j->kind == JOB_APPEND)
+				appended(a, j);
 			j->done = 1;
 			a->job = NULL;
 			a->taken = 0;
@@ -883,6 +905,17 @@ free_job(struct job *j)
 	free(j);
 }
 
+/* The result of a finished job into e (its record copied), and the job freed. */
+static int
+job_result(struct job *j, struct cs_err *e)
+{
+	int rc;
+
+	rc = j->err.msg[0] != '\0' ? cs_err_set(e, j->err.code, "%s", j->err.msg) : 0;
+	free_job(j);
+	return rc;
+}
+
 /* Hands j to the worker and waits at most the timeout. On success or failure j is
  * freed here; when the wait times out, the worker frees it once it is done. */
 static int
@@ -921,9 +954,7 @@ submit(struct audit *a, struct job *j, struct cs_err *e)
 		    a->path, a->timeout_ms);
 	}
 	pthread_mutex_unlock(&a->mu);
-	rc = j->err.msg[0] != '\0' ? cs_err_set(e, j->err.code, "%s", j->err.msg) : 0;
-	free_job(j);
-	return rc;
+	return job_result(j, e);
 }
 
 /* Stops the worker, waiting at most wait_ms; a worker still stuck then frees a itself. */
@@ -994,7 +1025,7 @@ audit_open(const char *path, enum audit_flush flush, unsigned timeout_ms,
 	a->flush = flush;
 	a->timeout_ms = timeout_ms != 0 ? timeout_ms : CFG_AUDIT_TIMEOUT_MS;
 	a->wfd = a->rfd = a->lfd = -1;
-	memcpy(a->last_hash, ZERO_HASH, sizeof a->last_hash);
+	memcpy(a->last_hash, AUDIT_ZERO_HASH, sizeof a->last_hash);
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_mutex_init(&a->io, NULL);
 	pthread_mutex_init(&a->mmu, NULL);
@@ -1024,10 +1055,11 @@ audit_open(const char *path, enum audit_flush flush, unsigned timeout_ms,
 	return 0;
 }
 
-/* The fast path (see the top of the file): 1 when it cannot be taken here and now (j
- * untouched, for submit()), else 0 or -1 as audit_append, with j freed. */
+/* The fast path (see the top of the file): 1 when the caller ran j here (its result in
+ * j->err, for job_result()), 0 when it cannot be run here and now (j untouched, for
+ * submit()). */
 static int
-append_here(struct audit *a, struct job *j, struct cs_err *e)
+append_here(struct audit *a, struct job *j)
 {
 	struct timespec dl;
 	int rc;
@@ -1035,38 +1067,29 @@ append_here(struct audit *a, struct job *j, struct cs_err *e)
 	pthread_mutex_lock(&a->mu);
 	if (a->wedged || a->job != NULL || a->flush_err != 0) {
 		pthread_mutex_unlock(&a->mu);
-		return 1;
+		return 0;
 	}
 	pthread_mutex_unlock(&a->mu);
 	/* Another caller holds io for microseconds; the worker may hold it for as long as
 	 * its job takes, which submit() would wait for too, no longer than the timeout. */
 	deadline(&dl, a->timeout_ms);
 	if (pthread_mutex_clocklock(&a->io, CLOCK_MONOTONIC, &dl) != 0) {
-		free_job(j);
-		return cs_err_set(e, ETIMEDOUT, "%s: audit write did not finish within %u ms",
+		cs_err_set(&j->err, ETIMEDOUT, "%s: audit write did not finish within %u ms",
 		    a->path, a->timeout_ms);
+		return 1;
 	}
 	if (flock(a->lfd, LOCK_EX | LOCK_NB) == -1) {
 		pthread_mutex_unlock(&a->io);
-		return 1;	/* another process holds it, maybe for long: not here */
+		return 0;	/* another process holds it, maybe for long: not here */
 	}
-	rc = append_locked(a, j);
-	lock_log(a->lfd, LOCK_UN);
+	rc = do_append(a, j, 1);
+	/* mu before io is let go: no append slips in before last_seq. */
 	pthread_mutex_lock(&a->mu);
 	pthread_mutex_unlock(&a->io);
-	if (rc == 0) {
-		a->last_seq = j->seq;
-		memcpy(a->last_hash, j->hash, sizeof a->last_hash);
-		if (a->flush == AUDIT_FLUSH_ASYNC && !a->dirty) {
-			a->dirty = 1;
-			deadline(&a->flush_due, AUDIT_ASYNC_MS);
-			pthread_cond_signal(&a->wake);	/* the worker flushes it */
-		}
-	}
+	if (rc == 0)
+		appended(a, j);
 	pthread_mutex_unlock(&a->mu);
-	rc = j->err.msg[0] != '\0' ? cs_err_set(e, j->err.code, "%s", j->err.msg) : 0;
-	free_job(j);
-	return rc;
+	return 1;
 }
 
 int
@@ -1075,7 +1098,6 @@ audit_append(struct audit *a, const struct audit_event *ev, struct cs_err *e)
 	struct job *j;
 	char *body;
 	size_t len, cap;
-	int rc;
 
 	if (ev == NULL || ev->event == NULL || ev->event[0] == '\0')
 		return cs_err_set(e, EINVAL, "%s: an audit event needs a name", a->path);
@@ -1105,8 +1127,8 @@ audit_append(struct audit *a, const struct audit_event *ev, struct cs_err *e)
 	j->kind = JOB_APPEND;
 	j->body = body;
 	j->bodylen = len;
-	if (a->fast && (rc = append_here(a, j, e)) != 1)
-		return rc;
+	if (a->fast && append_here(a, j))
+		return job_result(j, e);
 	return submit(a, j, e);
 }
 
@@ -1398,693 +1420,4 @@ audit_close(struct audit *a)
 		return;
 	flush_merged(a, 1);
 	shutdown_worker(a, a->timeout_ms);
-}
-
-/* Opens a log to read it back: no symlink, regular files only. */
-static int
-open_read(const char *path, struct stat *st, struct cs_err *e)
-{
-	struct stat lst;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd == -1) {
-		if (errno == ELOOP && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
-			return cs_err_set(e, ELOOP, "%s: is a symbolic link; the audit log is "
-			    "never opened through one", path);
-		return cs_err_sys(e, errno, "%s", path);
-	}
-	if (fstat(fd, st) == -1) {
-		cs_err_sys(e, errno, "%s", path);
-		close(fd);
-		return -1;
-	}
-	if (!S_ISREG(st->st_mode)) {
-		close(fd);
-		return cs_err_set(e, EINVAL, "%s: not a regular file; a FIFO or device log "
-		    "cannot be read back", path);
-	}
-	return fd;
-}
-
-void
-audit_lines_free(char **lines, size_t n)
-{
-	size_t i;
-
-	if (lines == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		free(lines[i]);
-	free(lines);
-}
-
-/* Where the last limit lines of fd (size bytes) start, scanning back in chunks. */
-static int
-tail_start(int fd, off_t size, size_t limit, off_t *start)
-{
-	char *buf;
-	off_t pos = size;
-	size_t n, i, found = 0;
-	char last;
-
-	*start = 0;
-	if (size == 0)
-		return 0;
-	if (read_at(fd, &last, 1, size - 1) == -1)
-		return -1;
-	if (last == '\n')
-		pos = size - 1;	/* the last line's own newline ends it; no line after it */
-	if ((buf = malloc(READ_CHUNK)) == NULL)
-		return -1;
-	while (pos > 0) {
-		n = pos < (off_t)READ_CHUNK ? (size_t)pos : READ_CHUNK;
-		pos -= (off_t)n;
-		if (read_at(fd, buf, n, pos) == -1) {
-			free(buf);
-			return -1;
-		}
-		for (i = n; i > 0; i--) {
-			if (buf[i - 1] == '\n' && ++found == limit) {
-				*start = pos + (off_t)i;
-				free(buf);
-				return 0;
-			}
-		}
-	}
-	free(buf);
-	return 0;
-}
-
-int
-audit_tail(const char *path, size_t limit, char ***lines, size_t *n, struct cs_err *e)
-{
-	struct stat st;
-	off_t start;
-	char *buf = NULL, *p, *end, *nl, **v = NULL;
-	size_t len, cap = 0, cnt = 0;
-	int fd, rc = -1;
-
-	*lines = NULL;
-	*n = 0;
-	if ((fd = open_read(path, &st, e)) == -1)
-		return -1;
-	if (limit == 0 || st.st_size == 0) {
-		start = st.st_size;
-	} else if (tail_start(fd, st.st_size, limit, &start) == -1) {
-		cs_err_sys(e, errno, "%s: read", path);
-		goto out;
-	}
-	len = (size_t)(st.st_size - start);
-	if ((buf = malloc(len + 1)) == NULL) {
-		cs_err_sys(e, ENOMEM, "%s", path);
-		goto out;
-	}
-	if (read_at(fd, buf, len, start) == -1) {
-		cs_err_sys(e, errno, "%s: read", path);
-		goto out;
-	}
-	for (p = buf, end = buf + len; p < end; p = nl + 1) {
-		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			nl = end;
-		if (cnt + 1 >= cap) {
-			char **nv;
-			cap = cap == 0 ? 64 : cap * 2;
-			if ((nv = realloc(v, cap * sizeof *v)) == NULL) {
-				cs_err_sys(e, ENOMEM, "%s", path);
-				goto out;
-			}
-			v = nv;
-		}
-		if ((v[cnt] = strndup(p, (size_t)(nl - p))) == NULL) {
-			cs_err_sys(e, ENOMEM, "%s", path);
-			goto out;
-		}
-		cnt++;
-	}
-	if (v == NULL && (v = calloc(1, sizeof *v)) == NULL) {
-		cs_err_sys(e, ENOMEM, "%s", path);
-		goto out;
-	}
-	v[cnt] = NULL;
-	*lines = v;
-	*n = cnt;
-	v = NULL;
-	rc = 0;
-out:
-	audit_lines_free(v, cnt);
-	free(buf);
-	close(fd);
-	return rc;
-}
-
-/* A line-at-a-time reader over a file, holding at most AUDIT_LINE_MAX bytes per line. */
-struct lines {
-	int	 fd;
-	char	*buf;
-	size_t	 start, end;	/* unread bytes are buf[start..end) */
-	int	 eof;
-};
-
-#define LINES_BUF	(2 * AUDIT_LINE_MAX)
-
-/* 1: a line (*p, *len, newline not included; *nl says whether it had one),
- * 0: end of file, -1: read error (errno), -2: a line longer than AUDIT_LINE_MAX. */
-static int
-next_line(struct lines *r, const char **p, size_t *len, int *nl)
-{
-	char *q;
-	ssize_t n;
-
-	for (;;) {
-		q = memchr(r->buf + r->start, '\n', r->end - r->start);
-		if (q != NULL) {
-			*p = r->buf + r->start;
-			*len = (size_t)(q - *p);
-			*nl = 1;
-			r->start += *len + 1;
-			return *len + 1 > AUDIT_LINE_MAX ? -2 : 1;
-		}
-		if (r->end - r->start >= AUDIT_LINE_MAX)
-			return -2;
-		if (r->eof) {
-			if (r->end == r->start)
-				return 0;
-			*p = r->buf + r->start;
-			*len = r->end - r->start;
-			*nl = 0;
-			r->start = r->end;
-			return 1;
-		}
-		memmove(r->buf, r->buf + r->start, r->end - r->start);
-		r->end -= r->start;
-		r->start = 0;
-		n = read(r->fd, r->buf + r->end, LINES_BUF - r->end);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			r->eof = 1;
-		r->end += (size_t)n;
-	}
-}
-
-/* Where the chain stands while a set of files is verified. */
-struct vstate {
-	uint64_t	seq;			/* the last line's seq; 0: no line yet */
-	char		hash[AUDIT_HASH_HEX + 1];
-	const char	*prevfile;		/* the file the last line was in */
-	int		started;		/* a line was read */
-};
-
-/* One line (line ln of file path) against the chain so far. The set's first line may
- * be an audit_log_continued one: the files before it were rotated away. */
-static int
-check_line(const char *path, uint64_t ln, const char *p, size_t len, struct vstate *vs,
-    struct cs_err *e)
-{
-	char text[JSON_ERROR_TEXT_LENGTH], why[CS_SHOW_BUF(JSON_ERROR_TEXT_LENGTH)], *near;
-	json_error_t jerr;
-	json_t *root, *v, *ev;
-	json_int_t s;
-	int rc = -1, first_of_file = ln == 1 && vs->started;
-
-	if ((root = json_loadb(p, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
-		/* The excerpt jansson quotes is raw bytes of the line: an edited log could
-		 * carry terminal escapes to the admin's screen. */
-		snprintf(text, sizeof text, "%s", jerr.text);
-		if ((near = strstr(text, " near ")) != NULL)
-			*near = '\0';
-		return cs_err_set(e, EBADMSG, "%s: line %llu: not JSON: %s", path,
-		    (unsigned long long)ln, cs_show(text, strlen(text), sizeof text, why,
-		    sizeof why));
-	}
-	if (!json_is_object(root)) {
-		cs_err_set(e, EBADMSG, "%s: line %llu: not a JSON object", path,
-		    (unsigned long long)ln);
-		goto out;
-	}
-	ev = json_object_get(root, "event");
-	v = json_object_get(root, "seq");
-	if (!json_is_integer(v) || (s = json_integer_value(v)) < 1) {
-		cs_err_set(e, EBADMSG, "%s: line %llu: no seq", path, (unsigned long long)ln);
-		goto out;
-	}
-	if (!vs->started && s > 1 && json_is_string(ev) &&
-	    strcmp(json_string_value(ev), "audit_log_continued") == 0 &&
-	    json_is_string(json_object_get(root, "prev")) &&
-	    strlen(json_string_value(json_object_get(root, "prev"))) == AUDIT_HASH_HEX) {
-		/* Taken on trust: the lines before it are gone with older files. */
-		vs->seq = (uint64_t)s - 1;
-		snprintf(vs->hash, sizeof vs->hash, "%s",
-		    json_string_value(json_object_get(root, "prev")));
-	}
-	if ((uint64_t)s != vs->seq + 1) {
-		if (first_of_file && (uint64_t)s > vs->seq + 1)
-			cs_err_set(e, EBADMSG, "%s: line 1: seq %lld, but %s ended at seq %llu: "
-			    "%llu lines lost between the files (written while copytruncate "
-			    "copied?)", path, (long long)s, vs->prevfile,
-			    (unsigned long long)vs->seq,
-			    (unsigned long long)((uint64_t)s - vs->seq - 1));
-		else
-			cs_err_set(e, EBADMSG, "%s: line %llu: seq %lld, expected %llu", path,
-			    (unsigned long long)ln, (long long)s,
-			    (unsigned long long)(vs->seq + 1));
-		goto out;
-	}
-	v = json_object_get(root, "prev");
-	if (!json_is_string(v)) {
-		cs_err_set(e, EBADMSG, "%s: line %llu: no prev", path, (unsigned long long)ln);
-		goto out;
-	}
-	if (strcmp(json_string_value(v), vs->hash) != 0) {
-		if (!vs->started)
-			cs_err_set(e, EBADMSG, "%s: line 1: prev is not 64 zeros (the log does "
-			    "not start at the head of a chain)", path);
-		else if (first_of_file)
-			cs_err_set(e, EBADMSG, "%s: line 1: prev does not match the hash of "
-			    "the last line of %s (edited, removed or replaced file)", path,
-			    vs->prevfile);
-		else
-			cs_err_set(e, EBADMSG, "%s: line %llu: prev does not match the hash of "
-			    "line %llu (edited, removed or reordered line)", path,
-			    (unsigned long long)ln, (unsigned long long)(ln - 1));
-		goto out;
-	}
-	if (!json_is_string(ev)) {
-		cs_err_set(e, EBADMSG, "%s: line %llu: no event", path, (unsigned long long)ln);
-		goto out;
-	}
-	rc = 0;
-out:
-	json_decref(root);
-	return rc;
-}
-
-/* Opens a rotated, gzip-compressed log through `gzip -dc`: its output on a pipe. */
-static int
-open_gz(const char *path, pid_t *pid, struct cs_err *e)
-{
-	char *argv[] = { "gzip", "-dc", "--", (char *)path, NULL };
-	posix_spawn_file_actions_t fa;
-	int p[2], rc;
-
-	if (pipe2(p, O_CLOEXEC) == -1)
-		return cs_err_sys(e, errno, "%s", path);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
-	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-	rc = posix_spawnp(pid, "gzip", &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(p[1]);
-	if (rc != 0) {
-		close(p[0]);
-		return cs_err_sys(e, rc, "%s: cannot run gzip to read it", path);
-	}
-	return p[0];
-}
-
-/* Verifies one file of the set, going on from vs. */
-static int
-verify_file(const char *path, int gz, uint64_t expect_seq, const char *expect_hash,
-    struct vstate *vs, struct audit_verify_result *res, struct cs_err *e)
-{
-	struct lines rd = { .fd = -1 };
-	struct stat st;
-	const char *p;
-	size_t len;
-	uint64_t ln = 0;
-	pid_t pid = -1;
-	int nl, got, status, rc = -1;
-
-	if ((rd.fd = gz ? open_gz(path, &pid, e) : open_read(path, &st, e)) == -1)
-		return -1;
-	if ((rd.buf = malloc(LINES_BUF)) == NULL) {
-		cs_err_sys(e, ENOMEM, "%s", path);
-		goto out;
-	}
-	while ((got = next_line(&rd, &p, &len, &nl)) == 1) {
-		res->lines++;
-		ln++;
-		if (check_line(path, ln, p, len, vs, e) == -1)
-			goto bad;
-		if (!nl) {
-			cs_err_set(e, EBADMSG, "%s: line %llu: no newline at the end (a torn "
-			    "write?)", path, (unsigned long long)ln);
-			goto bad;
-		}
-		vs->seq++;
-		if (!vs->started)
-			res->first_seq = vs->seq;
-		vs->started = 1;
-		vs->prevfile = path;
-		hash_hex(p, len, vs->hash);
-		if (expect_seq != 0 && vs->seq == expect_seq && expect_hash != NULL &&
-		    expect_hash[0] != '\0' && strcmp(vs->hash, expect_hash) != 0) {
-			cs_err_set(e, EBADMSG, "%s: line %llu: seq %llu is not the line the "
-			    "state file recorded (edited or replaced)", path,
-			    (unsigned long long)ln, (unsigned long long)vs->seq);
-			goto bad;
-		}
-	}
-	if (got == -1) {
-		cs_err_sys(e, errno, "%s: read", path);
-		goto out;
-	}
-	if (got == -2) {
-		ln++;
-		cs_err_set(e, EBADMSG, "%s: line %llu: longer than %u bytes", path,
-		    (unsigned long long)ln, AUDIT_LINE_MAX);
-		goto bad;
-	}
-	rc = 0;
-	goto out;
-bad:
-	res->bad_line = ln;
-	snprintf(res->bad_file, sizeof res->bad_file, "%s", path);
-out:
-	if (rd.fd != -1)
-		close(rd.fd);
-	free(rd.buf);
-	if (pid > 0 && waitpid(pid, &status, 0) == pid && rc == 0 &&
-	    !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-		rc = cs_err_set(e, EIO, "%s: gzip could not decompress it", path);
-	return rc;
-}
-
-/* The rotated files of the log at path, found by listing its folder: <base>.N and
- * <base>.N.gz, N from 1 to AUDIT_ROTATED_MAX written without leading zeros (dateext
- * names are not looked for). name[N] is NULL where no file has that number; with both
- * <base>.N and <base>.N.gz there (gzip has not finished), the plain one is taken. */
-struct rotated {
-	char		**name;		/* [AUDIT_ROTATED_MAX + 1], name[0] unused */
-	unsigned char	*gz;		/* name[N] is compressed */
-	unsigned	 max;		/* the highest N found; 0: none */
-	unsigned	 over;		/* files numbered above AUDIT_ROTATED_MAX */
-};
-
-static void
-rotated_free(struct rotated *rs)
-{
-	unsigned i;
-
-	if (rs->name != NULL)
-		for (i = 0; i <= rs->max; i++)
-			free(rs->name[i]);
-	free(rs->name);
-	free(rs->gz);
-	memset(rs, 0, sizeof *rs);
-}
-
-static int
-rotated_list(const char *path, struct rotated *rs, struct cs_err *e)
-{
-	const char *slash = strrchr(path, '/'), *base = slash != NULL ? slash + 1 : path;
-	const char *s;
-	size_t blen = strlen(base);
-	struct dirent *de;
-	unsigned long k;
-	char *dir, *q;
-	DIR *d;
-	int z;
-
-	memset(rs, 0, sizeof *rs);
-	dir = slash == NULL ? strdup(".") : slash == path ? strdup("/") :
-	    strndup(path, (size_t)(slash - path));
-	rs->name = calloc(AUDIT_ROTATED_MAX + 1, sizeof *rs->name);
-	rs->gz = calloc(AUDIT_ROTATED_MAX + 1, sizeof *rs->gz);
-	if (dir == NULL || rs->name == NULL || rs->gz == NULL) {
-		free(dir);
-		rotated_free(rs);
-		return cs_err_sys(e, ENOMEM, "%s", path);
-	}
-	if ((d = opendir(dir)) == NULL) {
-		cs_err_sys(e, errno, "%s: cannot list the folder to find the rotated logs",
-		    dir);
-		free(dir);
-		rotated_free(rs);
-		return -1;
-	}
-	free(dir);
-	while ((de = readdir(d)) != NULL) {
-		s = de->d_name;
-		if (strncmp(s, base, blen) != 0 || s[blen] != '.' || s[blen + 1] < '1' ||
-		    s[blen + 1] > '9')
-			continue;
-		errno = 0;
-		k = strtoul(s + blen + 1, &q, 10);
-		if (strcmp(q, ".gz") == 0)
-			z = 1;
-		else if (*q == '\0')
-			z = 0;
-		else
-			continue;
-		if (errno != 0 || k > AUDIT_ROTATED_MAX) {
-			rs->over++;
-			continue;
-		}
-		if (rs->name[k] != NULL && (!rs->gz[k] || z))
-			continue;
-		free(rs->name[k]);
-		if (asprintf(&rs->name[k], "%s.%lu%s", path, k, z ? ".gz" : "") == -1) {
-			rs->name[k] = NULL;
-			closedir(d);
-			rotated_free(rs);
-			return cs_err_sys(e, ENOMEM, "%s", path);
-		}
-		rs->gz[k] = (unsigned char)z;
-		if (k > rs->max)
-			rs->max = (unsigned)k;
-	}
-	closedir(d);
-	return 0;
-}
-
-/* Lines gathered for audit_tail_rotated, newest first. */
-struct tailacc {
-	char	**v;
-	size_t	 n, cap;
-};
-
-/* Moves the lines v[0..n) (oldest first, v freed) to the end of acc, newest first. */
-static int
-acc_take(struct tailacc *acc, char **v, size_t n, const char *path, struct cs_err *e)
-{
-	char **nv;
-	size_t i;
-
-	if (acc->n + n + 1 > acc->cap) {
-		size_t cap = acc->cap == 0 ? 64 : acc->cap;
-
-		while (cap < acc->n + n + 1)
-			cap *= 2;
-		if ((nv = realloc(acc->v, cap * sizeof *nv)) == NULL) {
-			audit_lines_free(v, n);
-			return cs_err_sys(e, ENOMEM, "%s", path);
-		}
-		acc->v = nv;
-		acc->cap = cap;
-	}
-	for (i = n; i > 0; i--)
-		acc->v[acc->n++] = v[i - 1];
-	free(v);
-	return 0;
-}
-
-/* The last limit lines of the rotated, gzip-compressed log path (oldest first). */
-static int
-tail_gz(const char *path, size_t limit, char ***lines, size_t *n, struct cs_err *e)
-{
-	struct lines rd = { .fd = -1 };
-	const char *p;
-	char **v = NULL, **nv;
-	size_t len, cnt = 0, cap = 0, i;
-	pid_t pid = -1;
-	int nl, got, status, rc = -1;
-
-	*lines = NULL;
-	*n = 0;
-	if (limit == 0)
-		return 0;
-	if ((rd.fd = open_gz(path, &pid, e)) == -1)
-		return -1;
-	if ((rd.buf = malloc(LINES_BUF)) == NULL) {
-		cs_err_sys(e, ENOMEM, "%s", path);
-		goto out;
-	}
-	/* Every line is read; at most 2 * limit are held, the last limit kept. */
-	while ((got = next_line(&rd, &p, &len, &nl)) == 1) {
-		if (cnt == 2 * limit) {
-			for (i = 0; i < limit; i++)
-				free(v[i]);
-			memmove(v, v + limit, limit * sizeof *v);
-			cnt = limit;
-		}
-		if (cnt + 1 >= cap) {
-			cap = cap == 0 ? 64 : cap * 2;
-			if ((nv = realloc(v, cap * sizeof *v)) == NULL) {
-				cs_err_sys(e, ENOMEM, "%s", path);
-				goto out;
-			}
-			v = nv;
-		}
-		if ((v[cnt] = strndup(p, len)) == NULL) {
-			cs_err_sys(e, ENOMEM, "%s", path);
-			goto out;
-		}
-		cnt++;
-	}
-	if (got == -1) {
-		cs_err_sys(e, errno, "%s: read", path);
-		goto out;
-	}
-	if (got == -2) {
-		cs_err_set(e, EBADMSG, "%s: a line longer than %u bytes", path,
-		    AUDIT_LINE_MAX);
-		goto out;
-	}
-	rc = 0;
-out:
-	close(rd.fd);
-	free(rd.buf);
-	if (waitpid(pid, &status, 0) == pid && rc == 0 &&
-	    !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-		rc = cs_err_set(e, EIO, "%s: gzip could not decompress it", path);
-	if (rc == 0) {
-		if (cnt > limit) {
-			for (i = 0; i < cnt - limit; i++)
-				free(v[i]);
-			memmove(v, v + (cnt - limit), limit * sizeof *v);
-			cnt = limit;
-		}
-		*lines = v;
-		*n = cnt;
-		return 0;
-	}
-	audit_lines_free(v, cnt);
-	return -1;
-}
-
-int
-audit_tail_rotated(const char *path, size_t limit, char ***lines, size_t *n,
-    struct cs_err *e)
-{
-	struct tailacc acc = { 0 };
-	struct rotated rs = { 0 };
-	struct cs_err pe = { 0 };
-	char **v = NULL, *t;
-	size_t vn = 0, i;
-	unsigned k;
-	int rc = -1, missing = 0;
-
-	*lines = NULL;
-	*n = 0;
-	/* Between a rename and the next line the path may be missing: then the rotated
-	 * files alone hold the latest lines. */
-	if (audit_tail(path, limit, &v, &vn, &pe) == -1) {
-		if (pe.code != ENOENT)
-			return cs_err_set(e, pe.code, "%s", pe.msg);
-		missing = 1;
-	} else if (acc_take(&acc, v, vn, path, e) == -1) {
-		goto out;
-	}
-	if (acc.n < limit || missing) {
-		if (rotated_list(path, &rs, e) == -1)
-			goto out;
-		if (missing && rs.max == 0) {
-			cs_err_set(e, pe.code, "%s", pe.msg);
-			goto out;
-		}
-		/* .1, .2, ... back to the first number missing, until limit lines */
-		for (k = 1; k <= rs.max && rs.name[k] != NULL && acc.n < limit; k++) {
-			if ((rs.gz[k] ? tail_gz : audit_tail)(rs.name[k], limit - acc.n, &v,
-			    &vn, e) == -1 || acc_take(&acc, v, vn, rs.name[k], e) == -1)
-				goto out;
-		}
-	}
-	if (acc.v == NULL && acc_take(&acc, NULL, 0, path, e) == -1)
-		goto out;
-	for (i = 0; i < acc.n / 2; i++) {
-		t = acc.v[i];
-		acc.v[i] = acc.v[acc.n - 1 - i];
-		acc.v[acc.n - 1 - i] = t;
-	}
-	acc.v[acc.n] = NULL;
-	*lines = acc.v;
-	*n = acc.n;
-	acc.v = NULL;
-	rc = 0;
-out:
-	audit_lines_free(acc.v, acc.n);
-	rotated_free(&rs);
-	return rc;
-}
-
-int
-audit_verify(const char *path, uint64_t expect_seq, const char *expect_hash,
-    struct audit_verify_result *r, struct cs_err *e)
-{
-	struct audit_verify_result res;
-	struct vstate vs = { 0 };
-	struct rotated rs = { 0 };
-	struct stat st;
-	unsigned i, j, k;
-	int rc = -1, last_missing = 0;
-
-	memset(&res, 0, sizeof res);
-	memcpy(vs.hash, ZERO_HASH, sizeof vs.hash);
-	if (rotated_list(path, &rs, e) == -1)
-		goto out;
-	if (rs.over != 0) {
-		cs_err_set(e, E2BIG, "%s: %u rotated files numbered above %u; --verify reads "
-		    "at most that many", path, rs.over, AUDIT_ROTATED_MAX);
-		goto out;
-	}
-	/* Between a rename and the next line, the path may be missing: the set is
-	 * whole without it. */
-	if (rs.max > 0 && lstat(path, &st) == -1 && errno == ENOENT)
-		last_missing = 1;
-	/* Oldest first. The oldest file may be any number (older ones deleted by
-	 * rotation); a number missing below it is a file removed from the chain. */
-	for (i = rs.max; i > 0; i--) {
-		if (rs.name[i] != NULL) {
-			if (verify_file(rs.name[i], rs.gz[i], expect_seq, expect_hash, &vs, &res,
-			    e) == -1)
-				goto out;
-			res.files++;
-			continue;
-		}
-		for (j = i + 1; rs.name[j] == NULL; j++)
-			;
-		for (k = i - 1; k > 0 && rs.name[k] == NULL; k--)
-			;
-		snprintf(res.bad_file, sizeof res.bad_file, "%s.%u", path, i);
-		cs_err_set(e, EBADMSG, "%s: missing (nor %s.gz), between %s and %s: a rotated "
-		    "file was removed from the set, so the chain has a gap there",
-		    res.bad_file, res.bad_file, rs.name[j], k > 0 ? rs.name[k] : path);
-		goto out;
-	}
-	if (!last_missing) {
-		if (verify_file(path, 0, expect_seq, expect_hash, &vs, &res, e) == -1)
-			goto out;
-		res.files++;
-	}
-	if (expect_seq != 0 && vs.seq < expect_seq) {
-		res.bad_line = res.lines + 1;
-		snprintf(res.bad_file, sizeof res.bad_file, "%s", path);
-		cs_err_set(e, EBADMSG, "%s: ends at seq %llu but the state file says %llu: "
-		    "lines were cut from the end", path, (unsigned long long)vs.seq,
-		    (unsigned long long)expect_seq);
-		goto out;
-	}
-	rc = 0;
-out:
-	rotated_free(&rs);
-	if (r != NULL) {
-		res.last_seq = vs.seq;
-		memcpy(res.last_hash, vs.hash, sizeof res.last_hash);
-		*r = res;
-	}
-	return rc;
 }

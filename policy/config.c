@@ -73,6 +73,7 @@ static const char *parse_size(struct loader *, const char *, void *);
 static const char *parse_bool(struct loader *, const char *, void *);
 static const char *parse_flush(struct loader *, const char *, void *);
 static const char *parse_timeout(struct loader *, const char *, void *);
+static const char *parse_cache_timeout(struct loader *, const char *, void *);
 static const char *parse_allow(struct loader *, const char *, void *);
 static const char *parse_audit_group(struct loader *, const char *, void *);
 static const char *parse_role(struct loader *, const char *, void *);
@@ -85,6 +86,7 @@ static const struct keydef keys[] = {
 	{ SEC_VAULT, "key_file", parse_path, offsetof(struct cfg, key_file) },
 	{ SEC_VAULT, "state_dir", parse_abspath, offsetof(struct cfg, state_dir) },
 	{ SEC_VAULT, "max_value_size", parse_size, offsetof(struct cfg, max_value_size) },
+	{ SEC_VAULT, "cache_timeout", parse_cache_timeout, offsetof(struct cfg, cache_timeout_s) },
 	{ SEC_AUDIT, "path", parse_path, offsetof(struct cfg, audit_path) },
 	{ SEC_AUDIT, "fail_closed", parse_bool, offsetof(struct cfg, audit_fail_closed) },
 	{ SEC_AUDIT, "flush", parse_flush, offsetof(struct cfg, audit_flush) },
@@ -256,6 +258,18 @@ parse_timeout(struct loader *l, const char *value, void *slot)
 	(void)l;
 	if (parse_ulong(value, 1, TIMEOUT_MAX_MS, &v) == -1)
 		return "expected milliseconds from 1 to 600000";
+	*(unsigned *)slot = (unsigned)v;
+	return NULL;
+}
+
+static const char *
+parse_cache_timeout(struct loader *l, const char *value, void *slot)
+{
+	unsigned long v;
+
+	(void)l;
+	if (parse_ulong(value, 0, CFG_CACHE_TIMEOUT_MAX_S, &v) == -1)
+		return "expected seconds from 0 to 86400";
 	*(unsigned *)slot = (unsigned)v;
 	return NULL;
 }
@@ -572,6 +586,7 @@ new_defaults(void)
 	if ((c = calloc(1, sizeof *c)) == NULL)
 		return NULL;
 	c->max_value_size = VAULT_VALUE_MAX_BYTES;
+	c->cache_timeout_s = CFG_CACHE_TIMEOUT_S;
 	c->audit_fail_closed = 1;
 	c->audit_flush = AUDIT_FLUSH_ASYNC;
 	c->audit_timeout_ms = CFG_AUDIT_TIMEOUT_MS;

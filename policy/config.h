@@ -27,6 +27,11 @@
 #define CFG_ENV_ALLOW		"SANDBOX_NETWORK_ALLOW"
 #define CFG_AUDIT_TIMEOUT_MS	2000	/* default bound on one audit write */
 #define CFG_FLEET_LIFETIME	(30ul * 86400)	/* seconds a published manifest is valid */
+/* How long the kernel may keep the vault tree's names and attributes without asking
+ * the daemon, in seconds. Every reload invalidates what changed, so this only bounds
+ * how long a lost invalidation could last. */
+#define CFG_CACHE_TIMEOUT_S	600
+#define CFG_CACHE_TIMEOUT_MAX_S	86400
 
 enum audit_flush {
 	AUDIT_FLUSH_SYNC,	/* fdatasync before the operation returns */
@@ -72,6 +77,7 @@ struct cfg {
 	char			*key_file;
 	char			*state_dir;	/* absolute; holds the rollback floor */
 	size_t			 max_value_size;	/* bytes */
+	unsigned		 cache_timeout_s;	/* entry and attribute timeout, seconds */
 	char			*audit_path;
 	int			 audit_fail_closed;
 	enum audit_flush	 audit_flush;

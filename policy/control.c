@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "allow.h"
+#include "auditread.h"
 #include "control.h"
 #include "fleetstatus.h"
 

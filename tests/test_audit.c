@@ -18,11 +18,13 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "testutil.h"
 #include <sodium.h>
 
 #include "../policy/audit.h"
+#include "../policy/auditread.h"
 
 #define ZEROS	"0000000000000000000000000000000000000000000000000000000000000000"
 #define MAX_LINES	512
@@ -295,6 +297,68 @@ test_bad_bytes_in_names_still_make_a_valid_line(void **state)
 	assert_non_null(strstr(lines[0], "\"comm\":\"ba??d?\""));
 	assert_non_null(strstr(lines[0], "\"host\":\"h\xc3\xa9llo\""));
 	assert_int_equal(audit_verify(logf, 0, NULL, &r, &e), 0);
+	free_lines(lines, n);
+}
+
+/* Each line is byte for byte what jansson's compact dump of the same object gives: the
+ * encoder writes it directly, and readers (jq, the verifier) get the same bytes they
+ * always did. Every escape jansson makes, every byte class, and the lists' cut. */
+static void
+test_lines_are_what_jansson_would_write(void **state)
+{
+	static const char *const names[] = { "a\"b", "c\\d", "\x01\x1f\x7f", "", "\t\n\r\b\f/" };
+	char all[256], *dumped, *lines[MAX_LINES];
+	struct audit *a = NULL;
+	struct audit_event ev = { 0 };
+	struct cs_err e = { 0 };
+	json_error_t jerr;
+	json_t *root;
+	size_t n, i;
+	int c;
+
+	(void)state;
+	for (c = 1; c < 256; c++)
+		all[c - 1] = (char)c;
+	all[255] = '\0';
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_NONE, 2000, &a, &e), 0);
+	ev.event = "sandbox_blocked";
+	ev.provider = all;
+	ev.keys = names;
+	ev.nkeys = 5;
+	ev.overrides = names;
+	ev.noverrides = 2;
+	ev.providers = names;
+	ev.nproviders = 5;
+	ev.fingerprint = "\xe2\x80\xae\xf0\x9f\x94\x91\xed\xa0\x80\xc0\xaf";
+	ev.host = "h\xc3\xa9llo";
+	ev.port = 65535;
+	ev.reason = "\\u0000";
+	ev.via = "fs";
+	ev.detail = "x";
+	ev.repeats = 4000000000UL;
+	ev.since = "2026-11-30T12:00:00.000Z";
+	ev.pid = 2147483647;
+	ev.uid = 4294967294U;
+	ev.gid = 0;
+	ev.comm = "a\\nb";
+	assert_int_equal(audit_append(a, &ev, &e), 0);
+	memset(&ev, 0, sizeof ev);
+	ev.event = "secret_read";
+	ev.pid = -1;
+	assert_int_equal(audit_append(a, &ev, &e), 0);
+	audit_close(a);
+	n = read_lines(logf, lines);
+	assert_int_equal(n, 2);
+	for (i = 0; i < n; i++) {
+		root = json_loads(lines[i], JSON_REJECT_DUPLICATES, &jerr);
+		assert_non_null(root);
+		dumped = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		assert_non_null(dumped);
+		assert_string_equal(lines[i], dumped);
+		free(dumped);
+		json_decref(root);
+	}
+	assert_non_null(strstr(lines[0], "\"fingerprint\":\"\xe2\x80\xae\xf0\x9f\x94\x91?????\""));
 	free_lines(lines, n);
 }
 
@@ -1785,6 +1849,7 @@ main(void)
 		T(test_fields_come_in_the_documented_order),
 		T(test_absent_fields_are_left_out),
 		T(test_bad_bytes_in_names_still_make_a_valid_line),
+		T(test_lines_are_what_jansson_would_write),
 		T(test_an_event_needs_a_name_and_must_fit_a_line),
 		T(test_a_long_name_list_is_cut_to_fit_a_line),
 		T(test_verify_passes_a_fresh_log),

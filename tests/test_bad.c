@@ -47,6 +47,7 @@
 #include "../crypto/key.h"
 #include "../crypto/vault.h"
 #include "../policy/audit.h"
+#include "../policy/auditread.h"
 #include "../policy/config.h"
 #include "../policy/control.h"
 #include "../policy/envname.h"

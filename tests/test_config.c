@@ -93,6 +93,7 @@ test_defaults_apply_without_a_file(void **state)
 	assert_string_equal(c->state_dir, CFG_DEFAULT_STATE_DIR);
 	assert_string_equal(c->audit_path, CFG_DEFAULT_AUDIT);
 	assert_int_equal(c->max_value_size, 65536);
+	assert_int_equal(c->cache_timeout_s, CFG_CACHE_TIMEOUT_S);
 	assert_int_equal(c->audit_fail_closed, 1);
 	assert_int_equal(c->audit_flush, AUDIT_FLUSH_ASYNC);
 	assert_int_equal(c->audit_timeout_ms, 2000);
@@ -175,6 +176,7 @@ test_full_file_is_parsed(void **state)
 	    "path = /srv/vault.json\n"
 	    "key_file = /srv/key\n"
 	    "max_value_size = 1024\n"
+	    "cache_timeout = 0\n"
 	    "\n"
 	    "[audit]\n"
 	    "path = /srv/audit.log     ; COMFYVN_SECURITY_LOG_FILE overrides\n"
@@ -199,6 +201,7 @@ test_full_file_is_parsed(void **state)
 	assert_string_equal(c->vault_path, "/srv/vault.json");
 	assert_string_equal(c->key_file, "/srv/key");
 	assert_int_equal(c->max_value_size, 1024);
+	assert_int_equal(c->cache_timeout_s, 0);
 	assert_string_equal(c->audit_path, "/srv/audit.log");
 	assert_int_equal(c->audit_fail_closed, 0);
 	assert_int_equal(c->audit_flush, AUDIT_FLUSH_SYNC);
@@ -276,6 +279,9 @@ test_each_bad_value_names_file_line_and_key(void **state)
 	expect_error("[audit]\ntimeout_ms = 2s\n", ":2: [audit] timeout_ms: expected", NULL);
 	expect_error("[audit]\ntimeout_ms = -5\n", ":2: [audit] timeout_ms:", NULL);
 	expect_error("[audit]\npath =\n", ":2: [audit] path: expected a path", NULL);
+	expect_error("[vault]\ncache_timeout = 86401\n", ":2: [vault] cache_timeout: expected "
+	    "seconds from 0 to 86400", NULL);
+	expect_error("[vault]\ncache_timeout = 1.5\n", ":2: [vault] cache_timeout:", NULL);
 	expect_error("[vault]\nmax_value_size = 0\n", ":2: [vault] max_value_size:",
 	    "16777216");
 	expect_error("[vault]\nmax_value_size = 16777217\n", "[vault] max_value_size:", NULL);

@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "../policy/audit.h"
+#include "../policy/auditread.h"
 #include "../policy/control.h"
 
 #define CONFIG_PATH	"/etc/comfysecrets/test.ini"

@@ -18,7 +18,7 @@
 
 #include <sodium.h>
 
-#include "../../policy/audit.h"
+#include "../../policy/auditread.h"
 #include "fuzz_common.h"
 
 int
