@@ -442,6 +442,22 @@ test_hosts_file_round_trip(void **state)
 	assert_int_equal(e.code, ENOENT);
 	fleet_hosts_free(&hs);
 	fleet_hosts_free(&got);
+	/* Whoever may write the list could enrol a key: refused, naming file and fix. */
+	assert_int_equal(chmod(path, 0666), 0);
+	memset(&e, 0, sizeof e);
+	assert_int_equal(fleet_hosts_read(path, &got, &e), -1);
+	assert_int_equal(e.code, EPERM);
+	assert_non_null(strstr(e.msg, path));
+	assert_non_null(strstr(e.msg, "chmod go-w"));
+	assert_int_equal(got.n, 0);
+	assert_int_equal(chmod(path, 0600), 0);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(path, 4242, 0), 0);
+		memset(&e, 0, sizeof e);
+		assert_int_equal(fleet_hosts_read(path, &got, &e), -1);
+		assert_non_null(strstr(e.msg, "owned by uid 4242"));
+		assert_int_equal(chown(path, 0, 0), 0);
+	}
 }
 
 static void
@@ -487,6 +503,32 @@ test_config_fleet_section(void **state)
 	memset(&e, 0, sizeof e);
 	assert_int_equal(cfg_parse(short_life, sizeof short_life - 1, "t.ini", &c, &e), -1);
 	assert_non_null(strstr(e.msg, "t.ini:2: [fleet] lifetime"));
+}
+
+/* A broken [fleet] is refused when the config is read, naming file, line and key. */
+static void
+test_config_fleet_refuses_bad_values_and_missing_keys(void **state)
+{
+	static const char ftp[] = "[fleet]\nrole = member\nname = prod\nendpoints = ftp://x\n";
+	static const char caps[] = "[fleet]\nrole = member\nname = Prod!\n";
+	static const char host[] = "[fleet]\nhost_name = web/2\n";
+	static const char noep[] = "[fleet]\nrole = member\nname = prod\n";
+	struct cs_err e = { 0 };
+	struct cfg *c = NULL;
+
+	(void)state;
+	assert_int_equal(cfg_parse(ftp, sizeof ftp - 1, "t.ini", &c, &e), -1);
+	assert_non_null(strstr(e.msg, "t.ini:4: [fleet] endpoints: expected http"));
+	memset(&e, 0, sizeof e);
+	assert_int_equal(cfg_parse(caps, sizeof caps - 1, "t.ini", &c, &e), -1);
+	assert_non_null(strstr(e.msg, "t.ini:3: [fleet] name: expected [a-z0-9]"));
+	memset(&e, 0, sizeof e);
+	assert_int_equal(cfg_parse(host, sizeof host - 1, "t.ini", &c, &e), -1);
+	assert_non_null(strstr(e.msg, "t.ini:2: [fleet] host_name"));
+	memset(&e, 0, sizeof e);
+	assert_int_equal(cfg_parse(noep, sizeof noep - 1, "t.ini", &c, &e), -1);
+	assert_string_equal(e.msg, "t.ini: [fleet] endpoints is not set (every fleet role "
+	    "needs it)");
 }
 
 /* A member's config in dir/m: vault, key file, state_dir. */
@@ -746,6 +788,7 @@ main(void)
 		cmocka_unit_test(test_hosts_file_round_trip),
 		cmocka_unit_test(test_record_round_trip_and_malformed_is_an_error),
 		cmocka_unit_test(test_config_fleet_section),
+		cmocka_unit_test(test_config_fleet_refuses_bad_values_and_missing_keys),
 		cmocka_unit_test(test_apply_writes_key_and_vault_that_open_together),
 		cmocka_unit_test(test_status_says_stale_when_unreachable_or_old),
 		cmocka_unit_test(test_sigkill_during_apply_never_tears_key_and_vault),
