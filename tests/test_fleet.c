@@ -641,6 +641,45 @@ test_status_says_stale_when_unreachable_or_old(void **state)
 	cfg_free(c);
 }
 
+/* A member whose newest manifest was refused (removed from the fleet, a forgery) serves
+ * an old generation: stale, with the reason, hostile bytes escaped; and the vault's own
+ * generation is a field apart from the fleet generation. */
+static void
+test_status_says_stale_and_why_when_refused(void **state)
+{
+	struct fleet_status st;
+	struct cfg *c = member_cfg("rf");
+	struct cs_err e = { 0 };
+	char path[PATH_MAX];
+	const char *d;
+	json_t *o;
+
+	(void)state;
+	c->fleet.role = FLEET_ROLE_MEMBER;
+	assert_int_equal(cfg_set_path(&c->fleet.name, "prod", &e), 0);
+	memset(&st, 0, sizeof st);
+	strcpy(st.fleet, "prod");
+	st.generation = 6;
+	st.vault_generation = 41;
+	st.confirmed = 1000;
+	st.reachable = 1;
+	fleetstatus_refusal(&st, "host web2 is not in the manifest of generation 12\x1b[2J");
+	assert_int_equal(mkdir(c->state_dir, 0700), 0);
+	assert_int_equal(fleetstatus_path(c, path, &e), 0);
+	assert_int_equal(fleetstatus_write(path, &st, &e), 0);
+	o = fleetstatus_answer(c, 1001);
+	assert_true(json_is_true(json_object_get(o, "stale")));
+	assert_true(json_is_true(json_object_get(o, "refused")));
+	d = json_string_value(json_object_get(o, "detail"));
+	assert_non_null(d);
+	assert_string_equal(d, "update refused: host web2 is not in the manifest of "
+	    "generation 12\\x1b[2J");
+	assert_int_equal(json_integer_value(json_object_get(o, "generation")), 6);
+	assert_int_equal(json_integer_value(json_object_get(o, "vault_generation")), 41);
+	json_decref(o);
+	cfg_free(c);
+}
+
 #define KILL_VAULTS	300	/* generations the killed child may apply */
 #define KILL_ROUNDS	220	/* SIGKILLs during fleet_apply */
 
@@ -791,6 +830,7 @@ main(void)
 		cmocka_unit_test(test_config_fleet_refuses_bad_values_and_missing_keys),
 		cmocka_unit_test(test_apply_writes_key_and_vault_that_open_together),
 		cmocka_unit_test(test_status_says_stale_when_unreachable_or_old),
+		cmocka_unit_test(test_status_says_stale_and_why_when_refused),
 		cmocka_unit_test(test_sigkill_during_apply_never_tears_key_and_vault),
 	};
 

@@ -6,7 +6,8 @@
 # - status on a member, and through the daemon's .control;
 # - a member refuses set/rm/rotate, naming where the vault is published from;
 # - a rotate while readers loop on the three mounts: no failed or wrong read;
-# - a removed host cannot read what is published after its removal; the others can.
+# - a removed host cannot read what is published after its removal; the others can;
+#   its status says stale with the refusal, and follow --once fails.
 . tests/lib.sh
 . tests/etcd.sh
 . tests/fleet_lib.sh
@@ -85,6 +86,12 @@ h3_refused() { tail -n +"$(cat "$T/h3/mark")" "$T/h3/audit.log" | grep fleet_upd
 	grep -q 'not in the manifest'; }
 check "h3: refuses the manifests it is no longer in (audited)" wait_until 30 h3_refused
 check "h3: still serves only what it had before its removal" serves h3 app/token steady
+h3_stale_why() { hst h3 fleet status | grep '"stale":true' | grep '"refused":true' |
+	grep -q '"detail":"update refused: host h3 is not in the manifest'; }
+check "h3: fleet status says stale, and why (the refusal)" wait_until 30 h3_stale_why
+ctl_status h3 >"$T/ctl3.out"
+check "h3: .control status says stale too" grep -q '"stale":true' "$T/ctl3.out"
+check_fails "h3: fleet follow --once exits non-zero on the refusal" hst h3 fleet follow --once
 g=$(fleet_admin_gen)
 G=$(printf '%020d' "$g")
 no_key_h3() { [ -z "$(etcdctl_root get --prefix --keys-only "${FLEET_PREFIX}gen/$G/key/h3")" ]; }
