@@ -39,7 +39,7 @@ echo "# fleet: sorted: $sorted"
 echo "# fleet: p99 (the $(( (n_upd * 99 + 99) / 100 ))th of $n_upd): $(echo "$sorted" | tr ' ' '\n' | sed -n "$(( (n_upd * 99 + 99) / 100 ))p") ms (FLEET_UPDATES=50 for the issue's benchmark)"
 check "a set on the admin is served by all three mounts ($n_upd of $n_upd)" \
 	sh -c "! echo '$lat' | grep -q timeout"
-check "the publish says what it wrote" grep -q "published generation [0-9]* of fleet t" \
+check "the publish says what it wrote" grep -q "published fleet generation [0-9]* of fleet t" \
 	"$T/admin/publish.log"
 check "status on a member: generation, reachable, not stale" status_fresh h1
 ctl_status h2 >"$T/ctl.out"
@@ -100,5 +100,10 @@ only_current() { [ "$(etcdctl_root get --prefix --keys-only "${FLEET_PREFIX}gen/
 check "etcd holds no sealed key for h3 in the new generation" no_key_h3
 check_fails "h3's key file is not the admin's new key" cmp -s "$T/h3/key" "$T/admin/key"
 check "old generations are deleted after a publish" only_current
+check "the admin's fleet status shows the fleet generation it published" \
+	sh -c "'$CS' --config '$T/admin/cs.ini' fleet status | grep -q '\"generation\":$g,.*\"pending\":false'"
+check "the admin's audit log has fleet_host_removed and fleet_published" \
+	sh -c "grep -q '\"event\":\"fleet_host_removed\"' '$T/admin/audit.log' &&
+	    grep -q '\"event\":\"fleet_published\".*\"generation $g\"' '$T/admin/audit.log'"
 for h in h1 h2 h3; do fleet_unfollow "$h"; done
 done_testing
