@@ -113,15 +113,19 @@ resp_reset(struct resp *r, int wipe)
 	r->too_big = 0;
 }
 
-/* "etcd ENDPOINT: OP KEY" for messages; key made printable and cut. */
+/* Bytes of a key shown in a message: the longest key the fleet makes under a prefix of
+ * 40 bytes ("P gen/G/chunk/N", "P gen/G/key/HOST" with a short host name) fits whole. */
+#define KEY_SHOW_MAX	112
+
+/* "etcd ENDPOINT: OP KEY" for messages; key made printable, cut past KEY_SHOW_MAX. */
 static void
 what_of(char *out, size_t n, const char *ep, const char *op, const char *key)
 {
-	char shown[CS_SHOW_BUF(CS_SHOW_MAX)];
+	char shown[CS_SHOW_BUF(KEY_SHOW_MAX)];
 
 	if (key != NULL)
 		snprintf(out, n, "etcd %s: %s %s", ep, op,
-		    cs_show(key, strlen(key), CS_SHOW_MAX, shown, sizeof shown));
+		    cs_show(key, strlen(key), KEY_SHOW_MAX, shown, sizeof shown));
 	else
 		snprintf(out, n, "etcd %s: %s", ep, op);
 }
