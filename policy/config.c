@@ -284,20 +284,13 @@ parse_role(struct loader *l, const char *value, void *slot)
 	return NULL;
 }
 
-/* [fleet] name, host_name: [a-z0-9][a-z0-9._-]{0,63}, the rule of fleet/manifest.h
+/* [fleet] name, host_name: the vault's name rule (crypto/vault.h), as fleet/ checks it
  * (the name is part of etcd keys and file names). */
 static const char *
 parse_fleet_name(struct loader *l, const char *value, void *slot)
 {
-	size_t i, n = strlen(value);
-
-	if (n == 0 || n > 64 || !(islower((unsigned char)value[0]) ||
-	    isdigit((unsigned char)value[0])))
-		return "expected [a-z0-9][a-z0-9._-]{0,63}";
-	for (i = 1; i < n; i++)
-		if (!islower((unsigned char)value[i]) && !isdigit((unsigned char)value[i]) &&
-		    strchr("._-", value[i]) == NULL)
-			return "expected [a-z0-9][a-z0-9._-]{0,63}";
+	if (!vault_name_ok(value))
+		return "expected " CS_NAME_RULE ", no \"..\"";
 	return parse_path(l, value, slot);
 }
 
