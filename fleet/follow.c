@@ -38,6 +38,7 @@ struct follower {
 	char			 refused[CS_ERR_MSG_MAX];	/* the last refusal audited */
 	int64_t			 refused_rev;	/* of that manifest; -1: unknown */
 	time_t			 last_confirm;
+	time_t			 last_try;	/* of a confirmation, answered or not */
 	int			 fatal;		/* an error retrying cannot mend */
 	int			 statfail;	/* the status file could not be written */
 	struct cs_err		 fe;
@@ -72,7 +73,7 @@ reachable(struct follower *f, int yes, const char *why)
 {
 	f->st.reachable = yes;
 	if (yes) {
-		f->last_confirm = time(NULL);
+		f->last_try = f->last_confirm = time(NULL);
 		f->st.confirmed = (int64_t)f->last_confirm;
 	}
 	/* etcd's trouble first; else the refusal of the newest manifest, if any. */
@@ -305,7 +306,10 @@ on_event(void *arg, const struct etcd_event *ev)
 		reachable(f, 0, ev->err != NULL ? ev->err->msg : "watch lost");
 		return 0;
 	case ETCD_EV_TICK:
-		if (f->st.reachable && time(NULL) - f->last_confirm >= FOLLOW_CONFIRM_S) {
+		/* Also while unreachable: a confirmation that etcd answers again (a user
+		 * accepted again, a member back) clears the status. */
+		if (time(NULL) - f->last_try >= FOLLOW_CONFIRM_S) {
+			f->last_try = time(NULL);
 			if (etcd_reachable(f->etcd, &e) == 0)
 				reachable(f, 1, NULL);
 			else

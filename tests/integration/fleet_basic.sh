@@ -7,7 +7,9 @@
 # - a member refuses set/rm/rotate, naming where the vault is published from;
 # - a rotate while readers loop on the three mounts: no failed or wrong read;
 # - a removed host cannot read what is published after its removal; the others can;
-#   its status says stale with the refusal, and follow --once fails.
+#   its status says stale with the refusal, and follow --once fails;
+# - etcd refusing the members' user (a role revoked): they keep serving and say why,
+#   and catch up once it is granted again.
 . tests/lib.sh
 . tests/etcd.sh
 . tests/fleet_lib.sh
@@ -105,5 +107,19 @@ check "the admin's fleet status shows the fleet generation it published" \
 check "the admin's audit log has fleet_host_removed and fleet_published" \
 	sh -c "grep -q '\"event\":\"fleet_host_removed\"' '$T/admin/audit.log' &&
 	    grep -q '\"event\":\"fleet_published\".*\"generation $g\"' '$T/admin/audit.log'"
+
+# --- etcd refuses the members' user: they keep serving, say why, and retry ---
+etcdctl_root user revoke-role fleet-host fleet-host >/dev/null
+printf 'while-refused' | adm set app token 2>>"$T/admin/publish.log"
+h1_denied() { hst h1 fleet status | grep '"reachable":false' | grep -q 'permission denied'; }
+check "etcd refusing h1's user: status says unreachable, and etcd's reason" \
+	wait_until 30 h1_denied
+check "etcd refusing h1's user: the follower keeps running" \
+	kill -0 "$(cat "$T/h1/follow.pid")"
+check "etcd refusing h1's user: h1 still serves the last verified value" \
+	serves h1 app/token after-removal
+etcdctl_root user grant-role fleet-host fleet-host >/dev/null
+check "the user accepted again: h1 catches up by itself" \
+	wait_until 30 serves h1 app/token while-refused
 for h in h1 h2 h3; do fleet_unfollow "$h"; done
 done_testing
