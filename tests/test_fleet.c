@@ -27,6 +27,7 @@
 #include "../crypto/file.h"
 #include "../crypto/store.h"
 #include "../fleet/apply.h"
+#include "../fleet/follow.h"
 #include "../fleet/hosts.h"
 #include "../fleet/keys.h"
 #include "../fleet/manifest.h"
@@ -680,6 +681,52 @@ test_status_says_stale_and_why_when_refused(void **state)
 	cfg_free(c);
 }
 
+/* A member whose etcd does not answer: a state_dir not made yet is made, the status
+ * says unreachable with etcd's reason (not a temporary file's), --once fails with that
+ * reason; after a restart the status still says what is served (the record). */
+static void
+test_follow_without_etcd_reports_what_is_served(void **state)
+{
+	volatile sig_atomic_t stop = 0;
+	struct fleet_record rec = { 6, "0123456789abcdef" };
+	struct cfg *c = member_cfg("fw");
+	struct cs_err e = { 0 };
+	char path[PATH_MAX], pub[FLEET_PUB_B64], hk[256], au[256];
+	json_t *o;
+
+	(void)state;
+	snprintf(hk, sizeof hk, "%s/fw/host.key", dir);
+	snprintf(au, sizeof au, "%s/fw/audit.log", dir);
+	assert_int_equal(fleet_hostkey_create(hk, pub, &e), 0);
+	fleet_pub_text(admin_pk, pub);
+	c->fleet.role = FLEET_ROLE_MEMBER;
+	assert_int_equal(cfg_set_path(&c->fleet.name, "prod", &e), 0);
+	assert_int_equal(cfg_set_path(&c->fleet.endpoints, "http://127.0.0.1:9", &e), 0);
+	assert_int_equal(cfg_set_path(&c->fleet.admin_public_key, pub, &e), 0);
+	assert_int_equal(cfg_set_path(&c->fleet.host_key, hk, &e), 0);
+	assert_int_equal(cfg_set_path(&c->fleet.host_name, "web1", &e), 0);
+	assert_int_equal(cfg_set_path(&c->audit_path, au, &e), 0);
+	assert_int_equal(access(c->state_dir, F_OK), -1);
+	assert_int_equal(fleet_follow(c, &stop, 1, &e), -1);
+	assert_non_null(strstr(e.msg, "127.0.0.1:9"));
+	assert_null(strstr(e.msg, "tmp"));
+	o = fleetstatus_answer(c, (int64_t)time(NULL));
+	assert_true(json_is_false(json_object_get(o, "reachable")));
+	assert_true(json_is_true(json_object_get(o, "stale")));
+	assert_non_null(strstr(json_string_value(json_object_get(o, "detail")), "127.0.0.1:9"));
+	json_decref(o);
+	/* Restarted with generation 6 applied before: status says 6, and when. */
+	assert_int_equal(fleet_record_path(c->state_dir, "prod", path, &e), 0);
+	assert_int_equal(fleet_record_write(path, &rec, &e), 0);
+	memset(&e, 0, sizeof e);
+	assert_int_equal(fleet_follow(c, &stop, 1, &e), -1);
+	o = fleetstatus_answer(c, (int64_t)time(NULL));
+	assert_int_equal(json_integer_value(json_object_get(o, "generation")), 6);
+	assert_true(json_integer_value(json_object_get(o, "applied")) > 0);
+	json_decref(o);
+	cfg_free(c);
+}
+
 #define KILL_VAULTS	300	/* generations the killed child may apply */
 #define KILL_ROUNDS	220	/* SIGKILLs during fleet_apply */
 
@@ -831,6 +878,7 @@ main(void)
 		cmocka_unit_test(test_apply_writes_key_and_vault_that_open_together),
 		cmocka_unit_test(test_status_says_stale_when_unreachable_or_old),
 		cmocka_unit_test(test_status_says_stale_and_why_when_refused),
+		cmocka_unit_test(test_follow_without_etcd_reports_what_is_served),
 		cmocka_unit_test(test_sigkill_during_apply_never_tears_key_and_vault),
 	};
 
