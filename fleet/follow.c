@@ -351,6 +351,7 @@ setup(struct follower *f, const struct cfg *c, struct cs_err *e)
 	 * makes it, so that the first status is written before etcd first answers. */
 	if (mkdir(c->state_dir, 0700) == -1 && errno != EEXIST)
 		return cs_err_sys(e, errno, "state_dir %s", c->state_dir);
+	etcd_set_stop(f->etcd, f->stop);
 	fleet_key_manifest(f->prefix, f->mkey);
 	/* What this host serves from before this start: the record's time and the floor's
 	 * vault generation (what the last apply moved it to). */
