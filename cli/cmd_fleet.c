@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "../fleet/hosts.h"
 #include "../fleet/keys.h"
 #include "../fleet/publish.h"
+#include "../policy/audit.h"
 #include "../policy/fleetstatus.h"
 #include "cli.h"
 
@@ -31,21 +33,81 @@ on_stop(int sig)
 	stop_flag = 1;
 }
 
+/* The admin's status file (policy/fleetstatus.h): what it last published, and whether a
+ * change saved here is waiting to be published (pending). p NULL: keep what the file
+ * says was published, mark pending. A file that cannot be written is said, not fatal:
+ * the publish itself has happened or failed already. */
+static void
+admin_status(struct cli *c, const struct fleet_published *p)
+{
+	struct fleet_status st;
+	struct cs_err e = { 0 };
+	char path[PATH_MAX];
+	json_t *o = NULL, *v;
+
+	if (fleetstatus_path(c->cfg, path, &e) == -1)
+		goto fail;
+	memset(&st, 0, sizeof st);
+	snprintf(st.fleet, sizeof st.fleet, "%s", c->cfg->fleet.name);
+	if (p != NULL) {
+		st.generation = p->generation;
+		st.vault_generation = p->vault_generation;
+		snprintf(st.fingerprint, sizeof st.fingerprint, "%s", p->fpr);
+		st.applied = st.confirmed = (int64_t)time(NULL);
+		st.reachable = 1;
+	} else {
+		if ((o = fleetstatus_answer(c->cfg, (int64_t)time(NULL))) == NULL) {
+			cs_err_set(&e, ENOMEM, "out of memory");
+			goto fail;
+		}
+		if (json_is_integer(v = json_object_get(o, "generation")))
+			st.generation = (uint64_t)json_integer_value(v);
+		if (json_is_integer(v = json_object_get(o, "vault_generation")))
+			st.vault_generation = (uint64_t)json_integer_value(v);
+		if (json_is_integer(v = json_object_get(o, "applied")))
+			st.applied = json_integer_value(v);
+		if (json_is_string(v = json_object_get(o, "fingerprint")))
+			snprintf(st.fingerprint, sizeof st.fingerprint, "%s",
+			    json_string_value(v));
+		json_decref(o);
+		st.pending = 1;
+		snprintf(st.detail, sizeof st.detail, "a change saved on this host was not "
+		    "published: run comfysecrets fleet publish");
+	}
+	if (fleetstatus_write(path, &st, &e) == 0)
+		return;
+fail:
+	fprintf(stderr, "comfysecrets: fleet status not recorded: %s\n", e.msg);
+}
+
 static int
 publish(struct cli *c, const char *after)
 {
 	struct fleet_published p;
+	struct audit_event ev;
 	struct cs_err e = { 0 };
+	char detail[64];
 
 	if (fleet_publish(c->cfg, &p, &e) == -1) {
-		if (after != NULL)
+		if (after != NULL) {
 			fprintf(stderr, "comfysecrets: %s is saved on this host but was NOT "
 			    "published to fleet %s\n", after, c->cfg->fleet.name);
+			admin_status(c, NULL);
+		}
 		return cli_fail(&e);
 	}
-	fprintf(stderr, "comfysecrets: published generation %" PRIu64 " of fleet %s (key %s): "
-	    "%zu chunks, %zu hosts, %zu bytes in %.3f s\n", p.generation, c->cfg->fleet.name,
-	    p.fpr, p.chunks, p.hosts, p.bytes, p.seconds);
+	fprintf(stderr, "comfysecrets: published fleet generation %" PRIu64 " of fleet %s "
+	    "(vault generation %" PRIu64 ", key %s): %zu chunk%s, %zu host%s, %zu bytes in "
+	    "%.3f s\n", p.generation, c->cfg->fleet.name, p.vault_generation, p.fpr, p.chunks,
+	    p.chunks == 1 ? "" : "s", p.hosts, p.hosts == 1 ? "" : "s", p.bytes, p.seconds);
+	admin_status(c, &p);
+	memset(&ev, 0, sizeof ev);
+	snprintf(detail, sizeof detail, "generation %" PRIu64, p.generation);
+	ev.event = "fleet_published";
+	ev.fingerprint = p.fpr;
+	ev.detail = detail;
+	if (cli_audit(c, &ev, &e) == -1)
+		return cli_fail(&e);
 	return EXIT_OK;
 }
 
@@ -53,15 +115,17 @@ int
 cli_fleet_guard(struct cli *c, const char *cmd)
 {
 	const struct cfg_fleet *f = &c->cfg->fleet;
-	struct cs_err e = { 0 };
+	struct cs_err e = { 0 }, pe = { 0 };
+	char prefix[FLEET_PREFIX_MAX];
 
 	if (f->role != FLEET_ROLE_MEMBER)
 		return EXIT_OK;
+	if (f->name == NULL || fleet_prefix(c->cfg, prefix, &pe) == -1)
+		snprintf(prefix, sizeof prefix, "%s", f->prefix != NULL ? f->prefix : "default");
 	cs_err_set(&e, EPERM, "%s: this vault belongs to fleet %s and is published from its "
 	    "admin host through etcd (%s, prefix %s); change it there", cmd,
 	    f->name != NULL ? f->name : "(unnamed)",
-	    f->endpoints != NULL ? f->endpoints : "no endpoints set",
-	    f->prefix != NULL ? f->prefix : "default");
+	    f->endpoints != NULL ? f->endpoints : "no endpoints set", prefix);
 	return cli_fail(&e);
 }
 
@@ -84,6 +148,11 @@ cmd_init_key(struct cli *c, int argc, char **argv, int admin)
 	if (argc > 2)
 		return cli_usage("fleet", admin ? "init takes at most a PATH" :
 		    "host-key takes at most a PATH");
+	if (admin && c->cfg->fleet.role == FLEET_ROLE_MEMBER) {
+		cs_err_set(&e, EPERM, "fleet init: this host is a fleet member; the signing "
+		    "key is made on the admin host (a member needs only `fleet host-key`)");
+		return cli_fail(&e);
+	}
 	if (argc == 2)
 		path = argv[1];
 	if (path == NULL) {
@@ -103,7 +172,9 @@ edit_hosts(struct cli *c, int argc, char **argv, int add)
 {
 	unsigned char pk[FLEET_PUB_BYTES];
 	struct fleet_hosts hs = { 0 };
+	struct audit_event ev;
 	struct cs_err e = { 0 };
+	char detail[FLEET_NAME_MAX + 64];
 	char *rot[] = { "rotate", NULL };
 	int rc;
 
@@ -120,6 +191,14 @@ edit_hosts(struct cli *c, int argc, char **argv, int add)
 	if (rc == -1)
 		return cli_fail(&e);
 	fprintf(stderr, "comfysecrets: host %s %s\n", argv[1], add ? "enrolled" : "removed");
+	/* Names only: the host's public key is in the hosts file, not the log. */
+	memset(&ev, 0, sizeof ev);
+	ev.event = add ? "fleet_host_added" : "fleet_host_removed";
+	snprintf(detail, sizeof detail, "host %s%s", argv[1], add ? "" :
+	    "; the key is rotated next so that it opens nothing published from now on");
+	ev.detail = detail;
+	if (cli_audit(c, &ev, &e) == -1)
+		return cli_fail(&e);
 	/* A removed host still holds the old key: a new key, so that nothing published
 	 * from now on opens with it. */
 	if (!add && (rc = cmd_rotate(c, 1, rot)) != EXIT_OK) {

@@ -32,6 +32,7 @@
 #define WATCH_BACKOFF_MIN_MS	100
 #define WATCH_BACKOFF_MAX_MS	5000
 #define WATCH_TICK_MS		1000	/* ETCD_EV_TICK at most this often */
+#define WATCH_STOP_MS		100	/* etcd_set_stop's flag is read this often, waiting */
 #define WATCH_PROBE_MS		10000	/* a silent stream's endpoint is asked this often */
 #define WHAT_MAX		200	/* bytes of "etcd ENDPOINT: OP KEY" */
 
@@ -47,6 +48,7 @@ struct etcd {
 	CURL	*h, *wh;		/* short requests; the watch */
 	char	errbuf[CURL_ERROR_SIZE];
 	char	werrbuf[CURL_ERROR_SIZE];
+	volatile sig_atomic_t *stop;	/* etcd_set_stop; NULL: none */
 };
 
 /* An answer being read; refuses to grow past max. */
@@ -113,15 +115,19 @@ resp_reset(struct resp *r, int wipe)
 	r->too_big = 0;
 }
 
-/* "etcd ENDPOINT: OP KEY" for messages; key made printable and cut. */
+/* Bytes of a key shown in a message: the longest key the fleet makes under a prefix of
+ * 40 bytes ("P gen/G/chunk/N", "P gen/G/key/HOST" with a short host name) fits whole. */
+#define KEY_SHOW_MAX	112
+
+/* "etcd ENDPOINT: OP KEY" for messages; key made printable, cut past KEY_SHOW_MAX. */
 static void
 what_of(char *out, size_t n, const char *ep, const char *op, const char *key)
 {
-	char shown[CS_SHOW_BUF(CS_SHOW_MAX)];
+	char shown[CS_SHOW_BUF(KEY_SHOW_MAX)];
 
 	if (key != NULL)
 		snprintf(out, n, "etcd %s: %s %s", ep, op,
-		    cs_show(key, strlen(key), CS_SHOW_MAX, shown, sizeof shown));
+		    cs_show(key, strlen(key), KEY_SHOW_MAX, shown, sizeof shown));
 	else
 		snprintf(out, n, "etcd %s: %s", ep, op);
 }
@@ -885,6 +891,10 @@ watch_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultot
 	uint64_t t = now_ms();
 
 	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	if (w->c->stop != NULL && *w->c->stop) {
+		w->stop = 1;
+		return 1;
+	}
 	if (t - w->last_tick >= WATCH_TICK_MS) {
 		w->last_tick = t;
 		memset(&ev, 0, sizeof ev);
@@ -995,9 +1005,13 @@ watch_sleep(struct watch *w, unsigned ms)
 	unsigned slice;
 
 	while (ms > 0) {
-		slice = ms < WATCH_TICK_MS ? ms : WATCH_TICK_MS;
+		if (w->c->stop != NULL && *w->c->stop)
+			return w->stop = 1;
+		slice = ms < WATCH_STOP_MS ? ms : WATCH_STOP_MS;
 		usleep(slice * 1000u);
 		ms -= slice;
+		if (now_ms() - w->last_tick < WATCH_TICK_MS && ms > 0)
+			continue;
 		memset(&ev, 0, sizeof ev);
 		ev.type = ETCD_EV_TICK;
 		ev.revision = w->next_rev - 1;
@@ -1006,6 +1020,12 @@ watch_sleep(struct watch *w, unsigned ms)
 			return 1;
 	}
 	return 0;
+}
+
+void
+etcd_set_stop(struct etcd *c, volatile sig_atomic_t *stop)
+{
+	c->stop = stop;
 }
 
 int

@@ -55,6 +55,7 @@
 #define CS_FLEET_ETCD_H
 
 #include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -226,6 +227,10 @@ struct etcd_event {
  *
  * fn runs on the calling thread, inside libcurl's callbacks: it may call the other
  * etcd_* functions on the same client, but not etcd_watch or etcd_close. */
+/* A flag (a signal handler sets it) that ends etcd_watch as if fn had stopped it: read
+ * by the watch's progress callback, which libcurl calls at once when a signal
+ * interrupts its wait, and every 100 ms of a backoff. NULL: none. */
+void	etcd_set_stop(struct etcd *c, volatile sig_atomic_t *stop) CS_NONNULL(1);
 int	etcd_watch(struct etcd *c, const char *prefix, int64_t start_rev,
 	    int (*fn)(void *arg, const struct etcd_event *ev), void *arg,
 	    int64_t *compact_rev, struct cs_err *e) CS_NONNULL(1, 2, 4) CS_WUR;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 
 #include "../policy/audit.h"
 #include "../policy/fleetstatus.h"
+#include "../policy/state.h"
 #include "apply.h"
 #include "conn.h"
 #include "follow.h"
@@ -36,7 +38,9 @@ struct follower {
 	char			 refused[CS_ERR_MSG_MAX];	/* the last refusal audited */
 	int64_t			 refused_rev;	/* of that manifest; -1: unknown */
 	time_t			 last_confirm;
+	time_t			 last_try;	/* of a confirmation, answered or not */
 	int			 fatal;		/* an error retrying cannot mend */
+	int			 statfail;	/* the status file could not be written */
 	struct cs_err		 fe;
 };
 
@@ -49,8 +53,16 @@ status(struct follower *f)
 	if (f->etcd != NULL)
 		snprintf(f->st.endpoint, sizeof f->st.endpoint, "%s", etcd_endpoint(f->etcd));
 	memcpy(f->st.fingerprint, f->rec.fpr, sizeof f->st.fingerprint);
-	if (fleetstatus_write(f->statpath, &f->st, &e) == -1)
-		fprintf(stderr, "comfysecrets fleet follow: %s\n", e.msg);
+	/* Said once per failure streak, naming the folder: the error that matters (etcd's,
+	 * a refusal) follows on its own line. */
+	if (fleetstatus_write(f->statpath, &f->st, &e) == -1) {
+		if (!f->statfail)
+			fprintf(stderr, "comfysecrets fleet follow: cannot write the status file "
+			    "in state_dir %s: %s\n", f->c->state_dir, strerror(e.code));
+		f->statfail = 1;
+	} else {
+		f->statfail = 0;
+	}
 	sd_notifyf(0, "STATUS=fleet %s: generation %" PRIu64 ", etcd %s%s%s", f->st.fleet,
 	    f->rec.generation, f->st.reachable ? "reachable" : "unreachable",
 	    f->st.detail[0] ? ": " : "", f->st.detail);
@@ -61,10 +73,17 @@ reachable(struct follower *f, int yes, const char *why)
 {
 	f->st.reachable = yes;
 	if (yes) {
-		f->last_confirm = time(NULL);
+		f->last_try = f->last_confirm = time(NULL);
 		f->st.confirmed = (int64_t)f->last_confirm;
 	}
-	snprintf(f->st.detail, sizeof f->st.detail, "%s", why != NULL ? why : "");
+	/* etcd's trouble first; else the refusal of the newest manifest, if any. */
+	if (why != NULL)
+		snprintf(f->st.detail, sizeof f->st.detail, "%s", why);
+	else if (f->refused[0] != '\0')
+		fleetstatus_refusal(&f->st, f->refused);
+	else
+		f->st.detail[0] = '\0';
+	f->st.refused = f->refused[0] != '\0';
 	status(f);
 }
 
@@ -168,6 +187,7 @@ fetch_apply(struct follower *f, const struct fleet_manifest *m, struct cs_err *e
 	f->rec.generation = m->generation;
 	memcpy(f->rec.fpr, m->fpr, sizeof f->rec.fpr);
 	f->st.applied = (int64_t)time(NULL);
+	f->st.vault_generation = vault_generation(v);
 	if (fleet_record_write(f->recpath, &f->rec, e) == -1) {
 		/* The vault is in place; the record lags and the manifest is applied again
 		 * at the next read, which writes the same bytes. */
@@ -236,6 +256,7 @@ sync_manifest(struct follower *f, struct cs_err *e)
 	if (m->generation <= f->rec.generation) {
 		if (m->generation == f->rec.generation && strcmp(m->fpr, f->rec.fpr) == 0) {
 			f->seen = rev;	/* what this host already serves */
+			f->refused[0] = '\0';
 			goto done;
 		}
 		cs_err_set(&why, ESTALE, "generation %" PRIu64 " is not above generation %"
@@ -285,7 +306,10 @@ on_event(void *arg, const struct etcd_event *ev)
 		reachable(f, 0, ev->err != NULL ? ev->err->msg : "watch lost");
 		return 0;
 	case ETCD_EV_TICK:
-		if (f->st.reachable && time(NULL) - f->last_confirm >= FOLLOW_CONFIRM_S) {
+		/* Also while unreachable: a confirmation that etcd answers again (a user
+		 * accepted again, a member back) clears the status. */
+		if (time(NULL) - f->last_try >= FOLLOW_CONFIRM_S) {
+			f->last_try = time(NULL);
 			if (etcd_reachable(f->etcd, &e) == 0)
 				reachable(f, 1, NULL);
 			else
@@ -323,7 +347,24 @@ setup(struct follower *f, const struct cfg *c, struct cs_err *e)
 	    audit_open(c->audit_path, c->audit_flush, c->audit_timeout_ms, &f->audit, e) == -1 ||
 	    fleet_connect(c, &f->etcd, e) == -1)
 		return -1;
+	/* state_dir holds the record and the status file: made as the record's writer
+	 * makes it, so that the first status is written before etcd first answers. */
+	if (mkdir(c->state_dir, 0700) == -1 && errno != EEXIST)
+		return cs_err_sys(e, errno, "state_dir %s", c->state_dir);
+	etcd_set_stop(f->etcd, f->stop);
 	fleet_key_manifest(f->prefix, f->mkey);
+	/* What this host serves from before this start: the record's time and the floor's
+	 * vault generation (what the last apply moved it to). */
+	if (f->rec.generation != 0) {
+		struct cs_state fl;
+		struct stat sb;
+
+		if (stat(f->recpath, &sb) == 0)
+			f->st.applied = (int64_t)sb.st_mtime;
+		if (state_read(c->state_dir, c->vault_path, &fl, e) == -1)
+			return -1;
+		f->st.vault_generation = fl.generation;
+	}
 	snprintf(f->st.fleet, sizeof f->st.fleet, "%s", c->fleet.name);
 	snprintf(f->st.host, sizeof f->st.host, "%s", c->fleet.host_name);
 	return 0;
@@ -348,12 +389,12 @@ fleet_follow(const struct cfg *c, volatile sig_atomic_t *stop, int once, struct 
 		rev = sync_manifest(&f, &we);
 		if (f.fatal)
 			break;
+		/* etcd refusing this user (auth turned on later, a password changed, a
+		 * role revoked) is mended by whoever runs etcd: like an outage, the last
+		 * verified vault stays served, the status says why, and the read is retried
+		 * with backoff. */
 		if (rev < 0) {
 			reachable(&f, 0, we.msg);
-			if (we.code == ETCD_EAUTH || we.code == ETCD_EPERM) {
-				cs_err_set(e, we.code, "%s", we.msg);
-				goto out;
-			}
 		} else {
 			reachable(&f, 1, NULL);
 			backoff = 100;
@@ -363,7 +404,12 @@ fleet_follow(const struct cfg *c, volatile sig_atomic_t *stop, int once, struct 
 			ready = 1;
 		}
 		if (once) {
-			rc = rev < 0 ? cs_err_set(e, we.code, "%s", we.msg) : 0;
+			if (rev < 0)
+				cs_err_set(e, we.code, "%s", we.msg);
+			else if (f.refused[0] != '\0')
+				cs_err_set(e, EPERM, "update refused: %s", f.refused);
+			else
+				rc = 0;
 			goto out;
 		}
 		if (rev < 0) {
@@ -375,11 +421,8 @@ fleet_follow(const struct cfg *c, volatile sig_atomic_t *stop, int once, struct 
 		memset(&we, 0, sizeof we);
 		if (etcd_watch(f.etcd, f.mkey, rev + 1, on_event, &f, &compact, &we) == -1) {
 			/* Compacted: read everything again (the loop does). Anything else
-			 * fatal to the watch: report, back off, read again. */
-			if (we.code == ETCD_EAUTH || we.code == ETCD_EPERM) {
-				cs_err_set(e, we.code, "%s", we.msg);
-				goto out;
-			}
+			 * fatal to the watch (etcd refusing the user too): report, back off,
+			 * read again. */
 			if (we.code != ETCD_ECOMPACTED) {
 				reachable(&f, 0, we.msg);
 				pause_ms(stop, backoff);

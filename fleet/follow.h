@@ -16,9 +16,15 @@
  * an apply as fleet_update_applied (generation in detail, fingerprint). What was
  * verified last stays in place and served.
  *
- * etcd trouble (unreachable, no quorum, a cancelled watch) is not a refusal: the client
- * moves across the endpoints with backoff (etcd.h), the status file says reachable
- * false, and the follower reads the manifest again once etcd answers. A compacted
+ * The status says refused (and so stale) while the newest manifest in etcd is one this
+ * host refused, with the reason in detail; applying, or finding the manifest it serves,
+ * clears it.
+ *
+ * etcd trouble (unreachable, no quorum, a cancelled watch, etcd refusing the user or
+ * its role) is not a refusal: the client moves across the endpoints with backoff
+ * (etcd.h), the status file says reachable false with etcd's reason in detail, the last
+ * verified vault stays served, and the follower reads the manifest again once etcd
+ * answers. A compacted
  * revision makes it read everything again. Its status file (policy/fleetstatus.h) is
  * written on every change and at least every FOLLOW_CONFIRM_S seconds. */
 #ifndef CS_FLEET_FOLLOW_H
@@ -35,8 +41,9 @@
 /* Runs until *stop becomes non-zero (a signal handler sets it), notifying systemd
  * (READY=1 after the first read of the manifest, STATUS= on each change). Returns 0 on
  * a stop, -1 with e set for an error that retrying cannot mend (config, host key,
- * audit log, an etcd user refused). once: return after the first read of the manifest
- * (tests, and `fleet follow --once`). */
+ * state_dir, audit log). once: return after the first read of the manifest (tests, and
+ * `fleet follow --once`): -1 also when etcd did not answer, or the manifest was refused
+ * (EPERM, "update refused: REASON"). */
 int	fleet_follow(const struct cfg *c, volatile sig_atomic_t *stop, int once,
 	    struct cs_err *e) CS_WUR;
 

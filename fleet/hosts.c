@@ -1,8 +1,11 @@
 /* fleet/hosts.c - the enrolled hosts file; see hosts.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../crypto/file.h"
 #include "hosts.h"
@@ -19,12 +22,36 @@ fleet_hosts_read(const char *path, struct fleet_hosts *out, struct cs_err *e)
 	size_t len = 0;
 	int line = 0;
 
+	struct stat st;
+	int fd, rc;
+
 	memset(out, 0, sizeof *out);
-	if (file_read(path, "hosts file", HOSTS_FILE_MAX_BYTES, &buf, &len, &fe) == -1) {
-		if (fe.code == ENOENT)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1) {
+		if (errno == ENOENT)
 			return 0;
-		return cs_err_set(e, fe.code, "%s", fe.msg);
+		return cs_err_sys(e, errno, "%s", path);
 	}
+	/* Whoever may write the list enrols a key of theirs: the config file's rule
+	 * (policy/config.c), checked on the file opened. */
+	if (fstat(fd, &st) == -1) {
+		rc = cs_err_sys(e, errno, "%s", path);
+	} else if (!S_ISREG(st.st_mode)) {
+		rc = cs_err_set(e, EINVAL, "%s: hosts file: not a regular file", path);
+	} else if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		rc = cs_err_set(e, EPERM, "%s: hosts file writable by group or others (mode "
+		    "%04o): refused, chmod go-w it and check who is enrolled", path,
+		    (unsigned)(st.st_mode & 07777));
+	} else if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		rc = cs_err_set(e, EPERM, "%s: hosts file owned by uid %u, not root or this "
+		    "user: refused, chown it", path, (unsigned)st.st_uid);
+	} else {
+		rc = file_read_fd(fd, path, "hosts file", HOSTS_FILE_MAX_BYTES, &buf, &len, &fe);
+		if (rc == -1)
+			cs_err_set(e, fe.code, "%s", fe.msg);
+	}
+	close(fd);
+	if (rc == -1)
+		return -1;
 	for (p = buf; p < buf + len; p = nl + 1) {
 		line++;
 		if ((nl = memchr(p, '\n', (size_t)(buf + len - p))) == NULL)

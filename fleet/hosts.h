@@ -23,7 +23,9 @@ struct fleet_hosts {
 	size_t			 n;
 };
 
-/* Reads path (missing: empty). EINVAL naming the line for a bad one. Caller frees with
+/* Reads path (missing: empty). EINVAL naming the line for a bad one; EPERM for a file
+ * group or others may write, or owned by neither root nor this user (as the config
+ * file's check, policy/config.c). Caller frees with
  * fleet_hosts_free(). */
 int	fleet_hosts_read(const char *path, struct fleet_hosts *out, struct cs_err *e) CS_WUR;
 /* Writes hs to path atomically. */

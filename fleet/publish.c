@@ -32,6 +32,7 @@ struct pub {
 	struct fleet_manifest	 m;
 	int64_t			 rev;		/* the manifest's mod_revision; 0: none */
 	uint64_t		 prev;		/* its generation, when ours; else 0 */
+	uint64_t		 vgen;		/* the vault's own generation */
 };
 
 static double
@@ -102,6 +103,7 @@ load_vault(struct pub *p, struct cs_err *e)
 		goto out;
 	}
 	memcpy(p->m.fpr, k->fpr, sizeof p->m.fpr);
+	p->vgen = vault_generation(v);
 	if (fleet_pack_chunks(p->vault, p->vlen, &p->m, e) == -1)
 		goto out;
 	if ((p->sealed = calloc(p->hosts.n ? p->hosts.n : 1, sizeof *p->sealed)) == NULL ||
@@ -244,6 +246,7 @@ fleet_publish(const struct cfg *c, struct fleet_published *out, struct cs_err *e
 	    fleet_record_write(path, &rec, e) == -1 || collect(&p, p.m.generation, e) == -1)
 		goto out;
 	out->generation = p.m.generation;
+	out->vault_generation = p.vgen;
 	memcpy(out->fpr, p.m.fpr, sizeof out->fpr);
 	out->chunks = p.m.nchunks;
 	out->hosts = p.m.nhosts;

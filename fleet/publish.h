@@ -25,7 +25,8 @@
 #define FLEET_TXN_OPS	100	/* ops per transaction: below etcd's default of 128 */
 
 struct fleet_published {
-	uint64_t	generation;
+	uint64_t	generation;		/* the fleet generation (the manifest's) */
+	uint64_t	vault_generation;	/* the vault's own generation */
 	char		fpr[17];
 	size_t		chunks, hosts;
 	size_t		bytes;		/* written to etcd: chunks, sealed keys, manifest */

@@ -78,6 +78,8 @@ static const char *parse_allow(struct loader *, const char *, void *);
 static const char *parse_audit_group(struct loader *, const char *, void *);
 static const char *parse_role(struct loader *, const char *, void *);
 static const char *parse_lifetime(struct loader *, const char *, void *);
+static const char *parse_fleet_name(struct loader *, const char *, void *);
+static const char *parse_endpoints(struct loader *, const char *, void *);
 
 #define FLEET_KEY(k, fn, slot)	{ SEC_FLEET, k, fn, offsetof(struct cfg, fleet.slot) }
 
@@ -97,8 +99,8 @@ static const struct keydef keys[] = {
 	    offsetof(struct cfg, enable_security_sandbox_guard) },
 	{ SEC_FEATURES, "audit_group", parse_audit_group, offsetof(struct cfg, audit_group) },
 	{ SEC_SANDBOX, "network_allow", parse_allow, 0 },
-	FLEET_KEY("role", parse_role, role), FLEET_KEY("name", parse_path, name),
-	FLEET_KEY("endpoints", parse_path, endpoints), FLEET_KEY("prefix", parse_path, prefix),
+	FLEET_KEY("role", parse_role, role), FLEET_KEY("name", parse_fleet_name, name),
+	FLEET_KEY("endpoints", parse_endpoints, endpoints), FLEET_KEY("prefix", parse_path, prefix),
 	FLEET_KEY("ca", parse_path, ca), FLEET_KEY("cert", parse_path, cert),
 	FLEET_KEY("key", parse_path, key), FLEET_KEY("user", parse_path, user),
 	FLEET_KEY("password_file", parse_path, password_file),
@@ -106,7 +108,7 @@ static const struct keydef keys[] = {
 	FLEET_KEY("hosts_file", parse_path, hosts_file),
 	FLEET_KEY("admin_public_key", parse_path, admin_public_key),
 	FLEET_KEY("host_key", parse_path, host_key),
-	FLEET_KEY("host_name", parse_path, host_name),
+	FLEET_KEY("host_name", parse_fleet_name, host_name),
 	FLEET_KEY("lifetime", parse_lifetime, lifetime),
 };
 _Static_assert(sizeof keys / sizeof keys[0] <= 32, "struct loader: seen[] is too small");
@@ -294,6 +296,40 @@ parse_role(struct loader *l, const char *value, void *slot)
 	else
 		return "expected admin or member";
 	return NULL;
+}
+
+/* [fleet] name, host_name: the vault's name rule (crypto/vault.h), as fleet/ checks it
+ * (the name is part of etcd keys and file names). */
+static const char *
+parse_fleet_name(struct loader *l, const char *value, void *slot)
+{
+	if (!vault_name_ok(value))
+		return "expected " CS_NAME_RULE ", no \"..\"";
+	return parse_path(l, value, slot);
+}
+
+/* [fleet] endpoints: a list, split on commas and spaces, of http:// or https:// URLs
+ * (etcd's gRPC gateway; fleet/conn.c splits it the same way). */
+static const char *
+parse_endpoints(struct loader *l, const char *value, void *slot)
+{
+	const char *p = value;
+	size_t n, count = 0;
+
+	for (;;) {
+		p += strspn(p, ", ");
+		if (*p == '\0')
+			break;
+		n = strcspn(p, ", ");
+		if (!((n > 7 && strncmp(p, "http://", 7) == 0) ||
+		    (n > 8 && strncmp(p, "https://", 8) == 0)))
+			return "expected http:// or https:// URLs, separated by commas";
+		count++;
+		p += n;
+	}
+	if (count == 0)
+		return "expected http:// or https:// URLs, separated by commas";
+	return parse_path(l, value, slot);
 }
 
 /* Seconds, or a number with s, m, h or d; one second (tests) to ten years. */
@@ -575,6 +611,12 @@ parse_file(struct cfg *c, const char *path, const char *buf, size_t len, struct 
 		return cs_err_set(e, l.err.code, "%s", l.err.msg);
 	if (rc != 0)
 		return cs_err_set(e, EINVAL, "%s: cannot be parsed", path);
+	/* What every role needs; what only one role needs is checked by the command
+	 * that knows the role (fleet/conn.c). */
+	if (c->fleet.role != FLEET_ROLE_NONE && (c->fleet.name == NULL ||
+	    c->fleet.endpoints == NULL))
+		return cs_err_set(e, EINVAL, "%s: [fleet] %s is not set (every fleet role needs "
+		    "it)", path, c->fleet.name == NULL ? "name" : "endpoints");
 	return 0;
 }
 

@@ -409,6 +409,10 @@ op_rotate(const struct control_ctx *ctx, json_t *req)
 		return ans;
 	/* A fleet's vault changes only on its admin, through the CLI, which publishes:
 	 * the daemon has no network to publish with, and a member's is the fleet's. */
+	if (ctx->cfg->fleet.role == FLEET_ROLE_ADMIN)
+		return fail("rotate: this host is the admin of fleet %s; rotate with "
+		    "`comfysecrets rotate` here, which publishes it", ctx->cfg->fleet.name != NULL ?
+		    ctx->cfg->fleet.name : "(unnamed)");
 	if (ctx->cfg->fleet.role != FLEET_ROLE_NONE)
 		return fail("rotate: this vault belongs to fleet %s; rotate with `comfysecrets "
 		    "rotate` on its admin host, which publishes it", ctx->cfg->fleet.name != NULL ?

@@ -28,11 +28,12 @@ fleetstatus_write(const char *path, const struct fleet_status *s, struct cs_err 
 	char *text;
 	int rc;
 
-	o = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:b, s:s, s:s}", "fleet", s->fleet,
-	    "host", s->host, "generation", (json_int_t)s->generation, "fingerprint",
+	o = json_pack("{s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:b, s:s, s:b, s:b, s:s}", "fleet",
+	    s->fleet, "host", s->host, "generation", (json_int_t)s->generation,
+	    "vault_generation", (json_int_t)s->vault_generation, "fingerprint",
 	    s->fingerprint, "applied", (json_int_t)s->applied, "confirmed",
 	    (json_int_t)s->confirmed, "reachable", s->reachable, "endpoint", s->endpoint,
-	    "detail", s->detail);
+	    "refused", s->refused, "pending", s->pending, "detail", s->detail);
 	if (o == NULL || (text = json_dumps(o, JSON_COMPACT)) == NULL) {
 		json_decref(o);
 		return cs_err_sys(e, ENOMEM, "%s", path);
@@ -41,6 +42,16 @@ fleetstatus_write(const char *path, const struct fleet_status *s, struct cs_err 
 	rc = file_write_atomic(path, text, strlen(text), 0, NULL, e);
 	free(text);
 	return rc;
+}
+
+void
+fleetstatus_refusal(struct fleet_status *s, const char *reason)
+{
+	char shown[CS_SHOW_BUF(200)];
+
+	s->refused = 1;
+	snprintf(s->detail, sizeof s->detail, "update refused: %s",
+	    cs_show(reason, strlen(reason), 200, shown, sizeof shown));
 }
 
 json_t *
@@ -65,13 +76,18 @@ fleetstatus_answer(const struct cfg *c, int64_t now)
 		    "role", c->fleet.role == FLEET_ROLE_ADMIN ? "admin" : "member",
 		    "generation", "reachable", 0, "stale", c->fleet.role == FLEET_ROLE_MEMBER,
 		    "detail", c->fleet.role == FLEET_ROLE_ADMIN ? "this host is the fleet's admin: "
-		    "it publishes, it does not follow" : e.msg[0] ? e.msg :
+		    "it publishes, it does not follow; nothing published from it yet" :
+		    e.msg[0] ? e.msg :
 		    "no status written yet (is the follower running?)");
 	}
 	r = json_object_get(o, "reachable");
 	cf = json_object_get(o, "confirmed");
-	stale = !json_is_true(r) || !json_is_integer(cf) ||
-	    now - (int64_t)json_integer_value(cf) > FLEET_STALE_SECONDS;
+	if (c->fleet.role == FLEET_ROLE_ADMIN)
+		stale = json_is_true(json_object_get(o, "pending"));
+	else
+		stale = !json_is_true(r) || !json_is_integer(cf) ||
+		    now - (int64_t)json_integer_value(cf) > FLEET_STALE_SECONDS ||
+		    json_is_true(json_object_get(o, "refused"));
 	if (json_object_set_new(o, "stale", json_boolean(stale)) == -1 ||
 	    json_object_set_new(o, "role", json_string(c->fleet.role == FLEET_ROLE_ADMIN ?
 	    "admin" : "member")) == -1) {

@@ -468,7 +468,9 @@ test_rotate_is_refused_in_a_fleet(void **state)
 	    "rotate: this vault belongs to fleet prod; rotate with `comfysecrets rotate` on "
 	    "its admin host, which publishes it");
 	f->cfg.fleet.role = FLEET_ROLE_ADMIN;
-	expect_error(&c, "{\"op\":\"rotate\"}", (size_t)-1, "belongs to fleet prod");
+	expect_error(&c, "{\"op\":\"rotate\"}", (size_t)-1,
+	    "rotate: this host is the admin of fleet prod; rotate with `comfysecrets rotate` "
+	    "here, which publishes it");
 	assert_int_equal(f->rotated, 0);
 	f->cfg.fleet.role = FLEET_ROLE_NONE;
 	f->cfg.fleet.name = NULL;

@@ -27,6 +27,7 @@
 #include "../crypto/file.h"
 #include "../crypto/store.h"
 #include "../fleet/apply.h"
+#include "../fleet/follow.h"
 #include "../fleet/hosts.h"
 #include "../fleet/keys.h"
 #include "../fleet/manifest.h"
@@ -442,6 +443,22 @@ test_hosts_file_round_trip(void **state)
 	assert_int_equal(e.code, ENOENT);
 	fleet_hosts_free(&hs);
 	fleet_hosts_free(&got);
+	/* Whoever may write the list could enrol a key: refused, naming file and fix. */
+	assert_int_equal(chmod(path, 0666), 0);
+	memset(&e, 0, sizeof e);
+	assert_int_equal(fleet_hosts_read(path, &got, &e), -1);
+	assert_int_equal(e.code, EPERM);
+	assert_non_null(strstr(e.msg, path));
+	assert_non_null(strstr(e.msg, "chmod go-w"));
+	assert_int_equal(got.n, 0);
+	assert_int_equal(chmod(path, 0600), 0);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(path, 4242, 0), 0);
+		memset(&e, 0, sizeof e);
+		assert_int_equal(fleet_hosts_read(path, &got, &e), -1);
+		assert_non_null(strstr(e.msg, "owned by uid 4242"));
+		assert_int_equal(chown(path, 0, 0), 0);
+	}
 }
 
 static void
@@ -487,6 +504,32 @@ test_config_fleet_section(void **state)
 	memset(&e, 0, sizeof e);
 	assert_int_equal(cfg_parse(short_life, sizeof short_life - 1, "t.ini", &c, &e), -1);
 	assert_non_null(strstr(e.msg, "t.ini:2: [fleet] lifetime"));
+}
+
+/* A broken [fleet] is refused when the config is read, naming file, line and key. */
+static void
+test_config_fleet_refuses_bad_values_and_missing_keys(void **state)
+{
+	static const char ftp[] = "[fleet]\nrole = member\nname = prod\nendpoints = ftp://x\n";
+	static const char caps[] = "[fleet]\nrole = member\nname = Prod!\n";
+	static const char host[] = "[fleet]\nhost_name = web/2\n";
+	static const char noep[] = "[fleet]\nrole = member\nname = prod\n";
+	struct cs_err e = { 0 };
+	struct cfg *c = NULL;
+
+	(void)state;
+	assert_int_equal(cfg_parse(ftp, sizeof ftp - 1, "t.ini", &c, &e), -1);
+	assert_non_null(strstr(e.msg, "t.ini:4: [fleet] endpoints: expected http"));
+	memset(&e, 0, sizeof e);
+	assert_int_equal(cfg_parse(caps, sizeof caps - 1, "t.ini", &c, &e), -1);
+	assert_non_null(strstr(e.msg, "t.ini:3: [fleet] name: expected [a-z0-9]"));
+	memset(&e, 0, sizeof e);
+	assert_int_equal(cfg_parse(host, sizeof host - 1, "t.ini", &c, &e), -1);
+	assert_non_null(strstr(e.msg, "t.ini:2: [fleet] host_name"));
+	memset(&e, 0, sizeof e);
+	assert_int_equal(cfg_parse(noep, sizeof noep - 1, "t.ini", &c, &e), -1);
+	assert_string_equal(e.msg, "t.ini: [fleet] endpoints is not set (every fleet role "
+	    "needs it)");
 }
 
 /* A member's config in dir/m: vault, key file, state_dir. */
@@ -595,6 +638,91 @@ test_status_says_stale_when_unreachable_or_old(void **state)
 	assert_int_equal(fleetstatus_write(path, &st, &e), 0);
 	o = fleetstatus_answer(c, 1000);
 	assert_true(json_is_true(json_object_get(o, "stale")));
+	json_decref(o);
+	cfg_free(c);
+}
+
+/* A member whose newest manifest was refused (removed from the fleet, a forgery) serves
+ * an old generation: stale, with the reason, hostile bytes escaped; and the vault's own
+ * generation is a field apart from the fleet generation. */
+static void
+test_status_says_stale_and_why_when_refused(void **state)
+{
+	struct fleet_status st;
+	struct cfg *c = member_cfg("rf");
+	struct cs_err e = { 0 };
+	char path[PATH_MAX];
+	const char *d;
+	json_t *o;
+
+	(void)state;
+	c->fleet.role = FLEET_ROLE_MEMBER;
+	assert_int_equal(cfg_set_path(&c->fleet.name, "prod", &e), 0);
+	memset(&st, 0, sizeof st);
+	strcpy(st.fleet, "prod");
+	st.generation = 6;
+	st.vault_generation = 41;
+	st.confirmed = 1000;
+	st.reachable = 1;
+	fleetstatus_refusal(&st, "host web2 is not in the manifest of generation 12\x1b[2J");
+	assert_int_equal(mkdir(c->state_dir, 0700), 0);
+	assert_int_equal(fleetstatus_path(c, path, &e), 0);
+	assert_int_equal(fleetstatus_write(path, &st, &e), 0);
+	o = fleetstatus_answer(c, 1001);
+	assert_true(json_is_true(json_object_get(o, "stale")));
+	assert_true(json_is_true(json_object_get(o, "refused")));
+	d = json_string_value(json_object_get(o, "detail"));
+	assert_non_null(d);
+	assert_string_equal(d, "update refused: host web2 is not in the manifest of "
+	    "generation 12\\x1b[2J");
+	assert_int_equal(json_integer_value(json_object_get(o, "generation")), 6);
+	assert_int_equal(json_integer_value(json_object_get(o, "vault_generation")), 41);
+	json_decref(o);
+	cfg_free(c);
+}
+
+/* A member whose etcd does not answer: a state_dir not made yet is made, the status
+ * says unreachable with etcd's reason (not a temporary file's), --once fails with that
+ * reason; after a restart the status still says what is served (the record). */
+static void
+test_follow_without_etcd_reports_what_is_served(void **state)
+{
+	volatile sig_atomic_t stop = 0;
+	struct fleet_record rec = { 6, "0123456789abcdef" };
+	struct cfg *c = member_cfg("fw");
+	struct cs_err e = { 0 };
+	char path[PATH_MAX], pub[FLEET_PUB_B64], hk[256], au[256];
+	json_t *o;
+
+	(void)state;
+	snprintf(hk, sizeof hk, "%s/fw/host.key", dir);
+	snprintf(au, sizeof au, "%s/fw/audit.log", dir);
+	assert_int_equal(fleet_hostkey_create(hk, pub, &e), 0);
+	fleet_pub_text(admin_pk, pub);
+	c->fleet.role = FLEET_ROLE_MEMBER;
+	assert_int_equal(cfg_set_path(&c->fleet.name, "prod", &e), 0);
+	assert_int_equal(cfg_set_path(&c->fleet.endpoints, "http://127.0.0.1:9", &e), 0);
+	assert_int_equal(cfg_set_path(&c->fleet.admin_public_key, pub, &e), 0);
+	assert_int_equal(cfg_set_path(&c->fleet.host_key, hk, &e), 0);
+	assert_int_equal(cfg_set_path(&c->fleet.host_name, "web1", &e), 0);
+	assert_int_equal(cfg_set_path(&c->audit_path, au, &e), 0);
+	assert_int_equal(access(c->state_dir, F_OK), -1);
+	assert_int_equal(fleet_follow(c, &stop, 1, &e), -1);
+	assert_non_null(strstr(e.msg, "127.0.0.1:9"));
+	assert_null(strstr(e.msg, "tmp"));
+	o = fleetstatus_answer(c, (int64_t)time(NULL));
+	assert_true(json_is_false(json_object_get(o, "reachable")));
+	assert_true(json_is_true(json_object_get(o, "stale")));
+	assert_non_null(strstr(json_string_value(json_object_get(o, "detail")), "127.0.0.1:9"));
+	json_decref(o);
+	/* Restarted with generation 6 applied before: status says 6, and when. */
+	assert_int_equal(fleet_record_path(c->state_dir, "prod", path, &e), 0);
+	assert_int_equal(fleet_record_write(path, &rec, &e), 0);
+	memset(&e, 0, sizeof e);
+	assert_int_equal(fleet_follow(c, &stop, 1, &e), -1);
+	o = fleetstatus_answer(c, (int64_t)time(NULL));
+	assert_int_equal(json_integer_value(json_object_get(o, "generation")), 6);
+	assert_true(json_integer_value(json_object_get(o, "applied")) > 0);
 	json_decref(o);
 	cfg_free(c);
 }
@@ -746,8 +874,11 @@ main(void)
 		cmocka_unit_test(test_hosts_file_round_trip),
 		cmocka_unit_test(test_record_round_trip_and_malformed_is_an_error),
 		cmocka_unit_test(test_config_fleet_section),
+		cmocka_unit_test(test_config_fleet_refuses_bad_values_and_missing_keys),
 		cmocka_unit_test(test_apply_writes_key_and_vault_that_open_together),
 		cmocka_unit_test(test_status_says_stale_when_unreachable_or_old),
+		cmocka_unit_test(test_status_says_stale_and_why_when_refused),
+		cmocka_unit_test(test_follow_without_etcd_reports_what_is_served),
 		cmocka_unit_test(test_sigkill_during_apply_never_tears_key_and_vault),
 	};
 

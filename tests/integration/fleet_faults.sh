@@ -5,7 +5,8 @@
 # - the etcd member a follower watches is killed: the followers move to another and
 #   miss nothing published meanwhile;
 # - two of three members stopped (no quorum): every host keeps serving and reports
-#   stale, a publish fails and says so; quorum back: every host catches up;
+#   stale, a publish fails and says so (the admin's status: pending); quorum back:
+#   every host catches up;
 # - a follower SIGKILLed at random instants while the admin publishes: its key and
 #   vault always open together, and restarted it serves the latest generation. (The
 #   200-kill run against the apply itself is test_fleet's sigkill case.)
@@ -43,6 +44,8 @@ printf during | adm set app token 2>"$T/outage.err"
 rc=$?
 check "no quorum: a set on the admin exits non-zero" [ "$rc" -ne 0 ]
 check "... saying the value is saved here but NOT published" grep -q "NOT published" "$T/outage.err"
+check "... and the admin's fleet status says a change is pending" \
+	sh -c "'$CS' --config '$T/admin/cs.ini' fleet status | grep -q '\"pending\":true'"
 etcd_member_start $a
 etcd_member_start $b
 etcd_member_wait $a
@@ -51,6 +54,8 @@ check "quorum back: every host reports fresh again" wait_until 30 all_stale_are 
 adm fleet publish 2>>"$T/admin/publish.log"
 check "quorum back: every host catches up with the value set during the outage" \
 	wait_until 30 all_serve during
+check "published: the admin's fleet status is no longer pending" \
+	sh -c "'$CS' --config '$T/admin/cs.ini' fleet status | grep -q '\"pending\":false'"
 
 # --- a follower killed at random instants while the admin publishes ---
 fleet_unfollow h1

@@ -33,6 +33,9 @@ hostile() {	# NAME REASON: the value on stdin becomes the manifest
 }
 sed 's/^generation [0-9]*/generation 999999/' "$T/good.manifest" |
 	hostile "forged manifest" "signature does not verify"
+h1_says_forged() { hst h1 fleet status | grep '"stale":true' |
+	grep -q '"detail":"update refused: [^"]*signature does not verify'; }
+check "hostile forged manifest: h1's status says stale, and why" wait_until 30 h1_says_forged
 head -n -1 "$T/good.manifest" | hostile "unsigned manifest" "unsigned"
 printf 'garbage\001\377' | hostile "garbage" "unsigned"
 head -c 2000000 /dev/zero | tr '\0' 'A' | hostile "oversize value (2 MB)" "larger than"

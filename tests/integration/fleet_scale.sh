@@ -26,7 +26,7 @@ json.dump({"p%03d" % p: {"f%03d" % f: "value-%d-%d" % (p, f) for f in range(1000
 "$CS" --config "$T/admin/cs.ini" import "$T/big.json" 2>>"$T/admin/publish.log"
 t0=$(now_ms)
 fleet_follow h1
-grep 'published generation' "$T/admin/publish.log" | tail -n 1 | sed 's/^/# /'
+grep 'published fleet generation' "$T/admin/publish.log" | tail -n 1 | sed 's/^/# /'
 g=$(fleet_admin_gen)
 h1_at() { hst h1 fleet status | grep -q "\"generation\":$1,"; }
 check "h1 applies the 100 000-field vault" wait_until 60 h1_at "$g"
