@@ -30,6 +30,11 @@ struct cli {
 int	cli_fail(const struct cs_err *e);
 /* Prints why and the usage line of the subcommand on stderr; returns EXIT_USAGE. */
 int	cli_usage(const char *cmd, const char *why);
+/* For a command with subcommands (subs: their names, space-separated), when sub is none
+ * it accepts: says that sub is unknown (shown escaped: it is the caller's text) and lists
+ * subs, or that the known sub takes no operands, then the usage line; returns
+ * EXIT_USAGE. */
+int	cli_bad_sub(const char *cmd, const char *sub, const char *subs);
 /* Prints the subcommand's help on stdout; returns EXIT_OK. */
 int	cli_help(const char *cmd);
 

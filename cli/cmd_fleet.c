@@ -292,5 +292,6 @@ cmd_fleet(struct cli *c, int argc, char **argv)
 		return follow(c, argc, argv);
 	if (strcmp(sub, "status") == 0 && argc == 1)
 		return status(c);
-	return cli_usage("fleet", "unknown subcommand, or extra operands");
+	return cli_bad_sub("fleet", sub,
+	    "init host-key add-host rm-host hosts publish follow status");
 }

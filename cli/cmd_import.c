@@ -99,6 +99,7 @@ parse_json(const char *file, const struct secret *text, struct secret *arena,
     struct items *it, struct cs_err *e)
 {
 	char why[CS_JSON_REASON_BUF];
+	struct cs_err ne = { 0 };	/* a name's reason, put after the file's name */
 	json_error_t jerr;
 	json_t *root, *fields, *val;
 	const char *p, *f;
@@ -120,8 +121,10 @@ parse_json(const char *file, const struct secret *text, struct secret *arena,
 			cs_err_set(e, EINVAL, "%s: a provider name holds a NUL byte", file);
 			goto out;
 		}
-		if (vault_name_check(p, "provider", e) == -1)
+		if (vault_name_check(p, "provider", &ne) == -1) {
+			cs_err_set(e, ne.code, "%s: %s", file, ne.msg);
 			goto out;
+		}
 		if (!json_is_object(fields)) {
 			cs_err_set(e, EINVAL, "%s: provider %s: expected an object of fields",
 			    file, p);
@@ -133,8 +136,10 @@ parse_json(const char *file, const struct secret *text, struct secret *arena,
 				    "NUL byte", file, p);
 				goto out;
 			}
-			if (vault_name_check(f, "field", e) == -1)
+			if (vault_name_check(f, "field", &ne) == -1) {
+				cs_err_set(e, ne.code, "%s: provider %s: %s", file, p, ne.msg);
 				goto out;
+			}
 			if (!json_is_string(val)) {
 				cs_err_set(e, EINVAL, "%s: %s/%s: the value must be a string",
 				    file, p, f);
@@ -259,6 +264,10 @@ cmd_import(struct cli *c, int argc, char **argv)
 
 	if (argc == 2 && strcmp(argv[1], "--help") == 0)
 		return cli_help("import");
+	/* A second operand may be a value: refused without echoing it. */
+	if (argc > 2)
+		return cli_usage("import", "takes one FILE and no value operand: values come "
+		    "from FILE, never argv");
 	if (argc != 2 || argv[1][0] == '-')
 		return cli_usage("import", "needs one FILE (.json or .env)");
 	file = argv[1];

@@ -150,6 +150,11 @@ cmd_set(struct cli *c, int argc, char **argv)
 			return cli_usage("set", NULL);
 	}
 	i = optind;
+	/* A third operand is most likely the value itself: say why it is refused, and
+	 * never echo it. */
+	if (argc - i > 2)
+		return cli_usage("set", "takes no value operand: the value comes on stdin, "
+		    "never argv");
 	if ((ch = name_args(argc, argv, i, 2, 2, &e)) == -2)
 		return cli_usage("set", "needs PROVIDER and FIELD (the value comes on stdin)");
 	if (ch == -1)

@@ -178,6 +178,25 @@ cli_usage(const char *cmd, const char *why)
 }
 
 int
+cli_bad_sub(const char *cmd, const char *sub, const char *subs)
+{
+	char shown[CS_SHOW_BUF(CS_SHOW_MAX)];
+	size_t n = strlen(sub);
+	const char *p;
+	int known = 0;
+
+	/* sub is known when it is one whole word of subs. */
+	for (p = subs; n > 0 && !known && (p = strstr(p, sub)) != NULL; p += n)
+		known = (p == subs || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0');
+	if (known)
+		fprintf(stderr, "comfysecrets %s %s: takes no operands\n", cmd, sub);
+	else
+		fprintf(stderr, "comfysecrets %s: unknown subcommand \"%s\" (one of: %s)\n", cmd,
+		    cs_show(sub, n, CS_SHOW_MAX, shown, sizeof shown), subs);
+	return cli_usage(cmd, NULL);
+}
+
+int
 cli_help(const char *cmd)
 {
 	const struct command *c = find(cmd);
@@ -213,6 +232,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *config = NULL, *vault = NULL, *key_file = NULL;
+	char shown[CS_SHOW_BUF(CS_SHOW_MAX)];
 	const struct command *cmd;
 	struct cs_err e = { 0 };
 	struct cli c = { 0 };
@@ -237,7 +257,8 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if ((cmd = find(argv[optind])) == NULL) {
-		fprintf(stderr, "comfysecrets: unknown command '%.64s'\n", argv[optind]);
+		fprintf(stderr, "comfysecrets: unknown command \"%s\"\n", cs_show(argv[optind],
+		    strlen(argv[optind]), CS_SHOW_MAX, shown, sizeof shown));
 		usage_all(stderr);
 		return EXIT_USAGE;
 	}

@@ -158,6 +158,32 @@ open_audit(const struct cfg *c, struct lo_data *lo, struct cs_err *e)
 	return 0;
 }
 
+/* fuse_session_new() refuses an option nobody knows (`-x`, `-o frobnicate`), but only
+ * after the config, key, audit log and vault are read, and a failure there would hide
+ * the real mistake. A session made from a copy of the arguments and dropped at once
+ * finds it first; libfuse names the option. -1 when libfuse refuses them (e is set only
+ * when memory ran out: libfuse has said why). */
+static int
+check_options(const struct fsopts *o, struct cs_err *e)
+{
+	struct fuse_args copy = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_session *se = NULL;
+	int i;
+
+	for (i = 0; i < o->args.argc; i++)
+		if (fuse_opt_add_arg(&copy, o->args.argv[i]) == -1) {
+			cs_err_sys(e, ENOMEM, "options");
+			goto out;
+		}
+	se = fuse_session_new(&copy, &lo_oper, sizeof lo_oper, NULL);
+out:
+	fuse_opt_free_args(&copy);
+	if (se == NULL)
+		return -1;
+	fuse_session_destroy(se);
+	return 0;
+}
+
 static int
 loop(struct fuse_session *se, const struct fsopts *o)
 {
@@ -219,6 +245,12 @@ main(int argc, char *argv[])
 		printf("comfysecretsfs %s (libfuse %s)\n", CSFS_VERSION, fuse_pkgversion());
 		fuse_lowlevel_version();
 		ret = 0;
+		goto err_out1;
+	}
+	if (check_options(&o, &e) == -1) {
+		overlay_scrub_env();
+		if (e.msg[0] != '\0')
+			fprintf(stderr, "comfysecretsfs: %s\n", e.msg);
 		goto err_out1;
 	}
 	/* Every thread, the audit writer's included, starts with these blocked. */

@@ -258,6 +258,7 @@ fsopts_parse(int argc, char **argv, struct fsopts *o, struct cs_err *e)
 {
 	struct fuse_cmdline_opts co;
 	struct raw r;
+	char *real = NULL;
 	int rc = -1;
 
 	memset(o, 0, sizeof *o);
@@ -272,7 +273,14 @@ fsopts_parse(int argc, char **argv, struct fsopts *o, struct cs_err *e)
 		cs_err_set(e, EINVAL, "too many arguments: expected [VAULT] MOUNTPOINT");
 		goto out;
 	}
-	/* The last positional argument is the mountpoint; fuse_parse_cmdline resolves it. */
+	/* The last positional argument is the mountpoint; fuse_parse_cmdline resolves it,
+	 * and one it cannot resolve is named here, not taken for bad options. */
+	if (r.npos > 0 && strncmp(r.pos[r.npos - 1], "/dev/fd/", 8) != 0 &&
+	    (real = realpath(r.pos[r.npos - 1], NULL)) == NULL) {
+		cs_err_sys(e, errno, "%s: the mountpoint cannot be used", r.pos[r.npos - 1]);
+		goto out;
+	}
+	free(real);
 	if (r.npos > 0 && fuse_opt_add_arg(&o->args, r.pos[r.npos - 1]) == -1) {
 		cs_err_sys(e, ENOMEM, "options");
 		goto out;

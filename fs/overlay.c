@@ -82,11 +82,12 @@ static int
 take(char *entry, struct overlay_entry *oe, struct cs_err *e)
 {
 	char *eq = strchr(entry, '=');
+	struct cs_err ne = { 0 };
 
 	if (eq == NULL)
 		return cs_err_set(e, EINVAL, "environment entry without '='");
-	if (envname_split(entry, (size_t)(eq - entry), oe->provider, oe->field, e) == -1)
-		return -1;
+	if (envname_split(entry, (size_t)(eq - entry), oe->provider, oe->field, &ne) == -1)
+		return cs_err_set(e, ne.code, "environment: %s", ne.msg);
 	if ((oe->var = strndup(entry, (size_t)(eq - entry))) == NULL ||
 	    (oe->value = secret_dup(eq + 1, strlen(eq + 1))) == NULL) {
 		free(oe->var);

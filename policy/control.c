@@ -27,6 +27,7 @@
 #define SHOWN_MAX	48	/* bytes of a hostile text echoed in an error */
 #define SHOWN_BUF	CS_SHOW_BUF(SHOWN_MAX)
 #define ERROR_MAX	512	/* bytes of an error answer's text */
+#define DUMP_FLAGS	(JSON_COMPACT | JSON_ENSURE_ASCII)	/* see dump() */
 
 static const char ops_list[] = "check, defaults, providers, audit, rotate, status";
 
@@ -468,33 +469,64 @@ wipe(json_t *req)
 	}
 }
 
-/* json_dumpb, not json_dumps: the answer is ours to malloc, so the caller's free() is
- * right even when the process gave jansson its own allocator. */
+/* The answer as one JSON line and its newline (*n bytes with it, malloc'd), or NULL
+ * with *n its length when that is more than CONTROL_ANSWER_MAX (0: out of memory).
+ * json_dumpb, not json_dumps: the answer is ours to malloc, so the caller's free() is
+ * right even when the process gave jansson its own allocator. An answer carries text
+ * callers chose (audit lines, names), and a C1 control (U+009B is CSI), DEL or a
+ * bidirectional override would drive or reorder the reader's terminal: every code
+ * point outside ASCII is a \u escape (JSON_ENSURE_ASCII), and so is DEL, which jansson
+ * leaves raw. The JSON read back is the same. */
+static char *
+dump(const json_t *ans, size_t *n)
+{
+	size_t len, dels = 0, i, o;
+	char *raw, *s = NULL;
+
+	*n = 0;
+	if ((len = json_dumpb(ans, NULL, 0, DUMP_FLAGS)) == 0 || (raw = malloc(len)) == NULL)
+		return NULL;
+	if (json_dumpb(ans, raw, len, DUMP_FLAGS) == len) {
+		for (i = 0; i < len; i++)
+			dels += raw[i] == 0x7f;
+		*n = len + 5 * dels + 1;
+		if (*n <= CONTROL_ANSWER_MAX && (s = malloc(*n + 1)) == NULL)
+			*n = 0;
+	}
+	for (i = o = 0; s != NULL && i < len; i++) {
+		if (raw[i] == 0x7f) {
+			memcpy(s + o, "\\u007F", 6);	/* as jansson writes them */
+			o += 6;
+		} else {
+			s[o++] = raw[i];
+		}
+	}
+	if (s != NULL) {
+		s[o++] = '\n';
+		s[o] = '\0';
+	}
+	free(raw);
+	return s;
+}
+
 static int
 finish(json_t *ans, char **answer, size_t *alen)
 {
 	static const char oom[] = "{\"error\":\"out of memory\"}\n";
-	char *s;
+	char *s = NULL;
 	size_t n = 0;
 
-	if (ans != NULL && (n = json_dumpb(ans, NULL, 0, JSON_COMPACT)) >= CONTROL_ANSWER_MAX) {
+	if (ans != NULL && (s = dump(ans, &n)) == NULL && n > CONTROL_ANSWER_MAX) {
 		json_decref(ans);
-		ans = fail("answer: %zu bytes, more than the %u allowed", n + 1,
-		    CONTROL_ANSWER_MAX);
-		n = ans != NULL ? json_dumpb(ans, NULL, 0, JSON_COMPACT) : 0;
-	}
-	if (ans != NULL && n > 0 && (s = malloc(n + 2)) != NULL) {
-		if (json_dumpb(ans, s, n, JSON_COMPACT) == n) {
-			s[n] = '\n';
-			s[n + 1] = '\0';
-			json_decref(ans);
-			*answer = s;
-			*alen = n + 1;
-			return 0;
-		}
-		free(s);
+		ans = fail("answer: %zu bytes, more than the %u allowed", n, CONTROL_ANSWER_MAX);
+		s = ans != NULL ? dump(ans, &n) : NULL;
 	}
 	json_decref(ans);
+	if (s != NULL) {
+		*answer = s;
+		*alen = n;
+		return 0;
+	}
 	if ((*answer = strdup(oom)) == NULL)
 		return -1;
 	*alen = sizeof oom - 1;

@@ -27,7 +27,9 @@
  * "truncated": true; any other answer that would be larger is an error.
  *
  * Anything else - bad JSON, not an object, an unknown op, a missing or ill-typed field, a
- * refusal - is {"error": "..."}. Every answer is one line ending in a newline.
+ * refusal - is {"error": "..."}. Every answer is one line ending in a newline, all
+ * ASCII: every other code point, and DEL, is a \u escape, so text callers chose (an
+ * audit line's command name) cannot drive the reader's terminal.
  *
  * A check that denies writes a sandbox_blocked line (host, port, reason, the caller's ids,
  * via) to ctx->audit when it is not NULL. If that line cannot be written and the config

@@ -51,8 +51,13 @@ envname_split(const char *name, size_t len, char provider[VAULT_NAME_MAX + 1],
 	rest = name + plen;
 	rlen = len - plen;
 	us = memchr(rest, '_', rlen);
-	if (us == NULL || us == rest || (size_t)(us - rest) + 1 >= rlen ||
-	    lower(rest, (size_t)(us - rest), provider) == -1 ||
+	/* A missing part is said as such: the rule alone would not show what is wrong. */
+	if (us == NULL || us == rest || (size_t)(us - rest) + 1 >= rlen) {
+		cs_show(name, len, SHOWN_MAX, shown, sizeof shown);
+		return cs_err_set(e, EINVAL, "%s: no %s part: the name must be %s<PROVIDER>_"
+		    "<FIELD>", shown, us == rest ? "PROVIDER" : "FIELD", ENVNAME_PREFIX);
+	}
+	if (lower(rest, (size_t)(us - rest), provider) == -1 ||
 	    lower(us + 1, rlen - (size_t)(us - rest) - 1, field) == -1) {
 		cs_show(name, len, SHOWN_MAX, shown, sizeof shown);
 		return cs_err_set(e, EINVAL, "%s: provider and field must each match "

@@ -50,8 +50,16 @@ rc=$?
 check "get of a missing field exits 1" [ "$rc" -eq 1 ]
 check "the error names provider and field" grep -q "runpod/nothere\|nothere" "$T/err"
 
-csc frobnicate 2>/dev/null
+csc "$(printf 'frob\033[2Jnicate')" 2>"$T/err"
 check "an unknown command exits 2" [ $? -eq 2 ]
+check "an unknown command is named, escaped (no raw ESC)" \
+	grep -q 'unknown command "frob\\x1b\[2Jnicate"' "$T/err"
+csc fleet bogus 2>"$T/err"
+check "an unknown fleet subcommand exits 2, named, with the valid ones" sh -c "[ $? -eq 2 ] &&
+	grep -q 'fleet: unknown subcommand \"bogus\" (one of: init host-key .* status)' '$T/err'"
+csc fleet hosts extra 2>"$T/err"
+check "a fleet subcommand with an extra operand says it takes none" sh -c "[ $? -eq 2 ] &&
+	grep -q 'fleet hosts: takes no operands' '$T/err'"
 csc get 2>/dev/null
 check "a missing operand exits 2" [ $? -eq 2 ]
 for cmd in init set get list rm rotate fingerprint floor audit import; do

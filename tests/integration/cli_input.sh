@@ -66,6 +66,28 @@ check "and the drop is said on stderr, naming the line and never the value" \
 
 cp "$CSD/vault.json" "$T/vault.before"
 SECRET=unterminated-CANARY-7d1
+# A value given as an operand: refused, saying why, never echoing it.
+csc set app token "$SECRET" </dev/null 2>"$T/err"
+check "set with a value operand: status 2, said why, the operand not shown" sh -c "[ $? -eq 2 ] &&
+	grep -q 'set: takes no value operand: the value comes on stdin, never argv' '$T/err' &&
+	! grep -q CANARY '$T/err'"
+printf '{"new": {"a": "x"}}\n' >"$T/ok.json"
+csc import "$T/ok.json" "$SECRET" 2>"$T/err"
+check "import with a value operand: status 2, said why, the operand not shown" sh -c "[ $? -eq 2 ] &&
+	grep -q 'import: takes one FILE and no value operand' '$T/err' && ! grep -q CANARY '$T/err'"
+# A bad name in an import file: the file and where the name is are given.
+printf '{"new": {"B": "x"}}\n' >"$T/bad.json"
+csc import "$T/bad.json" 2>"$T/err"
+check "a bad field name in a JSON import names the file and the provider" sh -c "[ $? -eq 1 ] &&
+	grep -q 'bad.json: provider new: field \"B\": must match' '$T/err'"
+printf '{"New": {"b": "x"}}\n' >"$T/bad.json"
+csc import "$T/bad.json" 2>"$T/err"
+check "a bad provider name in a JSON import names the file" sh -c "[ $? -eq 1 ] &&
+	grep -q 'bad.json: provider \"New\": must match' '$T/err'"
+printf 'COMFYVN_SECRET_NEW=x\n' >"$T/bad.env"
+csc import "$T/bad.env" 2>"$T/err"
+check "a .env name with no FIELD part says so, naming file and line" sh -c "[ $? -eq 1 ] &&
+	grep -q 'bad.env:1: COMFYVN_SECRET_NEW: no FIELD part' '$T/err'"
 printf 'COMFYVN_SECRET_NEW_A=fine\nCOMFYVN_SECRET_NEW_B="%s\nCOMFYVN_SECRET_NEW_C=x\n' "$SECRET" >"$T/bad.env"
 csc import "$T/bad.env" >/dev/null 2>"$T/err"
 rc=$?
@@ -91,7 +113,8 @@ check "no refused import wrote anything" cmp "$CSD/vault.json" "$T/vault.before"
 # A .json import that is not JSON: jansson's reason is given, its quotes of the input
 # (" near '...'", a byte as 0x..) are not.
 for c in "a bare word|{\"new\": {\"a\": $SECRET}}|invalid token" \
-	"a control byte|{\"new\": {\"a\": \"$SECRET$(printf '\033')\"}}|control character"; do
+	"a control byte|{\"new\": {\"a\": \"$SECRET$(printf '\033')\"}}|control character" \
+	"a duplicate key|{\"new\": {\"a\": \"$SECRET\", \"a\": \"b\"}}|duplicate object key"; do
 	printf '%s\n' "$(echo "$c" | cut -d'|' -f2)" >"$T/bad.json"
 	csc import "$T/bad.json" >/dev/null 2>"$T/err"
 	rc=$?

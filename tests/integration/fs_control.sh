@@ -254,6 +254,17 @@ check "audit gives the latest lines" python3 -c "
 import json, sys
 a = json.load(open('$T/a'))
 sys.exit(0 if len(a['items']) == 2 and a['items'][1]['seq'] > a['items'][0]['seq'] else 1)"
+# A reader names itself (comm) with a C1 CSI and a DEL: the audit answer carries them
+# as \u escapes, never as bytes that would drive the reader's terminal.
+python3 -c "
+import ctypes
+ctypes.CDLL(None).prctl(15, b'ev\xc2\x9b2J\x7fl', 0, 0, 0)
+open('$M/runpod/api_key', 'rb').read()"
+ctl '{"op":"audit","limit":3}' >"$T/a"
+check "audit shows a C1 control and a DEL from a line escaped, not raw" python3 -c "
+import sys
+a = open('$T/a', 'rb').read()
+sys.exit(0 if b'ev\\\\u009b2j\\\\u007fl' in a.lower() and b'\\x7f' not in a and b'\\xc2' not in a else 1)"
 if [ $have_setpriv -eq 1 ]; then
 	nobody sh -c "exec 3<>$M/.control && printf '{\"op\":\"rotate\"}' >&3 && cat <&3" >"$T/a" 2>&1
 	check "rotate is refused for another uid" grep -q '"error":"rotate: only root may rotate the key (the caller is uid 65534)"' "$T/a"

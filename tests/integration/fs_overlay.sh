@@ -62,10 +62,13 @@ for bad in COMFYVN_SECRET_RUNPOD COMFYVN_SECRET_RUNPOD_A..B COMFYVN_SECRET__X; d
 	env "$bad=$OVR" "$CSFS" -f -o "config=$CSD/cs.ini" "$CSD/vault.json" "$M" >"$T/out" 2>&1
 	rc=$?
 	check "$bad: refused with status 1" [ "$rc" -eq 1 ]
-	check "$bad: the error names the variable" grep -q "$bad" "$T/out"
+	check "$bad: the error names the variable" grep -q "environment: $bad" "$T/out"
 	check "$bad: the error does not hold the value" sh -c "! grep -q '$OVR' $T/out"
 	check "$bad: nothing was mounted" sh -c "! awk '\$2 == \"$M\"' /proc/mounts | grep -q ."
 done
+env "COMFYVN_SECRET_RUNPOD=$OVR" "$CSFS" -f -o "config=$CSD/cs.ini" "$CSD/vault.json" "$M" >"$T/out" 2>&1
+check "a name with no FIELD part says why" \
+	grep -q "COMFYVN_SECRET_RUNPOD: no FIELD part: the name must be COMFYVN_SECRET_<PROVIDER>_<FIELD>" "$T/out"
 env COMFYVN_SECRET_RUNPOD_API_KEY=a COMFYVN_SECRET_runpod_api_key=b \
 	"$CSFS" -f -o "config=$CSD/cs.ini" "$CSD/vault.json" "$M" >"$T/out" 2>&1
 check "two variables for one path are refused" [ $? -eq 1 ]

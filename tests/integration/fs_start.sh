@@ -27,6 +27,18 @@ refuses "no mountpoint" "MOUNTPOINT" -o "config=$CSD/cs.ini"
 refuses "a mountpoint that is no directory (the vault itself)" "must be a directory" \
 	-o "config=$CSD/cs.ini" "$CSD/vault.json"
 refuses "three positional arguments" "too many" -o "config=$CSD/cs.ini" a b c
+# A mountpoint that cannot be resolved is named with the reason, not blamed on the
+# options.
+touch "$T/afile"
+for c in "missing|$T/none/mnt|No such file" "under a file|$T/afile/mnt|Not a directory"; do
+	_m=$(echo "$c" | cut -d'|' -f2)
+	refuses "a mountpoint ${c%%|*}: named, with the reason" "$_m: the mountpoint cannot be used: ${c##*|}" \
+		-o "config=$CSD/cs.ini" "$CSD/vault.json" "$_m"
+	check "a mountpoint ${c%%|*}: the options are not blamed" sh -c "! grep -q 'bad options' '$T/out'"
+done
+# An unknown option is named even when the config cannot be read (checked first).
+refuses "an unknown option before an unreadable config" "unknown option.*-x" \
+	-x -o "config=$T/none.ini" "$CSD/vault.json" "$M"
 refuses "an unknown option" "unknown option" -o "config=$CSD/cs.ini,frobnicate" "$CSD/vault.json" "$M"
 refuses "a bad mode=" "mode=" -o "config=$CSD/cs.ini,mode=999" "$CSD/vault.json" "$M"
 refuses "a missing vault" "$T/none.json" -o "config=$CSD/cs.ini" "$T/none.json" "$M"
