@@ -353,28 +353,77 @@ still_mounted(FILE *fp, unsigned maj, unsigned min)
 	return found || ferror(fp);	/* unreadable: assume it is */
 }
 
-/* The watcher of the mount: learns the mount's device (a stat of its root, which the
- * loop answers), then waits for the mount table to change (mountinfo polls POLLPRI)
- * and ends the feed when no mount of that device is left in the daemon's namespace: a
- * lazy unmount (umount -l, fusermount3 -uz) with readers blocked would otherwise keep
- * them, and so the daemon, waiting for a change. */
+/* Whether field, a mount point as mountinfo writes it (space, tab, newline and backslash
+ * as \ooo, proc(5)), names path. */
+static int
+same_mount_point(const char *field, const char *path)
+{
+	for (; *field != '\0'; field++, path++) {
+		if (field[0] == '\\' && field[1] >= '0' && field[1] <= '3' &&
+		    field[2] >= '0' && field[2] <= '7' && field[3] >= '0' && field[3] <= '7') {
+			if (*path != (char)((field[1] - '0') * 64 + (field[2] - '0') * 8 +
+			    (field[3] - '0')))
+				return 0;
+			field += 3;
+		} else if (*field != *path) {
+			return 0;
+		}
+	}
+	return *path == '\0';
+}
+
+/* The device of the newest mount at mountpoint in mountinfo (its last line there), read
+ * from the table rather than by a stat of the mount: a stat would be a request to this
+ * very daemon, made from inside it. -1 when there is none. */
+static int
+mount_device(FILE *fp, const char *mountpoint, unsigned *maj, unsigned *min)
+{
+	char *line = NULL, *mp;
+	size_t cap = 0;
+	unsigned a, b;
+	int n, found = -1;
+
+	rewind(fp);
+	clearerr(fp);
+	while (getline(&line, &cap, fp) != -1) {
+		/* ID PARENT MAJ:MIN ROOT MOUNT-POINT ... */
+		mp = NULL;
+		if (sscanf(line, "%*u %*u %u:%u %*s %n", &a, &b, &n) == 2) {
+			mp = line + n;
+			mp[strcspn(mp, " \n")] = '\0';
+		}
+		if (mp != NULL && same_mount_point(mp, mountpoint)) {
+			*maj = a;
+			*min = b;
+			found = 0;
+		}
+	}
+	free(line);
+	return found;
+}
+
+/* The watcher of the mount: learns the mount's device from the mount table, then waits
+ * for the table to change (mountinfo polls POLLPRI) and ends the feed when no mount of
+ * that device is left in the daemon's namespace: a lazy unmount (umount -l,
+ * fusermount3 -uz) with readers blocked would otherwise keep them, and so the daemon,
+ * waiting for a change. */
 static void *
 watch_mount(void *arg)
 {
 	struct events *ev = arg;
 	struct pollfd pfd[2];
-	struct stat st;
+	unsigned maj, min;
 	FILE *fp;
 
 	if ((fp = fopen("/proc/self/mountinfo", "re")) == NULL)
 		return NULL;
-	if (stat(ev->mountpoint, &st) == -1 || st.st_ino != TREE_INO_ROOT) {
+	if (mount_device(fp, ev->mountpoint, &maj, &min) == -1) {
 		fclose(fp);
-		return NULL;		/* gone already, or not ours: the session ends */
+		return NULL;		/* gone already: the session ends */
 	}
 	pfd[0] = (struct pollfd){ .fd = fileno(fp), .events = POLLPRI };
 	pfd[1] = (struct pollfd){ .fd = ev->stop_fd, .events = POLLIN };
-	while (still_mounted(fp, major(st.st_dev), minor(st.st_dev))) {
+	while (still_mounted(fp, maj, min)) {
 		if (poll(pfd, 2, -1) == -1 && errno != EINTR)
 			break;
 		if (pfd[1].revents & POLLIN)
