@@ -7,6 +7,8 @@
 # - two of three members stopped (no quorum): every host keeps serving and reports
 #   stale, a publish fails and says so (the admin's status: pending); quorum back:
 #   every host catches up;
+# - the revision a stopped follower would resume its watch from is compacted away: it
+#   reads everything again and catches up;
 # - a follower SIGKILLed at random instants while the admin publishes: its key and
 #   vault always open together, and restarted it serves the latest generation. (The
 #   200-kill run against the apply itself is test_fleet's sigkill case.)
@@ -56,6 +58,25 @@ check "quorum back: every host catches up with the value set during the outage" 
 	wait_until 30 all_serve during
 check "published: the admin's fleet status is no longer pending" \
 	sh -c "'$CS' --config '$T/admin/cs.ini' fleet status | grep -q '\"pending\":false'"
+
+# --- the revision a follower would resume from was compacted ---
+# h2's follower is stopped, three values are published and etcd's history is compacted
+# past them; the member it watched is killed, so once it runs again its watch must
+# resume from a revision etcd no longer has: it reads everything again and catches up.
+ep=$(hst h2 fleet status | sed -n 's/.*"endpoint":"\([^"]*\)".*/\1/p')
+w=""
+for i in 1 2 3; do eval "[ \"\$ETCD_ENDPOINT$i\" = \"$ep\" ]" && w=$i; done
+kill -STOP "$(cat "$T/h2/follow.pid")"
+for v in c1 c2 c3; do printf '%s' "$v" | adm set app token 2>>"$T/admin/publish.log"; done
+rev=$(etcdctl_root get --prefix / -w json --keys-only | sed -n 's/.*"revision":\([0-9]*\).*/\1/p')
+check "etcd's history is compacted up to revision $rev" etcdctl_root compact "$rev"
+etcd_member_kill "${w:-1}"
+kill -CONT "$(cat "$T/h2/follow.pid")"
+check "compacted past its revision: h2 reads everything again and serves the latest value" \
+	wait_until 30 serves h2 app/token c3
+check "... and so do h1 and h3" wait_until 30 all_serve c3
+etcd_member_start "${w:-1}"
+etcd_member_wait "${w:-1}"
 
 # --- a follower killed at random instants while the admin publishes ---
 fleet_unfollow h1
