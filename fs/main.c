@@ -205,6 +205,58 @@ loop(struct fuse_session *se, const struct fsopts *o)
 	return rc;
 }
 
+/* --help or --version: the text, then libfuse's own. */
+static void
+show_help_or_version(const struct fsopts *o, const char *argv0)
+{
+	if (o->show_help) {
+		usage(argv0);
+		fuse_cmdline_help();
+		fuse_lowlevel_help();
+	} else {
+		printf("comfysecretsfs %s (libfuse %s)\n", CSFS_VERSION, fuse_pkgversion());
+		fuse_lowlevel_version();
+	}
+}
+
+/* The daemon's shared state from the options and the config, and the first load of the
+ * vault (reload_first), before anything is mounted. lo keeps cfg; *r is the caller's to
+ * free, also after an error. Errors: out of memory, and reload_first's and
+ * fsopts_finish's. */
+static int
+serve_first(struct lo_data *lo, struct fsopts *o, struct cfg *cfg, struct key *envkey,
+    struct overlay *ov, struct reload **r, struct cs_err *e)
+{
+	struct reload_src src;
+
+	lo->cfg = cfg;
+	lo->timeout = o->has_cache_timeout ? o->cache_timeout : cfg->cache_timeout_s;
+	lo->key_from_env = envkey != NULL;	/* .control's rotate refuses it */
+	/* Each user may hold QUOTA_USER_BYTES, or four of the largest values if more. */
+	if ((lo->nodes = special_nodes_new()) == NULL || (lo->held = held_new()) == NULL ||
+	    (lo->events = events_new()) == NULL ||
+	    (lo->quota = quota_new(cfg->max_value_size > QUOTA_USER_BYTES / 4 ?
+	    cfg->max_value_size * 4 : QUOTA_USER_BYTES)) == NULL)
+		return cs_err_sys(e, ENOMEM, "starting");
+	memset(&src, 0, sizeof src);
+	src.vault_path = cfg->vault_path;
+	src.key_file = cfg->key_file;
+	src.state_dir = cfg->state_dir;
+	src.key = envkey;
+	src.ov = ov;
+	src.audit_path = cfg->audit_path;
+	src.attrs.uid = o->has_uid ? o->uid : getuid();
+	src.attrs.gid = o->has_gid ? o->gid : getgid();
+	src.attrs.mode = o->has_mode ? o->mode : TREE_FILE_MODE;
+	src.attrs.cfg = cfg;
+	if (reload_new(lo, &src, r, e) == -1 || reload_first(*r, e) == -1 ||
+	    fsopts_finish(o, cfg->vault_path, e) == -1)
+		return -1;
+	lo->check_access = !o->default_permissions;
+	lo->notify_ready = 1;
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -214,7 +266,6 @@ main(int argc, char *argv[])
 	struct overlay *ov = NULL;
 	struct key *envkey = NULL;
 	struct reload *r = NULL;
-	struct reload_src src;
 	struct fuse_session *se = NULL;
 	struct lo_data lo;
 	sigset_t sigs;
@@ -234,16 +285,8 @@ main(int argc, char *argv[])
 		fprintf(stderr, "comfysecretsfs: %s\n", e.msg);
 		goto err_out1;
 	}
-	if (o.show_help) {
-		usage(argv[0]);
-		fuse_cmdline_help();
-		fuse_lowlevel_help();
-		ret = 0;
-		goto err_out1;
-	}
-	if (o.show_version) {
-		printf("comfysecretsfs %s (libfuse %s)\n", CSFS_VERSION, fuse_pkgversion());
-		fuse_lowlevel_version();
+	if (o.show_help || o.show_version) {
+		show_help_or_version(&o, argv[0]);
 		ret = 0;
 		goto err_out1;
 	}
@@ -271,33 +314,8 @@ main(int argc, char *argv[])
 	if (overlay_from_env(&ov, &e) == -1 || load_config(&o, &cfg, &e) == -1 ||
 	    load_env_key(cfg, &envkey, &e) == -1 || open_audit(cfg, &lo, &e) == -1)
 		goto err_print;
-	lo.cfg = cfg;
-	lo.timeout = o.has_cache_timeout ? o.cache_timeout : cfg->cache_timeout_s;
-	lo.key_from_env = envkey != NULL;	/* .control's rotate refuses it */
-	/* Each user may hold QUOTA_USER_BYTES, or four of the largest values if more. */
-	if ((lo.nodes = special_nodes_new()) == NULL || (lo.held = held_new()) == NULL ||
-	    (lo.events = events_new()) == NULL ||
-	    (lo.quota = quota_new(cfg->max_value_size > QUOTA_USER_BYTES / 4 ?
-	    cfg->max_value_size * 4 : QUOTA_USER_BYTES)) == NULL) {
-		cs_err_sys(&e, ENOMEM, "starting");
+	if (serve_first(&lo, &o, cfg, envkey, ov, &r, &e) == -1)
 		goto err_print;
-	}
-	memset(&src, 0, sizeof src);
-	src.vault_path = cfg->vault_path;
-	src.key_file = cfg->key_file;
-	src.state_dir = cfg->state_dir;
-	src.key = envkey;
-	src.ov = ov;
-	src.audit_path = cfg->audit_path;
-	src.attrs.uid = o.has_uid ? o.uid : getuid();
-	src.attrs.gid = o.has_gid ? o.gid : getgid();
-	src.attrs.mode = o.has_mode ? o.mode : TREE_FILE_MODE;
-	src.attrs.cfg = cfg;
-	if (reload_new(&lo, &src, &r, &e) == -1 || reload_first(r, &e) == -1 ||
-	    fsopts_finish(&o, cfg->vault_path, &e) == -1)
-		goto err_print;
-	lo.check_access = !o.default_permissions;
-	lo.notify_ready = 1;
 
 	se = fuse_session_new(&o.args, &lo_oper, sizeof lo_oper, &lo);
 	if (se == NULL)
