@@ -68,14 +68,16 @@ watch_stop
 check "SIGTERM ends the watch with status 0" [ $? -eq 0 ]
 check "no value in anything watch printed" sh -c "! grep -q tok-canary $T/w1.err"
 
-# Never twice at once: a slow COMMAND, changes landing while it runs.
+# Never twice at once: a slow COMMAND, changes landing while it runs. The COMMAND waits
+# for $OUT.go (at most about a minute, so a lost go cannot hang the test): on a loaded
+# machine the three sets below can take longer than a short cap.
 csc floor --reset >/dev/null	# accept the rolled-back vault as the new base
 printf 'a' | csc set app token
 rm -f "$OUT"
 watch_start "$T/w2.err" app -- sh -c '
 	mkdir "$OUT.lock" 2>/dev/null || echo OVERLAP >>"$OUT"
 	echo start >>"$OUT"; touch "$OUT.started"
-	i=0; while [ ! -e "$OUT.go" ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i+1)); done
+	i=0; while [ ! -e "$OUT.go" ] && [ $i -lt 3000 ]; do sleep 0.02; i=$((i+1)); done
 	rm -f "$OUT.go"; rmdir "$OUT.lock"; echo "end $COMFYSECRETS_CHANGED" >>"$OUT"'
 printf 'b' | csc set app token
 wait_until 10 test -e "$OUT.started"
