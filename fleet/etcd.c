@@ -505,6 +505,22 @@ tried_note(struct tried *t, int code, const char *what, const char *reason)
 	}
 }
 
+/* A token from endpoint ep for request(): 0 with one, 1 when the next endpoint should be
+ * tried (the reason noted in t), -1 with e set when no endpoint can help. */
+static int
+login(struct etcd *c, size_t ep, struct tried *t, struct cs_err *e)
+{
+	struct cs_err ae = { 0 };
+	int moveon;
+
+	if (authenticate(c, ep, &moveon, &ae) == 0)
+		return 0;
+	if (!moveon)
+		return cs_err_set(e, ae.code, "%s", ae.msg);
+	tried_note(t, ae.code, NULL, ae.msg);
+	return 1;
+}
+
 /* Sends body to path on the current endpoint, then the others in turn (see etcd.h for
  * when), and leaves a 200 answer in r. write: the request changes the store. */
 static int
@@ -513,11 +529,10 @@ request(struct etcd *c, const char *path, const char *body, int write, const cha
 {
 	struct etcdwire_error we;
 	struct tried t = {0};
-	struct cs_err ae;
 	char what[WHAT_MAX];
 	size_t i, ep;
 	long status;
-	int sent, code, moveon, reauthed;
+	int sent, code, rc, reauthed;
 	CURLcode cc;
 
 	for (i = 0; i < c->nep; i++) {
@@ -525,11 +540,9 @@ request(struct etcd *c, const char *path, const char *body, int write, const cha
 		what_of(what, sizeof what, c->eps[ep], op, key);
 		reauthed = 0;
 		if (c->user && c->token == NULL) {
-			cs_err_clear(&ae);
-			if (authenticate(c, ep, &moveon, &ae) == -1) {
-				if (!moveon)
-					return cs_err_set(e, ae.code, "%s", ae.msg);
-				tried_note(&t, ae.code, NULL, ae.msg);
+			if ((rc = login(c, ep, &t, e)) != 0) {
+				if (rc == -1)
+					return -1;
 				continue;
 			}
 			reauthed = 1;
@@ -556,11 +569,9 @@ again:
 		if (code == 0 && c->user && !reauthed) {
 			/* The token expired (or etcd restarted and forgot it): a new one. */
 			drop_token(c);
-			cs_err_clear(&ae);
-			if (authenticate(c, ep, &moveon, &ae) == -1) {
-				if (!moveon)
-					return cs_err_set(e, ae.code, "%s", ae.msg);
-				tried_note(&t, ae.code, NULL, ae.msg);
+			if ((rc = login(c, ep, &t, e)) != 0) {
+				if (rc == -1)
+					return -1;
 				continue;
 			}
 			reauthed = 1;
