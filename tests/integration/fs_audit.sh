@@ -110,16 +110,20 @@ if csfs_start "$M"; then
 	sh -c "exec 9<'$CSD/audit.log'; flock -x 9; exec sleep 600" &
 	reader=$!
 	at_exit "kill $reader"
-	# /proc/locks names the locked file by inode
-	flocked() { grep -q "FLOCK.*WRITE.*:$(stat -c %i "$1") " /proc/locks; }
-	wait_until 30 flocked "$CSD/audit.log"
+	# /proc/locks names the locked file by inode, and the holder by pid (the daemon
+	# itself holds the lock file between its lines: audit_hold)
+	flocked() {
+		grep -q "^[0-9]*: FLOCK *ADVISORY *WRITE *$2 [0-9a-f:]*:$(stat -c %i "$1") " \
+			/proc/locks
+	}
+	wait_until 30 flocked "$CSD/audit.log" "$reader"
 	check "a reader's flock on the audit log does not stop reads" \
 		sh -c "[ \"\$(cat $F)\" = '$SEED' ]"
 	kill "$reader"
 	sh -c "exec 9>>'$CSD/.audit.log.lock'; flock -x 9; exec sleep 600" &
 	holder=$!
 	at_exit "kill $holder"
-	wait_until 30 flocked "$CSD/.audit.log.lock"
+	wait_until 30 flocked "$CSD/.audit.log.lock" "$holder"
 	t0=$(now_ms)
 	timeout 30 cat "$F" >/dev/null 2>"$T/out"
 	rc=$?
