@@ -7,7 +7,8 @@
  * Between processes, the flock on the lock file (.<log>.lock) orders the appends: under
  * it, the writer follows a rotation (see append_locked), finds the tail (cached while the
  * file size is what our last append left), builds the next line and writes it with one
- * write(). A write that fails halfway is cut off again
+ * write(); a handle of the daemon keeps the flock from line to line (audit_hold,
+ * lock_chain, unlock_chain). A write that fails halfway is cut off again
  * (ftruncate to the old size, still under the lock), so a full disk does not leave a torn
  * line that would block every later append.
  *

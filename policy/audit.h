@@ -9,7 +9,8 @@
  * Appends are safe between processes: each takes an exclusive flock on the lock file
  * ".<log>.lock" beside the log (0600: never the log, which a reader of a 0640 log could
  * lock), reads the chain's tail (cached while the file has not grown under it), and
- * writes the line with one write(). A write error is an error.
+ * writes the line with one write(); a batching handle (audit_hold) keeps the flock
+ * between its lines. A write error is an error.
  *
  * Rotation: the lock file also records the chain's tail, so the chain goes on across
  * files. A writer that finds its file renamed away (another writer moved on, SIGHUP's
