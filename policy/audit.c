@@ -334,22 +334,61 @@ ob_names(struct obuf *b, const char *key, const char *const *names, size_t n, si
 	ob_put(b, "]", 1);
 }
 
-/* RFC 3339 UTC with milliseconds: 2026-11-23T08:37:17.123Z */
+/* RFC 3339 UTC with milliseconds: 2026-11-23T08:37:17.123Z. The part up to the second
+ * is kept per thread and made again when the second changes: a line is stamped twice
+ * (encode, restamp), and most lines of a busy second share it. */
 static void
 timestamp(char out[32])
 {
+	static _Thread_local time_t sec = -1;
+	static _Thread_local char head[24];
+	static _Thread_local size_t hn;
 	struct timespec ts;
 	struct tm tm;
-	size_t n;
+	long ms;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000L);
+	if (ts.tv_sec != sec) {
+		gmtime_r(&ts.tv_sec, &tm);
+		hn = strftime(head, sizeof head, "%Y-%m-%dT%H:%M:%S", &tm);
+		sec = ts.tv_sec;
+	}
+	memcpy(out, head, hn);
+	ms = ts.tv_nsec / 1000000L;
+	out[hn] = '.';
+	out[hn + 1] = (char)('0' + ms / 100);
+	out[hn + 2] = (char)('0' + ms / 10 % 10);
+	out[hn + 3] = (char)('0' + ms % 10);
+	out[hn + 4] = 'Z';
+	out[hn + 5] = '\0';
+}
+
+/* Sets the timestamp of a line being written (body: the JSON object from its event on)
+ * to now. Under the flock, so that a line never has an earlier time than the line
+ * before it: the time encode() put there is when the event was handed in, and a writer
+ * may wait for the flock after that (another process's batch, a rotation). The key
+ * comes right after the event's name, whose escaped JSON string cannot hold a bare
+ * '"', so the first ,"timestamp":" is it; a value of another width (a year past 9999)
+ * is left as it is. */
+static void
+restamp(char *body, size_t len)
+{
+	static const char key[] = ",\"timestamp\":\"";
+	char ts[32], *v;
+	size_t n;
+
+	if ((v = memmem(body, len, key, sizeof key - 1)) == NULL)
+		return;
+	v += sizeof key - 1;
+	timestamp(ts);
+	n = strlen(ts);
+	if ((size_t)(v - body) + n < len && v[n] == '"')
+		memcpy(v, ts, n);
 }
 
 /* The event, in the log's key order, as one compact JSON object: everything but seq
- * and prev, which only the worker knows under the lock. At most cap names of each list
+ * and prev, which only the worker knows under the lock (and the timestamp is set again
+ * there: restamp). At most cap names of each list
  * (see ob_names). Written directly, byte for byte what jansson's compact dump of the
  * same object gives (test_audit checks it), at one allocation per line. */
 static char *
@@ -504,6 +543,7 @@ put_line(struct audit *a, const char *body, size_t bodylen, off_t size, struct c
 	memcpy(line, head, (size_t)hl);
 	memcpy(line + hl, body + 1, bodylen - 1);
 	line[len - 1] = '\n';
+	restamp(line + hl, len - 1 - (size_t)hl);
 	if (file_write_all(a->wfd, line, len, &done) == -1) {
 		saved = errno;
 		if (done > 0 && a->regular && ftruncate(a->wfd, size) == 0)

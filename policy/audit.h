@@ -2,7 +2,9 @@
  *
  * One JSON object per line: "seq" (1, 2, ...), "prev" (SHA-256 hex of the previous line's
  * bytes, without its newline; 64 zeros for the first line), "event", "timestamp"
- * (RFC 3339 UTC, e.g. 2026-11-23T08:37:17.123Z), then the fields that apply. An edited,
+ * (RFC 3339 UTC, e.g. 2026-11-23T08:37:17.123Z; taken under the lock as the line is
+ * written, so it goes back along seq only when the wall clock is set back), then the
+ * fields that apply. An edited,
  * removed, inserted or reordered line breaks the chain where it happened; audit_verify()
  * (auditread.h) names that line. Values never appear: an event carries names only.
  *

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1500,6 +1501,84 @@ test_a_writer_waiting_for_a_held_flock_gets_it(void **state)
 	print_message("the command's line went in while the daemon wrote %d lines\n", k);
 }
 
+struct late_append {
+	struct audit	*a;
+	atomic_int	 started;
+	int		 rc;
+};
+
+static void *
+late_append(void *arg)
+{
+	struct late_append *l = arg;
+	struct audit_event ev = { 0 };
+	struct cs_err e = { 0 };
+
+	ev.event = "key_rotated";
+	ev.pid = -1;
+	atomic_store(&l->started, 1);
+	l->rc = audit_append(l->a, &ev, &e);
+	return NULL;
+}
+
+static long long
+realtime_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* A line's time is when it went into the log, under the flock, not when it was handed
+ * in: a writer that waited for the flock never stamps its line earlier than the line
+ * another writer put before it. */
+static void
+test_a_line_is_stamped_when_it_is_written(void **state)
+{
+	struct late_append l = { 0 };
+	struct cs_err e = { 0 };
+	struct timespec ts = { 0, 5 * 1000000L };
+	struct tm tm = { 0 };
+	char *lines[MAX_LINES], *t;
+	long long released, stamped;
+	pthread_t th;
+	size_t n;
+	int fd, ms, i;
+
+	(void)state;
+	append_n(logf, AUDIT_FLUSH_NONE, 1);
+	/* sync: the worker waits for the flock, after the line was encoded */
+	assert_int_equal(audit_open(logf, AUDIT_FLUSH_SYNC, 10000, &l.a, &e), 0);
+	fd = open(lockfile, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	assert_int_equal(pthread_create(&th, NULL, late_append, &l), 0);
+	for (i = 0; i < POLL_ROUNDS * 4 && !atomic_load(&l.started); i++)
+		nanosleep(&ts, NULL);
+	/* the wall clock moves on by 200 ms while the line waits */
+	released = realtime_ms() + 200;
+	for (i = 0; i < POLL_ROUNDS * 4 && realtime_ms() < released; i++)
+		nanosleep(&ts, NULL);
+	released = realtime_ms();
+	flock(fd, LOCK_UN);
+	close(fd);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(l.rc, 0);
+	audit_close(l.a);
+	n = read_lines(logf, lines);
+	assert_int_equal(n, 2);
+	assert_non_null(t = strstr(lines[1], "\"timestamp\":\""));
+	t += strlen("\"timestamp\":\"");
+	assert_non_null(strptime(t, "%Y-%m-%dT%H:%M:%S", &tm));
+	assert_int_equal(sscanf(t + 20, "%3d", &ms), 1);
+	stamped = (long long)timegm(&tm) * 1000 + ms;
+	print_message("released at %lld, stamped %lld\n", released, stamped);
+	assert_true(stamped >= released);
+	free_lines(lines, n);
+	assert_int_equal(audit_verify(logf, 2, NULL, NULL, &e), 0);
+}
+
 /* A holding handle still notices copytruncate at its next line. */
 static void
 test_a_holding_handle_notices_copytruncate(void **state)
@@ -2015,6 +2094,7 @@ main(void)
 		T(test_a_holding_handle_keeps_the_flock_and_lets_it_go_when_idle),
 		T(test_a_writer_waiting_for_a_held_flock_gets_it),
 		T(test_a_holding_handle_notices_copytruncate),
+		T(test_a_line_is_stamped_when_it_is_written),
 		T(test_verify_names_lines_lost_between_files),
 		T(test_verify_names_the_rotated_file_and_line),
 		T(test_verify_reads_compressed_and_partial_sets),
