@@ -19,7 +19,8 @@
  * audit_reopen(), audit_tick()) reopens the path; one that finds the file empty after
  * lines were written (a new file, or one cut by copytruncate) first writes an
  * "audit_log_continued" line whose prev is the hash of the previous file's last line.
- * audit_verify() checks <log>.N[.gz] ... <log>.1, <log> as one chain. Writers map the
+ * audit_verify() checks <log>.N[.gz] ... <log>.1, <log> (or dateext's <log>-DATE[.gz])
+ * as one chain. Writers map the
  * lock file: it must not be truncated or removed while they run (a truncated mapping
  * is SIGBUS; a removed one lets two writers lock different files). No append takes longer than the timeout
  * (cfg audit_timeout_ms): a write that hangs (a FIFO nobody reads, a stuck network

@@ -424,9 +424,14 @@ out:
 }
 
 /* The rotated files of the log at path, found by listing its folder: <base>.N and
- * <base>.N.gz, N from 1 to AUDIT_ROTATED_MAX written without leading zeros (dateext
- * names are not looked for). name[N] is NULL where no file has that number; with both
- * <base>.N and <base>.N.gz there (gzip has not finished), the plain one is taken. */
+ * <base>.N.gz, N from 1 to AUDIT_ROTATED_MAX written without leading zeros, or
+ * logrotate's dateext names (logrotate(8), dateext, dateformat): <base>-D and
+ * <base>-D.gz, D 8 to 14 digits (-%Y%m%d, the default; -%Y%m%d%H for hourly;
+ * -%Y%m%d%H%M%S), each file of a set with the same number of digits, so that their
+ * order as text is their age. Dated files are numbered here newest first, 1, 2, ...,
+ * as numbered ones are; a folder holding both kinds is refused (which comes first is
+ * not known). name[N] is NULL where no file has that number; with both the plain and
+ * the .gz file there (gzip has not finished), the plain one is taken. */
 struct rotated {
 	char		**name;		/* [AUDIT_ROTATED_MAX + 1], name[0] unused */
 	unsigned char	*gz;		/* name[N] is compressed */
@@ -447,6 +452,76 @@ rotated_free(struct rotated *rs)
 	memset(rs, 0, sizeof *rs);
 }
 
+/* The digits of a dateext suffix after <base>-: their count (8 to 14) and *gz, or 0
+ * when s is not one. */
+static size_t
+dated_suffix(const char *s, int *gz)
+{
+	size_t n = 0;
+
+	while (s[n] >= '0' && s[n] <= '9')
+		n++;
+	if (n < 8 || n > 14)
+		return 0;
+	if (strcmp(s + n, ".gz") == 0)
+		*gz = 1;
+	else if (s[n] == '\0')
+		*gz = 0;
+	else
+		return 0;
+	return n;
+}
+
+/* A dated file seen while listing: its suffix (digits and .gz, if any). */
+struct dated {
+	char	*suffix;
+	size_t	 digits;
+	int	 gz;
+};
+
+/* Newest first: the larger date, and for one date the plain file before the .gz. */
+static int
+dated_cmp(const void *x, const void *y)
+{
+	const struct dated *a = x, *b = y;
+	int c;
+
+	if (a->digits != b->digits)
+		return a->digits < b->digits ? -1 : 1;
+	c = strncmp(b->suffix, a->suffix, a->digits);
+	return c != 0 ? c : a->gz - b->gz;
+}
+
+/* Numbers the dated files (see struct rotated), moving them into rs. */
+static int
+rotated_dated(const char *path, struct dated *dv, size_t n, struct rotated *rs,
+    struct cs_err *e)
+{
+	size_t i, k = 0;
+
+	qsort(dv, n, sizeof *dv, dated_cmp);
+	for (i = 0; i < n; i++) {
+		if (dv[i].digits != dv[0].digits)
+			return cs_err_set(e, EINVAL, "%s-%s and %s-%s: dated rotated logs of "
+			    "two date formats; --verify cannot tell their order", path,
+			    dv[0].suffix, path, dv[i].suffix);
+		/* the .gz of a date whose plain file was taken */
+		if (i > 0 && strncmp(dv[i].suffix, dv[i - 1].suffix, dv[i].digits) == 0)
+			continue;
+		if (++k > AUDIT_ROTATED_MAX) {
+			rs->over++;
+			continue;
+		}
+		if (asprintf(&rs->name[k], "%s-%s", path, dv[i].suffix) == -1) {
+			rs->name[k] = NULL;
+			return cs_err_sys(e, ENOMEM, "%s", path);
+		}
+		rs->gz[k] = (unsigned char)dv[i].gz;
+		rs->max = (unsigned)k;
+	}
+	return 0;
+}
+
 static int
 rotated_list(const char *path, struct rotated *rs, struct cs_err *e)
 {
@@ -454,18 +529,22 @@ rotated_list(const char *path, struct rotated *rs, struct cs_err *e)
 	const char *s;
 	size_t blen = strlen(base);
 	struct dirent *de;
+	struct dated *dv;
 	unsigned long k;
+	size_t nd = 0, i, digits;
 	char *dir, *q;
 	DIR *d;
-	int z;
+	int z, numbered = 0, rc = -1;
 
 	memset(rs, 0, sizeof *rs);
 	dir = slash == NULL ? strdup(".") : slash == path ? strdup("/") :
 	    strndup(path, (size_t)(slash - path));
 	rs->name = calloc(AUDIT_ROTATED_MAX + 1, sizeof *rs->name);
 	rs->gz = calloc(AUDIT_ROTATED_MAX + 1, sizeof *rs->gz);
-	if (dir == NULL || rs->name == NULL || rs->gz == NULL) {
+	dv = calloc(AUDIT_ROTATED_MAX + 1, sizeof *dv);
+	if (dir == NULL || rs->name == NULL || rs->gz == NULL || dv == NULL) {
 		free(dir);
+		free(dv);
 		rotated_free(rs);
 		return cs_err_sys(e, ENOMEM, "%s", path);
 	}
@@ -473,12 +552,27 @@ rotated_list(const char *path, struct rotated *rs, struct cs_err *e)
 		cs_err_sys(e, errno, "%s: cannot list the folder to find the rotated logs",
 		    dir);
 		free(dir);
+		free(dv);
 		rotated_free(rs);
 		return -1;
 	}
 	free(dir);
 	while ((de = readdir(d)) != NULL) {
 		s = de->d_name;
+		if (strncmp(s, base, blen) == 0 && s[blen] == '-' &&
+		    (digits = dated_suffix(s + blen + 1, &z)) != 0) {
+			if (nd == AUDIT_ROTATED_MAX + 1) {
+				rs->over++;
+				continue;
+			}
+			if ((dv[nd].suffix = strdup(s + blen + 1)) == NULL) {
+				closedir(d);
+				goto nomem;
+			}
+			dv[nd].digits = digits;
+			dv[nd++].gz = z;
+			continue;
+		}
 		if (strncmp(s, base, blen) != 0 || s[blen] != '.' || s[blen + 1] < '1' ||
 		    s[blen + 1] > '9')
 			continue;
@@ -490,6 +584,7 @@ rotated_list(const char *path, struct rotated *rs, struct cs_err *e)
 			z = 0;
 		else
 			continue;
+		numbered = 1;
 		if (errno != 0 || k > AUDIT_ROTATED_MAX) {
 			rs->over++;
 			continue;
@@ -500,15 +595,32 @@ rotated_list(const char *path, struct rotated *rs, struct cs_err *e)
 		if (asprintf(&rs->name[k], "%s.%lu%s", path, k, z ? ".gz" : "") == -1) {
 			rs->name[k] = NULL;
 			closedir(d);
-			rotated_free(rs);
-			return cs_err_sys(e, ENOMEM, "%s", path);
+			goto nomem;
 		}
 		rs->gz[k] = (unsigned char)z;
 		if (k > rs->max)
 			rs->max = (unsigned)k;
 	}
 	closedir(d);
-	return 0;
+	if (nd > 0 && numbered) {
+		cs_err_set(e, EINVAL, "%s: its folder holds both numbered (%s.N) and dated "
+		    "(%s-DATE, logrotate's dateext) rotated logs; --verify cannot tell their "
+		    "order: move one kind aside", path, path, path);
+		goto fail;
+	}
+	if (nd > 0 && rotated_dated(path, dv, nd, rs, e) == -1)
+		goto fail;
+	rc = 0;
+	goto out;
+nomem:
+	cs_err_sys(e, ENOMEM, "%s", path);
+fail:
+	rotated_free(rs);
+out:
+	for (i = 0; i < nd; i++)
+		free(dv[i].suffix);
+	free(dv);
+	return rc;
 }
 
 /* Lines gathered for audit_tail_rotated, newest first. */

@@ -28,7 +28,8 @@ int	audit_read_at(int fd, char *buf, size_t len, off_t off) CS_WUR;
 int	audit_tail(const char *path, size_t limit, char ***lines, size_t *n, struct cs_err *e)
 	    CS_WUR;
 /* The same, reading back into the rotated files when path holds fewer than limit lines:
- * path.1, then path.2 or path.2.gz (through gzip -dc), ... until limit lines are found
+ * path.1, then path.2 or path.2.gz (through gzip -dc), ... (or the dateext files, newest
+ * first), until limit lines are found
  * or a number is missing. path itself may be missing when rotated files exist. The
  * lines come oldest first. Runs gzip: for the CLI, not the daemon. */
 int	audit_tail_rotated(const char *path, size_t limit, char ***lines, size_t *n,
@@ -46,7 +47,9 @@ struct audit_verify_result {
 	char		last_hash[AUDIT_HASH_HEX + 1];
 };
 /* Verifies the whole chain: the rotated files path.N ... path.1 (each may be path.N.gz,
- * read through gzip -dc; found by listing path's folder, N up to AUDIT_ROTATED_MAX),
+ * read through gzip -dc; found by listing path's folder, N up to AUDIT_ROTATED_MAX; or
+ * logrotate's dateext files path-DATE[.gz], oldest date first: auditread.c,
+ * rotated_list; both kinds in one folder, or two date formats, are EINVAL),
  * then path (which may be missing when rotated files exist). The oldest file may start
  * with an audit_log_continued line (older files deleted); else the first line is seq 1.
  * A number missing below the oldest file present is a break: e names the missing

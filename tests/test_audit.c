@@ -63,6 +63,9 @@ each(void **state)
 	(void)state;
 	unlink(logf);
 	unlink(lockfile);
+	snprintf(p, sizeof p, "rm -f %s-[0-9]*", logf);	/* dateext names */
+	if (system(p) != 0)
+		return -1;
 	for (i = 1; i <= 6; i++) {
 		snprintf(p, sizeof p, "%s.%d", logf, i);
 		unlink(p);
@@ -1740,6 +1743,53 @@ test_verify_reads_compressed_and_partial_sets(void **state)
 	expect_bad(logf, 0, NULL, 1, "line 1: seq 7, expected 1");
 }
 
+/* logrotate's dateext names (<log>-YYYYMMDD[.gz]): ordered by their dates, read back
+ * by --limit too; two date formats, or dated and numbered files together, are refused
+ * (their order is not known). */
+static void
+test_verify_reads_a_dateext_set(void **state)
+{
+	struct cs_err e = { 0 };
+	char cmd[1024], **lines = NULL;
+	size_t n = 0;
+
+	(void)state;
+	if (system("command -v gzip >/dev/null") != 0)
+		skip();
+	append_n(logf, AUDIT_FLUSH_NONE, 2);
+	snprintf(cmd, sizeof cmd, "mv %s %s-20261128", logf, logf);
+	assert_int_equal(system(cmd), 0);
+	append_n(logf, AUDIT_FLUSH_NONE, 2);
+	snprintf(cmd, sizeof cmd, "mv %s %s-20261129 && gzip %s-20261128", logf, logf, logf);
+	assert_int_equal(system(cmd), 0);
+	append_n(logf, AUDIT_FLUSH_NONE, 2);
+	expect_set_ok(8, 8, 3);
+	assert_int_equal(audit_tail_rotated(logf, 8, &lines, &n, &e), 0);
+	assert_int_equal(n, 8);
+	assert_non_null(strstr(lines[0], "{\"seq\":1,"));
+	assert_non_null(strstr(lines[7], "{\"seq\":8,"));
+	audit_lines_free(lines, n);
+	/* dates that say the newer file is the older: the chain breaks there */
+	snprintf(cmd, sizeof cmd, "cd %s && mv audit.log-20261128.gz x && mv audit.log-20261129 "
+	    "audit.log-20261128 && mv x audit.log-20261129.gz", dir);
+	assert_int_equal(system(cmd), 0);
+	expect_bad(logf, 0, NULL, 1, "line 1: seq 1, expected 6");
+	/* another date format beside them */
+	snprintf(cmd, sizeof cmd, "cp %s-20261128 %s-2026113001", logf, logf);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(audit_verify(logf, 0, NULL, NULL, &e), -1);
+	assert_int_equal(e.code, EINVAL);
+	assert_non_null(strstr(e.msg, "two date formats"));
+	snprintf(cmd, sizeof cmd, "mv %s-2026113001 %s.1", logf, logf);
+	assert_int_equal(system(cmd), 0);
+	cs_err_clear(&e);
+	assert_int_equal(audit_verify(logf, 0, NULL, NULL, &e), -1);
+	assert_int_equal(e.code, EINVAL);
+	assert_non_null(strstr(e.msg, "both numbered"));
+	snprintf(cmd, sizeof cmd, "rm -f %s-2026*", logf);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* logrotate's create with compress: .2.gz -> .3.gz, .1 -> .2.gz, the log -> .1, and
  * two lines in each new file (an audit_log_continued first, then one read). */
 static void
@@ -2098,6 +2148,7 @@ main(void)
 		T(test_verify_names_lines_lost_between_files),
 		T(test_verify_names_the_rotated_file_and_line),
 		T(test_verify_reads_compressed_and_partial_sets),
+		T(test_verify_reads_a_dateext_set),
 		T(test_a_corrupt_gzip_is_named),
 		T(test_verify_names_a_rotated_file_missing_in_the_middle),
 		T(test_tail_reads_back_into_rotated_files),

@@ -82,6 +82,29 @@ cat "$M/app/token" >/dev/null
 check "after copytruncate the log starts at offset 0 with audit_log_continued" \
 	sh -c "head -c 9 $CSD/audit.log | grep -q '^{\"seq\":' && head -n 1 $CSD/audit.log | grep -q audit_log_continued"
 check "audit --verify passes after copytruncate" csc audit --verify
+
+# dateext, as some distributions turn it on: dated names, which --verify orders by date.
+# A dateformat down to the second, so three rotations fit in a few seconds.
+rm -f "$CSD"/audit.log.[0-9]*
+conf create
+sed -i 's/^\tcompress$/\tcompress\n\tdateext\n\tdateformat -%Y%m%d%H%M%S/' "$T/lr.conf"
+r=0
+for _ in 1 2 3; do
+	cat "$M/app/token" >/dev/null
+	s0=$(date +%s)
+	rotate || r=1
+	# the next rotation needs another name: the clock's next second (polled)
+	wait_until 10 sh -c "[ \$(date +%s) -gt $s0 ]"
+done
+cat "$M/app/token" >/dev/null
+check "logrotate (dateext) ran without error" [ $r -eq 0 ]
+check "it left three dated files, the older ones compressed" \
+	sh -c "[ \$(ls $CSD | grep -c '^audit.log-[0-9]\{14\}') -eq 3 ] && ls $CSD/audit.log-*.gz >/dev/null"
+csc audit --verify >"$T/v.out" 2>&1
+check "audit --verify passes over the dated set: $(cat "$T/v.out")" grep -q "4 files (rotated ones included), chain intact" "$T/v.out"
+csc audit --limit 200 >"$T/l.out" 2>&1
+check "audit --limit reads back into the dated files" \
+	sh -c "grep -c '\"event\":\"audit_log_continued\"' $T/l.out | grep -qx '[3-9]'"
 check "the daemon never wrote to stderr about the audit log" sh -c "! grep -q audit $T/csfs.err"
 csfs_stop "$M"
 check "audit --verify still passes with the state file after the stop" csc audit --verify
