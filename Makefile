@@ -146,7 +146,9 @@ lint:
 # The library is compiled once per FUZZ_BUILD (instrumented), then linked into each target.
 FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=address,undefined \
 	   -fno-sanitize-recover=all -MMD -MP $(shell pkg-config --cflags $(PKGS))
-FUZZ_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+# The fleet's manifest reader too (fuzz_manifest): what a member parses of what etcd
+# serves. It needs nothing of libcurl, unlike the rest of fleet/.
+FUZZ_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o) $(FUZZ_BUILD)/obj/fleet/manifest.o
 .SECONDARY: $(FUZZ_OBJ)
 
 fuzz: $(FUZZ)
