@@ -149,10 +149,8 @@ open_audit(const struct cfg *c, struct lo_data *lo, struct cs_err *e)
 
 	lo->fail_closed = c->audit_fail_closed;
 	if (audit_open(c->audit_path, c->audit_flush, c->audit_timeout_ms, &lo->audit,
-	    &ae) == 0) {
-		audit_hold(lo->audit);	/* a line per open: one flock per batch */
+	    &ae) == 0)
 		return 0;
-	}
 	if (lo->fail_closed)
 		return cs_err_set(e, ae.code, "%s (fail_closed: nothing is served unaudited)",
 		    ae.msg);

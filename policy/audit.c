@@ -7,8 +7,7 @@
  * Between processes, the flock on the lock file (.<log>.lock) orders the appends: under
  * it, the writer follows a rotation (see append_locked), finds the tail (cached while the
  * file size is what our last append left), builds the next line and writes it with one
- * write(); a handle of the daemon keeps the flock from line to line (audit_hold,
- * lock_chain, unlock_chain). A write that fails halfway is cut off again
+ * write(). A write that fails halfway is cut off again
  * (ftruncate to the old size, still under the lock), so a full disk does not leave a torn
  * line that would block every later append.
  *
@@ -54,7 +53,6 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "../base/clock.h"
 #include "../base/file.h"
 #include "audit.h"
 #include "auditread.h"
@@ -77,11 +75,7 @@ struct tailrec {
 	uint64_t	sum;		/* FNV-1a of the bytes before it */
 };
 #define TAILREC_MAGIC	"cstail1"
-/* The lock file's mapping: the tail record, then at WANT_OFF the CLOCK_MONOTONIC time in
- * ms at which a writer last began to wait for the flock (see hold_release). */
-#define WANT_OFF	128
-#define TAILREC_LEN	((off_t)(WANT_OFF + sizeof(uint64_t)))
-_Static_assert(sizeof(struct tailrec) <= WANT_OFF, "the tail record overlaps the want");
+#define TAILREC_LEN	((off_t)sizeof(struct tailrec))
 
 enum job_kind { JOB_OPEN, JOB_APPEND };
 
@@ -110,7 +104,6 @@ struct audit {
 	int		 regular;
 	int		 local;		/* on a filesystem of local_fs[] */
 	int		 fast;		/* callers may append themselves (see above) */
-	int		 batch;		/* audit_hold(): keep the flock between appends */
 
 	/* Used under io only: by the worker, or a caller on the fast path (and by
 	 * destroy() once the worker is gone). Lock order: io, then mu. */
@@ -126,7 +119,6 @@ struct audit {
 	off_t		 cend;
 	struct tailrec	 mine;		/* the record this handle wrote last */
 	int		 recmine;	/* mine is set */
-	int		 held;		/* the flock is kept since an earlier append */
 
 	pthread_t	 worker;
 	pthread_mutex_t	 mu;
@@ -366,7 +358,7 @@ timestamp(char out[32])
 /* Sets the timestamp of a line being written (body: the JSON object from its event on)
  * to now. Under the flock, so that a line never has an earlier time than the line
  * before it: the time encode() put there is when the event was handed in, and a writer
- * may wait for the flock after that (another process's batch, a rotation). The key
+ * may wait for the flock after that (another writer's line, a rotation). The key
  * comes right after the event's name, whose escaped JSON string cannot hold a bare
  * '"', so the first ,"timestamp":" is it; a value of another width (a year past 9999)
  * is left as it is. */
@@ -746,51 +738,9 @@ append_locked(struct audit *a, struct job *j)
 	return 0;
 }
 
-/* The waiting writer's mark in the lock file's mapping (WANT_OFF). */
-static _Atomic uint64_t *
-want(const struct audit *a)
-{
-	return (_Atomic uint64_t *)(void *)(a->rec + WANT_OFF);
-}
-
-/* Takes the chain's flock, waiting for it if need be. A writer about to wait first marks
- * the time in the lock file, so that a batching holder (audit_hold) lets the flock go
- * after its next line instead of at its next flush. Under io. */
-static int
-lock_chain(struct audit *a)
-{
-	if (flock(a->lfd, LOCK_EX | LOCK_NB) == 0)
-		return 0;
-	if (errno != EWOULDBLOCK && errno != EINTR)
-		return -1;
-	atomic_store_explicit(want(a), (uint64_t)cs_now_ms(), memory_order_relaxed);
-	return file_flock(a->lfd, LOCK_EX);
-}
-
-/* After a line written with the flock held: a batching handle keeps it unless another
- * writer marked, less than AUDIT_WANT_MS ago, that it waits for it (a mark from another
- * boot or time namespace, or a writer killed while waiting, is old and ignored: that
- * writer then waits for the holder's next flush, AUDIT_ASYNC_MS at most). Under io. */
-static void
-unlock_chain(struct audit *a, int keep)
-{
-	uint64_t w;
-
-	if (keep && a->batch) {
-		w = atomic_load_explicit(want(a), memory_order_relaxed);
-		if ((uint64_t)cs_now_ms() - w >= AUDIT_WANT_MS) {
-			a->held = 1;
-			return;
-		}
-	}
-	file_flock(a->lfd, LOCK_UN);
-	a->held = 0;
-}
-
-/* The one append: takes the chain's flock unless this handle holds it already (the fast
- * path took it without waiting, or a batch kept it), follows a rotation and writes
- * (append_locked), lets the flock go (or keeps it, unlock_chain), and syncs for
- * flush=sync. Under io; 0, or -1 with j->err. */
+/* The one append: takes the chain's flock unless the caller holds it already (the fast
+ * path took it without waiting), follows a rotation and writes (append_locked), lets the
+ * flock go, and syncs for flush=sync. Under io; 0, or -1 with j->err. */
 static int
 do_append(struct audit *a, struct job *j, int locked)
 {
@@ -804,24 +754,23 @@ do_append(struct audit *a, struct job *j, int locked)
 		}
 		return write_line(a, j, 0);
 	}
-	if (!locked && !a->held && lock_chain(a) == -1)
+	if (!locked && file_flock(a->lfd, LOCK_EX) == -1)
 		return cs_err_sys(&j->err, errno, "%s: lock", a->lockpath);
 	rc = append_locked(a, j);
-	unlock_chain(a, rc == 0);
+	file_flock(a->lfd, LOCK_UN);
 	if (rc == 0 && a->flush == AUDIT_FLUSH_SYNC && fdatasync(a->wfd) == -1)
 		rc = cs_err_sys(&j->err, errno, "%s: fdatasync", a->path);
 	return rc;
 }
 
-/* After j's line was written, under mu: it is the handle's last, and an async log (or a
- * kept flock, held) is due for the worker's fdatasync (and release) within
- * AUDIT_ASYNC_MS. */
+/* After j's line was written, under mu: it is the handle's last, and an async log is
+ * due for the worker's fdatasync within AUDIT_ASYNC_MS. */
 static void
-appended(struct audit *a, const struct job *j, int held)
+appended(struct audit *a, const struct job *j)
 {
 	a->last_seq = j->seq;
 	memcpy(a->last_hash, j->hash, sizeof a->last_hash);
-	if (((a->flush == AUDIT_FLUSH_ASYNC && a->regular) || held) && !a->dirty) {
+	if (a->flush == AUDIT_FLUSH_ASYNC && a->regular && !a->dirty) {
 		a->dirty = 1;
 		deadline(&a->flush_due, AUDIT_ASYNC_MS);
 		pthread_cond_signal(&a->wake);
@@ -923,7 +872,7 @@ worker(void *arg)
 {
 	struct audit *a = arg;
 	struct job *j;
-	int rc, orphan, fd, held = 0;
+	int rc, orphan, fd;
 
 	pthread_mutex_lock(&a->mu);
 	for (;;) {
@@ -940,13 +889,12 @@ worker(void *arg)
 				pthread_mutex_unlock(&a->mu);
 				pthread_mutex_lock(&a->io);
 				rc = j->kind == JOB_OPEN ? do_open(a, j) : do_append(a, j, 0);
-				held = a->held;
 				/* mu before io is let go: no append slips in before last_seq. */
 				pthread_mutex_lock(&a->mu);
 				pthread_mutex_unlock(&a->io);
 			}
 			if (rc == 0 && j->kind == JOB_APPEND)
-				appended(a, j, held);
+				appended(a, j);
 			j->done = 1;
 			a->job = NULL;
 			a->taken = 0;
@@ -961,16 +909,12 @@ worker(void *arg)
 		if (a->dirty && (a->stopping || passed(&a->flush_due))) {
 			a->dirty = 0;
 			pthread_mutex_unlock(&a->mu);
-			/* The batch ends: a kept flock goes first, then the lines reach the
-			 * disk, through a copy of the fd (a reopen may close the original
-			 * meanwhile). */
+			/* A copy of the fd: a reopen may close the original meanwhile. */
 			pthread_mutex_lock(&a->io);
-			if (a->held)
-				unlock_chain(a, 0);
-			fd = a->flush == AUDIT_FLUSH_ASYNC ? dup(a->wfd) : -2;
+			fd = dup(a->wfd);
 			pthread_mutex_unlock(&a->io);
-			rc = fd == -1 || (fd >= 0 && fdatasync(fd) == -1) ? errno : 0;
-			if (fd >= 0)
+			rc = fd == -1 || fdatasync(fd) == -1 ? errno : 0;
+			if (fd != -1)
 				close(fd);
 			pthread_mutex_lock(&a->mu);
 			if (rc != 0 && a->flush_err == 0)
@@ -1158,7 +1102,7 @@ static int
 append_here(struct audit *a, struct job *j)
 {
 	struct timespec dl;
-	int rc, held;
+	int rc;
 
 	pthread_mutex_lock(&a->mu);
 	if (a->wedged || a->job != NULL || a->flush_err != 0) {
@@ -1174,17 +1118,16 @@ append_here(struct audit *a, struct job *j)
 		    a->path, a->timeout_ms);
 		return 1;
 	}
-	if (!a->held && flock(a->lfd, LOCK_EX | LOCK_NB) == -1) {
+	if (flock(a->lfd, LOCK_EX | LOCK_NB) == -1) {
 		pthread_mutex_unlock(&a->io);
 		return 0;	/* another process holds it, maybe for long: not here */
 	}
 	rc = do_append(a, j, 1);
-	held = a->held;
 	/* mu before io is let go: no append slips in before last_seq. */
 	pthread_mutex_lock(&a->mu);
 	pthread_mutex_unlock(&a->io);
 	if (rc == 0)
-		appended(a, j, held);
+		appended(a, j);
 	pthread_mutex_unlock(&a->mu);
 	return 1;
 }
@@ -1227,16 +1170,6 @@ audit_append(struct audit *a, const struct audit_event *ev, struct cs_err *e)
 	if (a->fast && append_here(a, j))
 		return job_result(j, e);
 	return submit(a, j, e);
-}
-
-void
-audit_hold(struct audit *a)
-{
-	/* Only where callers append themselves: a held flock never makes the worker's
-	 * own blocking calls (sync, FIFOs, network filesystems) longer. */
-	pthread_mutex_lock(&a->io);
-	a->batch = a->fast;
-	pthread_mutex_unlock(&a->io);
 }
 
 void

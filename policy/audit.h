@@ -11,8 +11,7 @@
  * Appends are safe between processes: each takes an exclusive flock on the lock file
  * ".<log>.lock" beside the log (0600: never the log, which a reader of a 0640 log could
  * lock), reads the chain's tail (cached while the file has not grown under it), and
- * writes the line with one write(); a batching handle (audit_hold) keeps the flock
- * between its lines. A write error is an error.
+ * writes the line with one write(). A write error is an error.
  *
  * Rotation: the lock file also records the chain's tail, so the chain goes on across
  * files. A writer that finds its file renamed away (another writer moved on, SIGHUP's
@@ -37,8 +36,7 @@
 
 #define AUDIT_LINE_MAX		(64u * 1024)	/* bytes of one line, including the newline */
 #define AUDIT_HASH_HEX		64		/* hex digits of a SHA-256 */
-#define AUDIT_ASYNC_MS		100		/* async flush period; a held flock's longest batch */
-#define AUDIT_WANT_MS		1000		/* how long a waiting writer's mark counts */
+#define AUDIT_ASYNC_MS		100		/* async flush period */
 #define AUDIT_LOCK_SUFFIX	".lock"		/* .<log>.lock: the chain's lock and tail */
 #define AUDIT_ROTATED_MAX	1000		/* rotated files (<log>.1 ... ) verify reads */
 /* Denials merged by audit_append_denial(): per caller (uid), a window of this long
@@ -86,15 +84,6 @@ char	*audit_lock_path(const char *path) CS_WUR;
  * CFG_AUDIT_TIMEOUT_MS. A FIFO with no reader is ENXIO, a symlink ELOOP. */
 int	audit_open(const char *path, enum audit_flush flush, unsigned timeout_ms,
 	    struct audit **out, struct cs_err *e) CS_WUR;
-/* Lets the handle keep the chain's flock from one append to the next, for a writer that
- * appends at a high rate (the daemon, a line per open): its lines then cost a write() and
- * an fstat() instead of also a flock() to take and one to let go. The flock is let go
- * after the line during which another writer was waiting for it (each writer marks in
- * the lock file when it begins to wait), and at the latest with the batch's flush,
- * AUDIT_ASYNC_MS after its first line (flush = none too). Only for a handle whose
- * callers append themselves (a regular file on a local filesystem, flush async or none);
- * elsewhere it does nothing. The lines, their order and the chain are the same. */
-void	audit_hold(struct audit *a);
 /* Appends one line; on success the line is on disk per the flush mode. */
 int	audit_append(struct audit *a, const struct audit_event *ev, struct cs_err *e)
 	    CS_WUR;

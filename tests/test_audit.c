@@ -1404,106 +1404,6 @@ test_a_long_lived_handle_follows_a_rename(void **state)
 }
 
 /* copytruncate: the file is copied, then cut to 0 under the writer's O_APPEND fd. */
-/* 1 when another open file description can take the chain's flock now (it is let go
- * again at once), 0 when someone holds it. */
-static int
-chain_lock_free(void)
-{
-	int fd = open(lockfile, O_RDONLY | O_CLOEXEC), rc;
-
-	assert_true(fd >= 0);
-	rc = flock(fd, LOCK_EX | LOCK_NB) == 0;
-	if (!rc)
-		assert_int_equal(errno, EWOULDBLOCK);
-	close(fd);
-	return rc;
-}
-
-/* audit_hold: the daemon's handle keeps the flock after a line (its next line costs no
- * flock), and lets it go by itself once it is idle, within a batch. */
-static void
-test_a_holding_handle_keeps_the_flock_and_lets_it_go_when_idle(void **state)
-{
-	struct audit *a = NULL;
-	struct cs_err e = { 0 };
-	struct timespec ts = { 0, 20 * 1000000L };
-	int i, held = 0;
-
-	(void)state;
-	assert_int_equal(audit_open(logf, AUDIT_FLUSH_ASYNC, 2000, &a, &e), 0);
-	audit_hold(a);
-	/* The batch's flush lets go AUDIT_ASYNC_MS after its first line: a test thread
-	 * descheduled that long sees it free, so it tries a few batches. */
-	for (i = 0; i < 20 && !held; i++) {
-		one(a, "p");
-		held = !chain_lock_free();
-	}
-	assert_true(held);
-	for (i = 0; i < POLL_ROUNDS && !chain_lock_free(); i++)
-		nanosleep(&ts, NULL);
-	assert_true(i < POLL_ROUNDS);	/* let go while idle */
-	one(a, "p");			/* and taken again */
-	audit_close(a);
-	assert_true(chain_lock_free());
-	assert_int_equal(audit_verify(logf, 0, NULL, NULL, &e), 0);
-}
-
-/* A command's append (its own handle, another process) while the daemon's handle holds
- * the flock and keeps appending: the command's line goes in, between the daemon's, in
- * one chain. */
-static void
-test_a_writer_waiting_for_a_held_flock_gets_it(void **state)
-{
-	struct audit *a = NULL;
-	struct audit_verify_result r;
-	struct cs_err e = { 0 };
-	char *line = NULL;
-	size_t cap = 0, mine = 0;
-	FILE *f;
-	pid_t pid;
-	int st, k, done = 0;
-
-	(void)state;
-	assert_int_equal(audit_open(logf, AUDIT_FLUSH_ASYNC, 5000, &a, &e), 0);
-	audit_hold(a);
-	one(a, "daemon");
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct audit *b = NULL;
-		struct cs_err ce = { 0 };
-		struct audit_event ev = { 0 };
-		int ok;
-
-		ev.event = "key_rotated";
-		ev.pid = -1;
-		/* sync: the worker takes the flock, waiting for it (lock_chain) */
-		ok = audit_open(logf, AUDIT_FLUSH_SYNC, 5000, &b, &ce) == 0 &&
-		    audit_append(b, &ev, &ce) == 0;
-		audit_close(b);
-		_exit(ok ? 0 : 1);
-	}
-	/* The daemon goes on reading, a line at a time, until the command is done (a
-	 * hang guard of 200 000 lines, never a deadline). */
-	for (k = 0; k < 200000 && !done; k++) {
-		one(a, "daemon");
-		done = waitpid(pid, &st, WNOHANG) == pid;
-	}
-	if (!done)
-		assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	audit_close(a);
-	if (audit_verify(logf, 0, NULL, &r, &e) != 0)
-		fail_msg("%s", e.msg);
-	assert_non_null(f = fopen(logf, "r"));
-	while (getline(&line, &cap, f) > 0)
-		mine += strstr(line, "\"key_rotated\"") != NULL;
-	free(line);
-	fclose(f);
-	assert_int_equal(mine, 1);
-	print_message("the command's line went in while the daemon wrote %d lines\n", k);
-}
-
 struct late_append {
 	struct audit	*a;
 	atomic_int	 started;
@@ -1580,32 +1480,6 @@ test_a_line_is_stamped_when_it_is_written(void **state)
 	assert_true(stamped >= released);
 	free_lines(lines, n);
 	assert_int_equal(audit_verify(logf, 2, NULL, NULL, &e), 0);
-}
-
-/* A holding handle still notices copytruncate at its next line. */
-static void
-test_a_holding_handle_notices_copytruncate(void **state)
-{
-	struct audit *a = NULL;
-	struct cs_err e = { 0 };
-	char cmd[1024], *lines[MAX_LINES];
-	size_t n;
-
-	(void)state;
-	assert_int_equal(audit_open(logf, AUDIT_FLUSH_ASYNC, 2000, &a, &e), 0);
-	audit_hold(a);
-	one(a, "p1");
-	one(a, "p2");
-	snprintf(cmd, sizeof cmd, "cp %s %s.1 && : >%s", logf, logf, logf);
-	assert_int_equal(system(cmd), 0);
-	one(a, "p3");
-	audit_close(a);
-	n = read_lines(logf, lines);
-	assert_int_equal(n, 2);
-	assert_non_null(strstr(lines[0], "{\"seq\":3,"));
-	assert_non_null(strstr(lines[0], "audit_log_continued"));
-	free_lines(lines, n);
-	expect_set_ok(4, 4, 2);
 }
 
 static void
@@ -2141,9 +2015,6 @@ main(void)
 		T(test_a_renamed_log_goes_on_in_a_new_file),
 		T(test_a_long_lived_handle_follows_a_rename),
 		T(test_a_truncated_log_goes_on_with_the_chain),
-		T(test_a_holding_handle_keeps_the_flock_and_lets_it_go_when_idle),
-		T(test_a_writer_waiting_for_a_held_flock_gets_it),
-		T(test_a_holding_handle_notices_copytruncate),
 		T(test_a_line_is_stamped_when_it_is_written),
 		T(test_verify_names_lines_lost_between_files),
 		T(test_verify_names_the_rotated_file_and_line),
