@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,25 +119,41 @@ verify(struct cli *c)
 	return EXIT_OK;
 }
 
-/* Copies to stdout whatever is appended to the log from now on, until killed. Each
- * audit line is appended with one write, so a line arrives whole. Like tail -F, it
- * follows a rotation: once the old file is drained, a new file at the path (rename) or
- * a file shorter than what was read (copytruncate) is read from its start. */
+/* The seq of an audit line ({"seq":N,...), or 0. */
+static uint64_t
+seq_of(const char *line, size_t len)
+{
+	static const char pre[] = "{\"seq\":";
+	char num[24];
+	size_t i;
+
+	if (len < sizeof pre || memcmp(line, pre, sizeof pre - 1) != 0)
+		return 0;
+	for (i = 0; i < sizeof num - 1 && sizeof pre - 1 + i < len &&
+	    line[sizeof pre - 1 + i] >= '0' && line[sizeof pre - 1 + i] <= '9'; i++)
+		num[i] = line[sizeof pre - 1 + i];
+	num[i] = '\0';
+	return strtoull(num, NULL, 10);
+}
+
+/* Copies to stdout whatever is appended to the log fd (opened at path) from offset from
+ * on, until killed, leaving out the lines up to seq after (the history already shown:
+ * from was taken before it was read, so nothing written meanwhile is missed, and
+ * nothing is shown twice). Each audit line is appended with one write, so a line
+ * arrives whole. Like tail -F, it follows a rotation: once the old file is drained, a
+ * new file at the path (rename) or a file shorter than what was read (copytruncate) is
+ * read from its start. Takes fd. */
 static int
-follow(const char *path, struct cs_err *e)
+follow(const char *path, int fd, off_t from, uint64_t after, struct cs_err *e)
 {
 	struct timespec ts = { 0, FOLLOW_POLL_MS * 1000000L };
 	struct stat fst, pst;
 	static char buf[AUDIT_LINE_MAX];	/* one line at most, being assembled */
 	size_t have = 0, i, start;
 	ssize_t n;
-	int fd, nfd, drained = 0;
+	int nfd, drained = 0;
 
-	/* A regular file only: a FIFO there would hang the open, and reading one would
-	 * take lines from whoever the log is meant for. */
-	if (file_open_regular(path, "audit log", &fd, &fst, e) == -1)
-		return -1;
-	if (lseek(fd, 0, SEEK_END) == -1) {
+	if (fstat(fd, &fst) == -1 || lseek(fd, from, SEEK_SET) == -1) {
 		close(fd);
 		return cs_err_sys(e, errno, "%s: seek", path);
 	}
@@ -147,6 +164,11 @@ follow(const char *path, struct cs_err *e)
 			for (i = start = 0; i < have; i++) {
 				if (buf[i] != '\n')
 					continue;
+				if (after != 0 && seq_of(buf + start, i - start) <= after) {
+					start = i + 1;	/* shown with the history */
+					continue;
+				}
+				after = 0;
 				if (show(buf + start, i - start, e) == -1) {
 					close(fd);
 					return -1;
@@ -198,10 +220,12 @@ cmd_audit(struct cli *c, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct cs_err e = { 0 };
+	struct stat st;
 	char **lines = NULL, *end;
 	size_t n = 0, i;
+	uint64_t after;
 	unsigned long limit = AUDIT_LIMIT_DEFAULT;
-	int ch, do_verify = 0, do_follow = 0, rc = EXIT_OK;
+	int ch, do_verify = 0, do_follow = 0, rc = EXIT_OK, fd = -1;
 
 	while ((ch = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
 		switch (ch) {
@@ -225,13 +249,28 @@ cmd_audit(struct cli *c, int argc, char **argv)
 		return cli_usage("audit", "--verify and --follow do not go together");
 	if (do_verify)
 		return verify(c);
-	if (audit_tail_rotated(c->cfg->audit_path, limit, &lines, &n, &e) == -1)
+	/* --follow: where the log ends before the history is read. A regular file only:
+	 * a FIFO there would hang the open, and reading one would take lines from whoever
+	 * the log is meant for. */
+	if (do_follow && file_open_regular(c->cfg->audit_path, "audit log", &fd, &st,
+	    &e) == -1)
 		return cli_fail(&e);
+	if (audit_tail_rotated(c->cfg->audit_path, limit, &lines, &n, &e) == -1) {
+		if (fd != -1)
+			close(fd);
+		return cli_fail(&e);
+	}
 	for (i = 0; i < n && rc == EXIT_OK; i++)
 		if (show(lines[i], strlen(lines[i]), &e) == -1)
 			rc = cli_fail(&e);
+	after = n > 0 ? seq_of(lines[n - 1], strlen(lines[n - 1])) : 0;
 	audit_lines_free(lines, n);
-	if (rc == EXIT_OK && do_follow && follow(c->cfg->audit_path, &e) == -1)
+	if (rc != EXIT_OK || !do_follow) {
+		if (fd != -1)
+			close(fd);
+		return rc;
+	}
+	if (follow(c->cfg->audit_path, fd, st.st_size, after, &e) == -1)
 		rc = cli_fail(&e);
 	return rc;
 }

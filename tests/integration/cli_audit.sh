@@ -62,6 +62,20 @@ kill $fpid
 check "the rotated set verifies" csc audit --verify
 mv "$CSD/audit.log.1" "$T/rotated.log"
 
+# --follow while lines are being written: the history, then every later line, none left
+# out between the two and none shown twice (seqs one after another).
+( while :; do csc get runpod api_key >/dev/null || exit 1; done ) &
+writer=$!
+at_exit "kill $writer"
+"$CS" --config "$CSD/cs.ini" audit --limit 3 --follow >"$T/follow3.out" 2>&1 &
+fpid=$!
+at_exit "kill $fpid"
+check "audit --follow under writes shows 20 lines or more (polled up to 30 s)" \
+	wait_until 30 sh -c "[ \$(wc -l <$T/follow3.out) -ge 20 ]"
+kill $fpid $writer; wait $writer 2>/dev/null
+consecutive() { sed 's/^{"seq":\([0-9]*\),.*/\1/' "$1" | awk 'NR > 1 && $1 != p + 1 { bad = 1 } { p = $1 } END { exit bad }'; }
+check "... with no line left out or shown twice after the history" consecutive "$T/follow3.out"
+
 # A process name with C1 CSI (U+009B), DEL and RIGHT-TO-LEFT OVERRIDE (U+202E): audit and
 # audit --follow print them as JSON \u escapes, never as bytes a terminal would obey.
 "$CS" --config "$CSD/cs.ini" audit --limit 0 --follow >"$T/follow2.out" 2>&1 &
