@@ -1580,6 +1580,22 @@ test_verify_names_the_rotated_file_and_line(void **state)
 
 /* logrotate's compress: audit.log.2.gz is read through gzip; the oldest file left may
  * start with audit_log_continued (older ones deleted), any other start is refused. */
+/* A set of three files as logrotate leaves it, two lines written to each: the oldest
+ * at <log><older>, compressed (.gz), the next at <log><old>, then <log>. */
+static void
+three_files(const char *older, const char *old)
+{
+	char cmd[1024];
+
+	append_n(logf, AUDIT_FLUSH_NONE, 2);
+	snprintf(cmd, sizeof cmd, "mv %s %s%s", logf, logf, older);
+	assert_int_equal(system(cmd), 0);
+	append_n(logf, AUDIT_FLUSH_NONE, 2);
+	snprintf(cmd, sizeof cmd, "mv %s %s%s && gzip %s%s", logf, logf, old, logf, older);
+	assert_int_equal(system(cmd), 0);
+	append_n(logf, AUDIT_FLUSH_NONE, 2);
+}
+
 static void
 test_verify_reads_compressed_and_partial_sets(void **state)
 {
@@ -1589,13 +1605,7 @@ test_verify_reads_compressed_and_partial_sets(void **state)
 	(void)state;
 	if (system("command -v gzip >/dev/null") != 0)
 		skip();
-	append_n(logf, AUDIT_FLUSH_NONE, 2);
-	snprintf(cmd, sizeof cmd, "mv %s %s.2", logf, logf);
-	assert_int_equal(system(cmd), 0);
-	append_n(logf, AUDIT_FLUSH_NONE, 2);
-	snprintf(cmd, sizeof cmd, "mv %s %s.1 && gzip %s.2", logf, logf, logf);
-	assert_int_equal(system(cmd), 0);
-	append_n(logf, AUDIT_FLUSH_NONE, 2);
+	three_files(".2", ".1");
 	expect_set_ok(8, 8, 3);
 	/* the oldest rotated away: the set starts at .1's audit_log_continued */
 	snprintf(cmd, sizeof cmd, "rm %s.2.gz", logf);
@@ -1630,13 +1640,7 @@ test_verify_reads_a_dateext_set(void **state)
 	(void)state;
 	if (system("command -v gzip >/dev/null") != 0)
 		skip();
-	append_n(logf, AUDIT_FLUSH_NONE, 2);
-	snprintf(cmd, sizeof cmd, "mv %s %s-20261128", logf, logf);
-	assert_int_equal(system(cmd), 0);
-	append_n(logf, AUDIT_FLUSH_NONE, 2);
-	snprintf(cmd, sizeof cmd, "mv %s %s-20261129 && gzip %s-20261128", logf, logf, logf);
-	assert_int_equal(system(cmd), 0);
-	append_n(logf, AUDIT_FLUSH_NONE, 2);
+	three_files("-20261128", "-20261129");
 	expect_set_ok(8, 8, 3);
 	assert_int_equal(audit_tail_rotated(logf, 8, &lines, &n, &e), 0);
 	assert_int_equal(n, 8);
