@@ -8,5 +8,7 @@
 /* CLOCK_MONOTONIC in milliseconds (since an unspecified start, typically boot): only
  * differences mean anything. Cannot fail on Linux. */
 int64_t	cs_now_ms(void);
+/* The same clock in nanoseconds, for timing short work (the bench programs). */
+int64_t	cs_now_ns(void);
 
 #endif

@@ -13,23 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "../base/clock.h"
 #include "../fs/caller.h"
 #include "../policy/audit.h"
 #include "../policy/auditread.h"
 
 #define RUNS	5
-
-static double
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 /* Appends iters lines with a (the identity found first when ident); ns per line. */
 static double
@@ -40,7 +31,7 @@ measure(struct audit *a, struct audit_event *ev, unsigned long iters, int ident,
 	unsigned long i;
 	double t0;
 
-	t0 = now_ns();
+	t0 = (double)cs_now_ns();
 	for (i = 0; i < iters; i++) {
 		if (ident)
 			(void)caller_ident(pid, &ev->pid, comm, sizeof comm);
@@ -50,7 +41,7 @@ measure(struct audit *a, struct audit_event *ev, unsigned long iters, int ident,
 			exit(1);
 		}
 	}
-	return (now_ns() - t0) / (double)iters;
+	return ((double)cs_now_ns() - t0) / (double)iters;
 }
 
 int

@@ -25,8 +25,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "../base/clock.h"
 
 #define READ_BUF_BYTES	4096
 #define THREADS_MAX	64
@@ -45,13 +46,11 @@ struct worker {
 	int			 failed;
 };
 
+/* Seconds on the monotonic clock. */
 static double
 now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)cs_now_ns() / 1e9;
 }
 
 static void

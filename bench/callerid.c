@@ -25,24 +25,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "../base/clock.h"
 #include "../fs/caller.h"
 
 #define RUNS		5
 #define BUF_BYTES	1024
 
 static volatile unsigned long sink;
-
-static double
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 static void
 read_whole(const char *path)
@@ -113,7 +104,7 @@ main(int argc, char **argv)
 		best[k] = 1e300;
 	for (r = 0; r < RUNS; r++) {
 		for (k = 0; k < 6; k++) {
-			t0 = now_ns();
+			t0 = (double)cs_now_ns();
 			for (i = 0; i < iters; i++) {
 				switch (k) {
 				case 0: read_whole(status); break;
@@ -126,7 +117,7 @@ main(int argc, char **argv)
 					sink += (unsigned long)tgid;
 				}
 			}
-			t = (now_ns() - t0) / (double)iters;
+			t = ((double)cs_now_ns() - t0) / (double)iters;
 			if (t < best[k])
 				best[k] = t;
 		}
