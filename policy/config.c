@@ -32,6 +32,7 @@
 #include "config.h"
 
 #define CFG_FILE_MAX_BYTES	(1u << 20)	/* a bigger config file is refused unread */
+#define TIMEOUT_MIN_MS		100u		/* shorter fails lines on a busy machine */
 #define TIMEOUT_MAX_MS		600000u		/* ten minutes: longer is a mistake */
 #define SECTION_MAX		128		/* bytes of a section name we keep */
 #define SHOWN_MAX		48		/* bytes of a name echoed in a message */
@@ -258,8 +259,10 @@ parse_timeout(struct loader *l, const char *value, void *slot)
 	unsigned long v;
 
 	(void)l;
-	if (parse_ulong(value, 1, TIMEOUT_MAX_MS, &v) == -1)
-		return "expected milliseconds from 1 to 600000";
+	/* Under 100 ms a scheduling delay or another writer's line is enough to fail a
+	 * line: a read refused, or a command's change saved without its line. */
+	if (parse_ulong(value, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, &v) == -1)
+		return "expected milliseconds from 100 to 600000";
 	*(unsigned *)slot = (unsigned)v;
 	return NULL;
 }

@@ -182,7 +182,7 @@ test_full_file_is_parsed(void **state)
 	    "path = /srv/audit.log     ; COMFYVN_SECURITY_LOG_FILE overrides\n"
 	    "fail_closed = no\n"
 	    "flush = sync\n"
-	    "timeout_ms = 500\n"
+	    "timeout_ms = 100\n"
 	    "# a hash comment\n"
 	    "[features]\n"
 	    "enable_security_api = true\n"
@@ -205,7 +205,7 @@ test_full_file_is_parsed(void **state)
 	assert_string_equal(c->audit_path, "/srv/audit.log");
 	assert_int_equal(c->audit_fail_closed, 0);
 	assert_int_equal(c->audit_flush, AUDIT_FLUSH_SYNC);
-	assert_int_equal(c->audit_timeout_ms, 500);
+	assert_int_equal(c->audit_timeout_ms, 100);
 	assert_int_equal(c->enable_security_api, 1);
 	assert_int_equal(c->enable_security_sandbox_guard, 0);
 	assert_true(c->has_audit_group);
@@ -276,6 +276,8 @@ test_each_bad_value_names_file_line_and_key(void **state)
 	expect_error("[audit]\nfail_closed = maybe\n",
 	    ":2: [audit] fail_closed: expected true or false", NULL);
 	expect_error("[audit]\ntimeout_ms = 0\n", ":2: [audit] timeout_ms: expected", NULL);
+	expect_error("[audit]\ntimeout_ms = 99\n", ":2: [audit] timeout_ms: expected "
+	    "milliseconds from 100 to 600000", NULL);
 	expect_error("[audit]\ntimeout_ms = 2s\n", ":2: [audit] timeout_ms: expected", NULL);
 	expect_error("[audit]\ntimeout_ms = -5\n", ":2: [audit] timeout_ms:", NULL);
 	expect_error("[audit]\npath =\n", ":2: [audit] path: expected a path", NULL);
