@@ -1063,7 +1063,7 @@ audit_open(const char *path, enum audit_flush flush, unsigned timeout_ms,
 		return cs_err_sys(e, ENOMEM, "%s", path);
 	}
 	a->flush = flush;
-	a->timeout_ms = timeout_ms != 0 ? timeout_ms : CFG_AUDIT_TIMEOUT_MS;
+	a->timeout_ms = timeout_ms != 0 ? timeout_ms : AUDIT_TIMEOUT_MS_DEFAULT;
 	a->wfd = a->rfd = a->lfd = -1;
 	memcpy(a->last_hash, AUDIT_ZERO_HASH, sizeof a->last_hash);
 	pthread_mutex_init(&a->mu, NULL);

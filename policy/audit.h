@@ -22,7 +22,7 @@
  * as one chain. Writers map the
  * lock file: it must not be truncated or removed while they run (a truncated mapping
  * is SIGBUS; a removed one lets two writers lock different files). No append takes longer than the timeout
- * (cfg audit_timeout_ms): a write that hangs (a FIFO nobody reads, a stuck network
+ * (audit_open's timeout_ms): a write that hangs (a FIFO nobody reads, a stuck network
  * filesystem) fails with ETIMEDOUT. */
 #ifndef CS_AUDIT_H
 #define CS_AUDIT_H
@@ -32,13 +32,19 @@
 #include <sys/types.h>
 
 #include "../crypto/err.h"
-#include "config.h"
 
 #define AUDIT_LINE_MAX		(64u * 1024)	/* bytes of one line, including the newline */
 #define AUDIT_HASH_HEX		64		/* hex digits of a SHA-256 */
 #define AUDIT_ASYNC_MS		100		/* async flush period */
+#define AUDIT_TIMEOUT_MS_DEFAULT 2000		/* bound on one append when given 0 */
 #define AUDIT_LOCK_SUFFIX	".lock"		/* .<log>.lock: the chain's lock and tail */
 #define AUDIT_ROTATED_MAX	1000		/* rotated files (<log>.1 ... ) verify reads */
+enum audit_flush {
+	AUDIT_FLUSH_SYNC,	/* fdatasync before the operation returns */
+	AUDIT_FLUSH_ASYNC,	/* fdatasync in the background, at least every 100 ms */
+	AUDIT_FLUSH_NONE	/* leave it to the kernel */
+};
+
 /* Denials merged by audit_append_denial(): per caller (uid), a window of this long
  * holds at most AUDIT_DENIAL_PAIRS lines of their own, then one summary per pair that
  * repeated and one for the pairs past the first AUDIT_DENIAL_PAIRS: at most
@@ -81,7 +87,7 @@ struct audit;
  * logrotate glob such as "*"). Caller frees; NULL when out of memory. */
 char	*audit_lock_path(const char *path) CS_WUR;
 /* Opens (creating 0600, O_APPEND, O_NOFOLLOW) the log at path; timeout_ms 0 means
- * CFG_AUDIT_TIMEOUT_MS. A FIFO with no reader is ENXIO, a symlink ELOOP. */
+ * AUDIT_TIMEOUT_MS_DEFAULT. A FIFO with no reader is ENXIO, a symlink ELOOP. */
 int	audit_open(const char *path, enum audit_flush flush, unsigned timeout_ms,
 	    struct audit **out, struct cs_err *e) CS_WUR;
 /* Appends one line; on success the line is on disk per the flush mode. */

@@ -14,6 +14,7 @@
 
 #include "../crypto/err.h"
 #include "allow.h"
+#include "audit.h"
 
 #define CFG_DEFAULT_PATH	"/etc/comfysecrets/comfysecrets.ini"
 #define CFG_DEFAULT_VAULT	"/var/lib/comfysecrets/vault.json"
@@ -25,19 +26,13 @@
 #define CFG_ENV_PATH		"COMFYSECRETS_CONFIG"
 #define CFG_ENV_AUDIT		"COMFYVN_SECURITY_LOG_FILE"
 #define CFG_ENV_ALLOW		"SANDBOX_NETWORK_ALLOW"
-#define CFG_AUDIT_TIMEOUT_MS	2000	/* default bound on one audit write */
+#define CFG_AUDIT_TIMEOUT_MS	AUDIT_TIMEOUT_MS_DEFAULT
 #define CFG_FLEET_LIFETIME	(30ul * 86400)	/* seconds a published manifest is valid */
 /* How long the kernel may keep the vault tree's names and attributes without asking
  * the daemon, in seconds. Every reload invalidates what changed, so this only bounds
  * how long a lost invalidation could last. */
 #define CFG_CACHE_TIMEOUT_S	600
 #define CFG_CACHE_TIMEOUT_MAX_S	86400
-
-enum audit_flush {
-	AUDIT_FLUSH_SYNC,	/* fdatasync before the operation returns */
-	AUDIT_FLUSH_ASYNC,	/* fdatasync in the background, at least every 100 ms */
-	AUDIT_FLUSH_NONE	/* leave it to the kernel */
-};
 
 struct cfg_allow {
 	char			*pattern;	/* as written, trimmed */
