@@ -218,10 +218,64 @@ note_missing(struct cli *c, const struct watchsrc_name *names, size_t n)
 	vaultio_close(-1, k, v);
 }
 
+/* What `watch [--mount DIR] [NAME ...] -- COMMAND ...` was given. */
+struct watch_args {
+	struct watchsrc_name *names;	/* n of them, calloc'd; the caller frees */
+	int		 n;
+	int		 dd;		/* argv index of "--"; COMMAND is argv[dd + 1] */
+	const char	*mount;		/* NULL: watch the vault file */
+	const char	*first;		/* the first NAME as given, for the message */
+};
+
+/* Parses argv into wa. Returns -1 when it went well, or the exit status (help shown,
+ * or usage said what is wrong). */
+static int
+watch_args(int argc, char **argv, struct watch_args *wa)
+{
+	struct cs_err e = { 0 };
+	int i;
+
+	*wa = (struct watch_args){ .dd = -1 };
+	for (i = 1; i < argc && wa->dd == -1; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			wa->dd = i;
+		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return cli_help("watch");
+		else if (strcmp(argv[i], "--mount") == 0 && i + 1 < argc)
+			wa->mount = argv[++i];
+		else if (strncmp(argv[i], "--mount=", 8) == 0)
+			wa->mount = argv[i] + 8;
+		else if (argv[i][0] == '-')
+			return cli_usage("watch", "unknown option (COMMAND comes after --)");
+	}
+	if (wa->dd == -1 || wa->dd + 1 >= argc)
+		return cli_usage("watch", "needs -- COMMAND");
+	if (wa->mount != NULL && wa->mount[0] == '\0')
+		return cli_usage("watch", "--mount needs a folder");
+	if ((wa->names = calloc((size_t)wa->dd, sizeof *wa->names)) == NULL)
+		return cs_err_sys(&e, ENOMEM, "watch"), cli_fail(&e);
+	for (i = 1; i < wa->dd; i++) {
+		if (strcmp(argv[i], "--mount") == 0) {
+			i++;
+			continue;
+		}
+		if (strncmp(argv[i], "--mount=", 8) == 0)
+			continue;
+		if (wa->first == NULL)
+			wa->first = argv[i];
+		if (watchsrc_name_parse(argv[i], &wa->names[wa->n++], &e) == -1) {
+			free(wa->names);
+			wa->names = NULL;
+			return cli_usage("watch", e.msg);
+		}
+	}
+	return -1;
+}
+
 int
 cmd_watch(struct cli *c, int argc, char **argv)
 {
-	struct watchsrc_name *names = NULL;
+	struct watch_args wa;
 	struct watchsrc *src = NULL;
 	struct watchsrc_changes ch = { 0 };
 	struct pending pend = { 0 };
@@ -231,42 +285,12 @@ cmd_watch(struct cli *c, int argc, char **argv)
 	sigset_t mask, oldmask;
 	char path[PATH_MAX];
 	pid_t child = -1;
-	const char *mount = NULL, *from, *first = NULL;
-	int i, dd = -1, n = 0, sfd = -1, stopping = 0, rc = EXIT_FAIL, r;
+	const char *from;
+	int sfd = -1, stopping = 0, rc = EXIT_FAIL, r;
 
-	for (i = 1; i < argc && dd == -1; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			dd = i;
-		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-			return cli_help("watch");
-		else if (strcmp(argv[i], "--mount") == 0 && i + 1 < argc)
-			mount = argv[++i];
-		else if (strncmp(argv[i], "--mount=", 8) == 0)
-			mount = argv[i] + 8;
-		else if (argv[i][0] == '-')
-			return cli_usage("watch", "unknown option (COMMAND comes after --)");
-	}
-	if (dd == -1 || dd + 1 >= argc)
-		return cli_usage("watch", "needs -- COMMAND");
-	if (mount != NULL && mount[0] == '\0')
-		return cli_usage("watch", "--mount needs a folder");
-	if ((names = calloc((size_t)dd, sizeof *names)) == NULL)
-		return cs_err_sys(&e, ENOMEM, "watch"), cli_fail(&e);
-	for (i = 1; i < dd; i++) {
-		if (strcmp(argv[i], "--mount") == 0) {
-			i++;
-			continue;
-		}
-		if (strncmp(argv[i], "--mount=", 8) == 0)
-			continue;
-		if (first == NULL)
-			first = argv[i];
-		if (watchsrc_name_parse(argv[i], &names[n++], &e) == -1) {
-			free(names);
-			return cli_usage("watch", e.msg);
-		}
-	}
-	if (cli_find_command(argv[dd + 1], path, &e) != 0)
+	if ((r = watch_args(argc, argv, &wa)) != -1)
+		return r;
+	if (cli_find_command(argv[wa.dd + 1], path, &e) != 0)
 		goto out;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
@@ -279,18 +303,19 @@ cmd_watch(struct cli *c, int argc, char **argv)
 		cs_err_sys(&e, errno, "watch: signalfd");
 		goto out;
 	}
-	if (mount != NULL ? watchsrc_events_new(mount, names, (size_t)n, &src, &e) == -1 :
-	    watchsrc_vault_new(c->cfg, names, (size_t)n, &src, &e) == -1)
+	if (wa.mount != NULL ?
+	    watchsrc_events_new(wa.mount, wa.names, (size_t)wa.n, &src, &e) == -1 :
+	    watchsrc_vault_new(c->cfg, wa.names, (size_t)wa.n, &src, &e) == -1)
 		goto out;
-	if (mount == NULL)
-		note_missing(c, names, (size_t)n);
-	from = mount != NULL ? mount : c->cfg->vault_path;
-	if (n == 0)
+	if (wa.mount == NULL)
+		note_missing(c, wa.names, (size_t)wa.n);
+	from = wa.mount != NULL ? wa.mount : c->cfg->vault_path;
+	if (wa.n == 0)
 		fprintf(stderr, "comfysecrets watch: watching every field of %s for %s\n",
 		    from, path);
 	else
 		fprintf(stderr, "comfysecrets watch: watching %d name%s (%s%s) of %s for %s\n",
-		    n, n > 1 ? "s" : "", first, n > 1 ? " ..." : "", from, path);
+		    wa.n, wa.n > 1 ? "s" : "", wa.first, wa.n > 1 ? " ..." : "", from, path);
 	fflush(stderr);
 	(void)sd_notify(0, "READY=1");
 	pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
@@ -322,7 +347,7 @@ cmd_watch(struct cli *c, int argc, char **argv)
 		if (stopping && child <= 0)
 			break;
 		if (!stopping && child <= 0 && pend.n > 0) {
-			child = spawn(c, path, argv + dd + 1, &pend, &oldmask);
+			child = spawn(c, path, argv + wa.dd + 1, &pend, &oldmask);
 			pending_clear(&pend);
 		}
 	}
@@ -335,6 +360,6 @@ out:
 	watchsrc_free(src);
 	if (sfd != -1)
 		close(sfd);
-	free(names);
+	free(wa.names);
 	return rc;
 }
