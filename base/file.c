@@ -253,6 +253,13 @@ int
 file_write_atomic(const char *path, const void *buf, size_t len, int excl, int *renamed,
     struct cs_err *e)
 {
+	return file_write_atomic_then(path, buf, len, excl, NULL, renamed, e);
+}
+
+int
+file_write_atomic_then(const char *path, const void *buf, size_t len, int excl,
+    const struct file_precommit *pc, int *renamed, struct cs_err *e)
+{
 	unsigned char rnd[TMP_RAND_BYTES];
 	char hex[TMP_RAND_BYTES * 2 + 1], *tmp;
 	size_t tlen = strlen(path) + sizeof ".tmp-" + sizeof hex;
@@ -286,6 +293,8 @@ file_write_atomic(const char *path, const void *buf, size_t len, int excl, int *
 		goto out;
 	}
 	fd = -1;
+	if (pc != NULL && pc->fn(pc->arg, e) == -1)
+		goto out;
 	if (excl) {
 		/* link() never replaces: the name is ours only if nobody else has it. */
 		if (link(tmp, path) == -1) {

@@ -61,6 +61,19 @@ void	file_unlock(int fd);
  * Errors: ENOMEM, and open/write/fsync/rename/link's, naming the path. */
 int	file_write_atomic(const char *path, const void *buf, size_t len, int excl,
 	    int *renamed, struct cs_err *e) CS_NONNULL(1) CS_WUR;
+/* What must happen before new bytes take a file's name (file_write_atomic_then): 0 to
+ * go on, or -1 with e set to give up. */
+struct file_precommit {
+	int	(*fn)(void *arg, struct cs_err *e);
+	void	*arg;
+};
+/* file_write_atomic, calling pc->fn (pc may be NULL) once the bytes are durable in the
+ * temporary file and before the rename or link: when it fails, the temporary file is
+ * removed, path is untouched, and its error is returned. So a record of the change (an
+ * audit line) can be written before the change exists, never after. */
+int	file_write_atomic_then(const char *path, const void *buf, size_t len, int excl,
+	    const struct file_precommit *pc, int *renamed, struct cs_err *e) CS_NONNULL(1)
+	    CS_WUR;
 /* Renames from over to and fsyncs to's folder (both must be in the same folder);
  * errors are rename(2)'s and file_sync_dir's. */
 int	file_rename(const char *from, const char *to, struct cs_err *e)

@@ -44,9 +44,36 @@ int	cli_help(const char *cmd);
 int	cli_audit(struct cli *c, struct audit_event *ev, struct cs_err *e) CS_WUR;
 /* For a change (set, rm, import, rotate, floor --reset): opens the audit log before the
  * change is made, so a log that cannot be opened refuses the change instead of following
- * it unrecorded.
+ * it unrecorded. Its lines are fdatasync'd as they are written (flush = sync) unless the
+ * config says flush = none: a line that must precede its change on disk cannot wait
+ * for the background flush.
  * Caller closes *a with audit_close(). */
 int	cli_audit_open(struct cli *c, struct audit **a, struct cs_err *e) CS_WUR;
+
+/* A change and its audit lines, written in that order on disk only: the lines first,
+ * from vaultio_save()'s precommit (cli_change_precommit), then the new vault takes its
+ * name. A change whose lines cannot be written is not saved; a kill between the two
+ * leaves lines for a change that was not made, never a change without its lines. */
+struct cli_change {
+	struct cli		*c;
+	struct audit		*a;		/* from cli_audit_open() */
+	const char		*what;		/* "runpod/api_key", a FILE: for messages */
+	const char		*done;		/* "stored", "removed", "imported" */
+	/* Writes the lines (cli_change_put when NULL: ev through cli_audit_put). */
+	int			(*lines)(struct cli_change *ch, struct cs_err *e);
+	struct audit_event	*ev;		/* the line, for cli_change_put */
+	void			*arg;		/* for lines */
+	const struct vault	*v;		/* the vault being saved */
+	int			 logged;	/* the lines are written ... */
+	uint64_t		 gen;		/* ... for v at this generation */
+};
+/* The precommit of a change (arg: struct cli_change): writes its lines. On failure e
+ * says that what was not done and why (the audit's error). */
+int	cli_change_precommit(void *arg, struct cs_err *e) CS_WUR;
+/* After vaultio_save() failed with e: when the lines were written already, says in e
+ * whether the change was then saved (only the rollback floor failed) or not (the
+ * rename failed: the log records a change that was not made). */
+void	cli_change_failed(const struct cli_change *ch, struct cs_err *e);
 /* Appends ev to a (from cli_audit_open) as cli_audit() does; a is left open. */
 int	cli_audit_put(struct cli *c, struct audit *a, struct audit_event *ev,
 	    struct cs_err *e) CS_WUR;

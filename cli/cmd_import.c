@@ -222,11 +222,13 @@ read_file(const char *file, struct secret **text, struct cs_err *e)
 	return rc;
 }
 
-/* One audit line per provider, naming the fields written (the items are sorted). */
+/* One audit line per provider, naming the fields written (the items are sorted): the
+ * lines of the import (ch->arg), before it is saved (struct cli_change). */
 static int
-audit_items(struct cli *c, struct audit *a, const struct items *it, const char *fpr,
-    struct cs_err *e)
+audit_items(struct cli_change *ch, struct cs_err *e)
 {
+	const struct items *it = ch->arg;
+	const char *fpr = vault_fingerprint(ch->v);
 	const char **keys;
 	struct audit_event ev;
 	size_t i, j;
@@ -243,7 +245,7 @@ audit_items(struct cli *c, struct audit *a, const struct items *it, const char *
 		ev.keys = keys;
 		ev.nkeys = j - i;
 		ev.fingerprint = fpr;
-		rc = cli_audit_put(c, a, &ev, e);
+		rc = cli_audit_put(ch->c, ch->a, &ev, e);
 	}
 	free(keys);
 	return rc;
@@ -258,6 +260,8 @@ cmd_import(struct cli *c, int argc, char **argv)
 	struct key *k = NULL;
 	struct vault *v = NULL;
 	struct audit *a = NULL;
+	struct cli_change ch;
+	struct file_precommit pc;
 	const char *file;
 	size_t i;
 	int lockfd = -1, rc = EXIT_FAIL;
@@ -305,17 +309,14 @@ cmd_import(struct cli *c, int argc, char **argv)
 		    c->cfg->max_value_size, &e) == -1)
 			goto out;
 	}
-	if (vaultio_save(c->cfg, v, &e) == -1)
-		goto out;
-	vault_unlock(lockfd);
-	lockfd = -1;
-	printf("imported %zu value%s from %s\n", it.n, it.n == 1 ? "" : "s", file);
-	if (audit_items(c, a, &it, k->fpr, &ae) == -1) {
-		cs_err_set(&e, ae.code, "%s: the values WERE imported (vault generation %llu), "
-		    "but their audit lines could not all be written: %s", file,
-		    (unsigned long long)vault_generation(v), ae.msg);
+	ch = (struct cli_change){ .c = c, .a = a, .what = file, .done = "imported",
+	    .lines = audit_items, .arg = &it, .v = v };
+	pc = (struct file_precommit){ cli_change_precommit, &ch };
+	if (vaultio_save(c->cfg, v, &pc, &e) == -1) {
+		cli_change_failed(&ch, &e);
 		goto out;
 	}
+	printf("imported %zu value%s from %s\n", it.n, it.n == 1 ? "" : "s", file);
 	rc = EXIT_OK;
 out:
 	audit_close(a);

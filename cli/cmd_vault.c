@@ -114,15 +114,20 @@ name_args(int argc, char **argv, int i, int min, int max, struct cs_err *e)
 	return 0;
 }
 
-/* The change is saved but its audit line failed (the log opened, then a write failed):
- * say exactly that, so the operator knows the vault holds it and the log does not. */
-static void
-unaudited(struct cs_err *e, const char *what, const char *done, const struct vault *v,
-    const struct cs_err *ae)
+/* Saves v (under the vault lock the caller holds) with ev's line written first
+ * (struct cli_change): no line, no change. 0, or -1 with e saying what was done. */
+static int
+save_change(struct cli *c, struct audit *a, struct audit_event *ev, struct vault *v,
+    const char *what, const char *done, struct cs_err *e)
 {
-	cs_err_set(e, ae->code, "%s WAS %s (vault generation %llu), but its audit line "
-	    "could not be written: %s", what, done,
-	    (unsigned long long)vault_generation(v), ae->msg);
+	struct cli_change ch = { .c = c, .a = a, .what = what, .done = done, .ev = ev,
+	    .v = v };
+	struct file_precommit pc = { cli_change_precommit, &ch };
+
+	if (vaultio_save(c->cfg, v, &pc, e) == 0)
+		return 0;
+	cli_change_failed(&ch, e);
+	return -1;
 }
 
 int
@@ -168,22 +173,16 @@ cmd_set(struct cli *c, int argc, char **argv)
 		cs_err_set(&e, ae.code, "%s not stored: %s", what, ae.msg);
 		goto out;
 	}
-	if (vaultio_open_write(c->cfg, &lockfd, &k, &v, &e) == -1)
+	if (vaultio_open_write(c->cfg, &lockfd, &k, &v, &e) == -1 ||
+	    vault_put(v, argv[i], argv[i + 1], val, c->cfg->max_value_size, &e) == -1)
 		goto out;
-	if (vault_put(v, argv[i], argv[i + 1], val, c->cfg->max_value_size, &e) == -1 ||
-	    vaultio_save(c->cfg, v, &e) == -1)
-		goto out;
-	vault_unlock(lockfd);
-	lockfd = -1;
 	ev.event = "secret_written";
 	ev.provider = argv[i];
 	ev.keys = (const char *const *)&argv[i + 1];
 	ev.nkeys = 1;
 	ev.fingerprint = k->fpr;
-	if (cli_audit_put(c, a, &ev, &ae) == -1) {
-		unaudited(&e, what, "stored", v, &ae);
+	if (save_change(c, a, &ev, v, what, "stored", &e) == -1)
 		goto out;
-	}
 	rc = EXIT_OK;
 out:
 	audit_close(a);
@@ -350,13 +349,9 @@ cmd_rm(struct cli *c, int argc, char **argv)
 		cs_err_set(&e, ae.code, "%s not removed: %s", what, ae.msg);
 		goto out;
 	}
-	if (vaultio_open_write(c->cfg, &lockfd, &k, &v, &e) == -1)
+	if (vaultio_open_write(c->cfg, &lockfd, &k, &v, &e) == -1 ||
+	    vault_remove(v, argv[i], argc - i == 2 ? argv[i + 1] : NULL, &e) == -1)
 		goto out;
-	if (vault_remove(v, argv[i], argc - i == 2 ? argv[i + 1] : NULL, &e) == -1 ||
-	    vaultio_save(c->cfg, v, &e) == -1)
-		goto out;
-	vault_unlock(lockfd);
-	lockfd = -1;
 	ev.event = "secret_removed";
 	ev.provider = argv[i];
 	if (argc - i == 2) {
@@ -364,10 +359,8 @@ cmd_rm(struct cli *c, int argc, char **argv)
 		ev.nkeys = 1;
 	}
 	ev.fingerprint = k->fpr;
-	if (cli_audit_put(c, a, &ev, &ae) == -1) {
-		unaudited(&e, what, "removed", v, &ae);
+	if (save_change(c, a, &ev, v, what, "removed", &e) == -1)
 		goto out;
-	}
 	rc = EXIT_OK;
 out:
 	audit_close(a);

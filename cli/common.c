@@ -36,11 +36,21 @@ self_comm(char comm[COMM_MAX + 1])
 	comm[strcspn(comm, "\n")] = '\0';
 }
 
-int
-cli_audit_open(struct cli *c, struct audit **a, struct cs_err *e)
+/* The log as every reader of the config opens it: for cli_audit_n. */
+static int
+audit_open_cfg(struct cli *c, struct audit **a, struct cs_err *e)
 {
 	return audit_open(c->cfg->audit_path, c->cfg->audit_flush, c->cfg->audit_timeout_ms,
 	    a, e);
+}
+
+int
+cli_audit_open(struct cli *c, struct audit **a, struct cs_err *e)
+{
+	enum audit_flush f = c->cfg->audit_flush;
+
+	return audit_open(c->cfg->audit_path, f == AUDIT_FLUSH_NONE ? f : AUDIT_FLUSH_SYNC,
+	    c->cfg->audit_timeout_ms, a, e);
 }
 
 /* Appends ev[0..n) to a, filling in this process's ids (and its name and "cli" where
@@ -78,12 +88,45 @@ cli_audit_put(struct cli *c, struct audit *a, struct audit_event *ev, struct cs_
 }
 
 int
+cli_change_precommit(void *arg, struct cs_err *e)
+{
+	struct cli_change *ch = arg;
+	struct cs_err ae = { 0 };
+	int rc;
+
+	rc = ch->lines != NULL ? ch->lines(ch, &ae) : cli_audit_put(ch->c, ch->a, ch->ev, &ae);
+	if (rc == -1)
+		return cs_err_set(e, ae.code, "%s not %s: its audit line could not be written, "
+		    "so the change was not saved: %s", ch->what, ch->done, ae.msg);
+	ch->logged = 1;
+	ch->gen = vault_generation(ch->v);
+	return 0;
+}
+
+void
+cli_change_failed(const struct cli_change *ch, struct cs_err *e)
+{
+	char msg[sizeof e->msg];
+
+	if (!ch->logged)
+		return;
+	memcpy(msg, e->msg, sizeof msg);
+	/* A save that fails before the rename puts the generation back (vault_save_then). */
+	if (vault_generation(ch->v) == ch->gen)
+		cs_err_set(e, e->code, "%s WAS %s (vault generation %llu) and its audit line "
+		    "written, but: %s", ch->what, ch->done, (unsigned long long)ch->gen, msg);
+	else
+		cs_err_set(e, e->code, "%s not %s: %s (its audit line was written first: the "
+		    "log records a change that was not saved)", ch->what, ch->done, msg);
+}
+
+int
 cli_audit_n(struct cli *c, struct audit_event *ev, size_t n, struct cs_err *e)
 {
 	struct audit *a = NULL;
 	int rc = -1;
 
-	if (cli_audit_open(c, &a, e) == 0)
+	if (audit_open_cfg(c, &a, e) == 0)
 		rc = audit_put_n(c, a, ev, n, e);
 	audit_close(a);
 	return rc;

@@ -644,6 +644,13 @@ out:
 int
 vault_save(struct vault *v, const char *path, int excl, struct cs_err *e)
 {
+	return vault_save_then(v, path, excl, NULL, e);
+}
+
+int
+vault_save_then(struct vault *v, const char *path, int excl,
+    const struct file_precommit *pc, struct cs_err *e)
+{
 	unsigned char mac[MAC_BYTES];
 	uint64_t old = v->generation;
 	unsigned oldformat = v->format;
@@ -661,7 +668,7 @@ vault_save(struct vault *v, const char *path, int excl, struct cs_err *e)
 		cs_err_sys(e, ENOMEM, "%s", path);
 		goto out;
 	}
-	rc = file_write_atomic(path, text, len, excl, &renamed, e);
+	rc = file_write_atomic_then(path, text, len, excl, pc, &renamed, e);
 	if (renamed && (np = strdup(path)) != NULL) {
 		free(v->path);
 		v->path = np;

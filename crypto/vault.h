@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../base/file.h"
 #include "../base/name.h"
 #include "err.h"
 #include "key.h"
@@ -119,6 +120,11 @@ int	vault_rekey(struct vault *v, const struct key *nk, struct cs_err *e)
  * file already took the name (only the folder's fsync failed). The file is written in
  * format VAULT_VERSION, also when v was read from a VAULT_VERSION_OLD file. */
 int	vault_save(struct vault *v, const char *path, int excl, struct cs_err *e) CS_WUR;
+/* vault_save, with pc (may be NULL) run between the temporary file's fsync and the
+ * rename (file_write_atomic_then); vault_generation(v) is already the new generation
+ * then. When pc fails nothing is renamed and the generation is as before. */
+int	vault_save_then(struct vault *v, const char *path, int excl,
+	    const struct file_precommit *pc, struct cs_err *e) CS_WUR;
 
 /* Exclusive flock on "<path>.lock" (created 0600 if missing); returns the fd in *fd. */
 int	vault_lock(const char *path, int *fd, struct cs_err *e) CS_NONNULL(1, 2) CS_WUR;

@@ -118,9 +118,10 @@ advance(const struct cfg *c, const struct vault *v, struct cs_err *e)
 }
 
 int
-vaultio_save(const struct cfg *c, struct vault *v, struct cs_err *e)
+vaultio_save(const struct cfg *c, struct vault *v, const struct file_precommit *pc,
+    struct cs_err *e)
 {
-	if (vault_save(v, c->vault_path, 0, e) == -1)
+	if (vault_save_then(v, c->vault_path, 0, pc, e) == -1)
 		return -1;
 	return advance(c, v, e);
 }

@@ -61,8 +61,11 @@ int	vaultio_open_read(const struct cfg *c, struct key **k, struct vault **v,
  * On failure nothing is left held. */
 int	vaultio_open_write(const struct cfg *c, int *lockfd, struct key **k, struct vault **v,
 	    struct cs_err *e) CS_NONNULL(1, 2, 3, 4) CS_WUR;
-/* Saves v atomically and raises the floor to its generation and MAC. */
-int	vaultio_save(const struct cfg *c, struct vault *v, struct cs_err *e) CS_NONNULL(1, 2) CS_WUR;
+/* Saves v atomically and raises the floor to its generation and MAC. pc (may be NULL)
+ * runs before the new vault takes the name (vault_save_then): a writer records its
+ * change there, so that no change exists without its audit line. */
+int	vaultio_save(const struct cfg *c, struct vault *v, const struct file_precommit *pc,
+	    struct cs_err *e) CS_NONNULL(1, 2) CS_WUR;
 
 /* What `comfysecrets floor --reset` did. */
 struct vaultio_floor {

@@ -3,6 +3,7 @@
  * owner/group/mode that the config file and the daemon's -o options now share (one
  * table, run through all three), the provider-name rule, and the cut of jansson's
  * quoted input out of its error texts. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -194,6 +195,84 @@ test_file_write_atomic_replaces_and_excl_refuses(void **state)
 	/* no temporary file is left behind by either */
 	cs_err_clear(&e);
 	assert_int_equal(file_sweep_tmp(p, &e), 0);
+}
+
+/* The precommit of the test below: records what path held when it ran, and fails
+ * when asked to. */
+struct seen {
+	const char	*path;
+	char		 held[16];
+	int		 calls, fail;
+};
+
+static int
+precommit(void *arg, struct cs_err *e)
+{
+	struct seen *s = arg;
+	char *buf;
+	size_t len;
+
+	s->calls++;
+	if (file_read(s->path, "file", sizeof s->held - 1, &buf, &len, e) == -1)
+		return -1;
+	snprintf(s->held, sizeof s->held, "%s", buf);
+	free(buf);
+	return s->fail ? cs_err_set(e, ENOSPC, "%s: the record failed", s->path) : 0;
+}
+
+/* Temporary files of path ("<path>.tmp-...") in its folder. */
+static int
+tmp_files(const char *base)
+{
+	struct dirent *d;
+	DIR *dp;
+	int n = 0;
+
+	assert_non_null(dp = opendir(dir));
+	while ((d = readdir(dp)) != NULL)
+		if (strncmp(d->d_name, base, strlen(base)) == 0 &&
+		    strncmp(d->d_name + strlen(base), ".tmp-", 5) == 0)
+			n++;
+	closedir(dp);
+	return n;
+}
+
+static void
+test_file_write_atomic_then_runs_before_the_rename_and_may_refuse(void **state)
+{
+	char p[PATH_MAX + 16], *buf;
+	struct cs_err e = { 0 };
+	struct seen s = { .path = p };
+	struct file_precommit pc = { precommit, &s };
+	size_t len;
+	int renamed;
+
+	(void)state;
+	snprintf(p, sizeof p, "%s/then", dir);
+	assert_int_equal(file_write_atomic(p, "old", 3, 0, NULL, &e), 0);
+	/* It runs once, while path still holds the old bytes; then the new ones are in. */
+	assert_int_equal(file_write_atomic_then(p, "new", 3, 0, &pc, &renamed, &e), 0);
+	assert_int_equal(s.calls, 1);
+	assert_string_equal(s.held, "old");
+	assert_int_equal(renamed, 1);
+	assert_int_equal(file_read(p, "file", 10, &buf, &len, &e), 0);
+	assert_string_equal(buf, "new");
+	free(buf);
+	/* When it fails: its error, path untouched, no temporary file left. */
+	s.fail = 1;
+	assert_int_equal(file_write_atomic_then(p, "newer", 5, 0, &pc, &renamed, &e), -1);
+	assert_int_equal(e.code, ENOSPC);
+	assert_non_null(strstr(e.msg, "the record failed"));
+	assert_int_equal(renamed, 0);
+	assert_int_equal(file_read(p, "file", 10, &buf, &len, &e), 0);
+	assert_string_equal(buf, "new");
+	free(buf);
+	assert_int_equal(tmp_files("then"), 0);
+	/* With excl too: a refused precommit links nothing. */
+	snprintf(p, sizeof p, "%s/then-excl", dir);
+	assert_int_equal(file_write_atomic_then(p, "x", 1, 1, &pc, &renamed, &e), -1);
+	assert_int_equal(access(p, F_OK), -1);
+	assert_int_equal(tmp_files("then-excl"), 0);
 }
 
 /* --- the exclusive lock --- */
@@ -530,6 +609,7 @@ main(void)
 		cmocka_unit_test(test_file_read_fd_bounds_a_stream_while_reading),
 		cmocka_unit_test(test_file_write_all_reports_a_short_write_and_how_much_went),
 		cmocka_unit_test(test_file_write_atomic_replaces_and_excl_refuses),
+		cmocka_unit_test(test_file_write_atomic_then_runs_before_the_rename_and_may_refuse),
 		cmocka_unit_test(test_file_lock_excludes_others_until_unlocked),
 		cmocka_unit_test(test_mode_rule_is_the_same_for_the_config_and_dash_o),
 		cmocka_unit_test(test_owner_rule_is_the_same_for_the_config_and_dash_o),

@@ -78,7 +78,7 @@ put(const char *p, const char *f, const char *value)
 	} else {
 		assert_int_equal(vault_remove(v, p, f, &e), 0);
 	}
-	assert_int_equal(vaultio_save(cfg, v, &e), 0);
+	assert_int_equal(vaultio_save(cfg, v, NULL, &e), 0);
 	secret_free(s);
 	vaultio_close(lockfd, k, v);
 }

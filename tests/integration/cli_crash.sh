@@ -1,7 +1,10 @@
 #!/bin/sh
 # Crash safety: SIGKILL `set` and `rotate` at random moments, many times. After each
 # kill the vault must open with the key on disk and hold the old value or the new one,
-# never an error, with the field's version and time of the same save. Then `set` is
+# never an error, with the field's version and time of the same save; and a new value
+# always has its secret_written line (the line goes first: a kill may leave a line for
+# a change that was not made, never a change without its line). Then `set` is killed
+# at each of its renames in turn (strace), with the same two checks. Then `set` is
 # killed while it upgrades a vault of format 1: the file is the old one or the new one.
 # The kill count is printed for the record.
 . tests/lib.sh
@@ -44,11 +47,14 @@ meta() {
 	csc list --json | awk -v k='    "app/token": {' '$0 == k { f = 1; next }
 	    f && /}/ { exit } f { v = $2; gsub(/[",]/, "", v); printf "%s ", v }'
 }
-bad=0 kills=0 olds=0 news=0 n=1
+# written: secret_written lines of app/token in the log
+written() { grep -c '"event":"secret_written".*"provider":"app","keys":\["token"\]' "$CSD/audit.log"; }
+bad=0 kills=0 olds=0 news=0 n=1 unaudited=0
 last=v0
 # shellcheck disable=SC2046
 set -- $(meta)
 lastver=$1 lasttime=$2
+ver0=$lastver lines0=$(written)
 while [ "$kills" -lt "$KILLS" ] && [ $n -le "$MAXRUNS" ]; do
 	new="v$n"
 	# the value goes in on stdin, never argv
@@ -70,12 +76,20 @@ EOF2
 		bad=$((bad + 1))
 		echo "# after kill $n: got neither the old nor the new value, version and time"
 	fi
+	# each change without its line is counted once, when it appears
+	if [ $(( $(written) - lines0 + unaudited )) -lt $((lastver - ver0)) ]; then
+		unaudited=$((unaudited + 1))
+		echo "# after kill $n: version $lastver, but only $(( $(written) - lines0 )) lines for $((lastver - ver0)) changes"
+	fi
 	n=$((n + 1))
 done
 echo "# set: $((n - 1)) runs, $kills killed, $olds left the old value, $news the new one"
 check "set was killed at least $KILLS times" [ "$kills" -ge "$KILLS" ]
 check "set killed $kills times: the vault always opens with the old or the new value" [ "$bad" -eq 0 ]
+check "... and every change made has its audit line ($((lastver - ver0)) changes, $(( $(written) - lines0 )) lines, $unaudited without)" [ "$unaudited" -eq 0 ]
+check "... and the log verifies" csc audit --verify
 set_kills=$kills
+
 
 bad=0 kills=0 n=1
 while [ "$kills" -lt "$KILLS" ] && [ $n -le "$MAXRUNS" ]; do
@@ -93,6 +107,31 @@ check "after all the kills the 1500 bulk values are intact" sh -c "[ \$($CS --co
 check "after all the kills a write still works (no lock left behind)" sh -c "printf after | $CS --config $CSD/cs.ini set app token"
 check "no temporary file is left beside the vault" sh -c "[ -z \"\$(ls -A $CSD | grep -v -e '^vault.json\$' -e '^vault.json.lock\$' -e '^vault.json.state' -e '^key\$' -e '^key.next\$' -e '^audit.log\$' -e '^.audit.log.lock\$' -e '^cs.ini\$' -e '^floor\$')\" ] || { ls -A $CSD; false; }"
 rot_kills=$kills
+
+# set killed at its 1st, 2nd ... rename (strace delivers SIGKILL as the call is made):
+# the audit point, the vault, the rollback floor, in the order they are written.
+if strace -f -o /dev/null true 2>/dev/null; then
+	bad=0 unaudited=0
+	for r in 1 2 3 4; do
+		v1=$(cs_field app/token version) l1=$(written)
+		printf 'strace-%s' "$r" | strace -f -o /dev/null -e trace=rename \
+		    -e inject=rename:signal=SIGKILL:when=$r "$CS" --config "$CSD/cs.ini" set app token \
+		    >/dev/null 2>&1
+		got=$(csc get app token 2>"$T/err") || { bad=$((bad + 1)); echo "# rename $r: $(cat "$T/err")"; }
+		v2=$(cs_field app/token version) l2=$(written)
+		echo "# killed at rename $r: value $got, version $v1 -> $v2, lines $l1 -> $l2"
+		if [ "$got" = "strace-$r" ]; then
+			[ "$v2" = $((v1 + 1)) ] && [ "$l2" -gt "$l1" ] || unaudited=$((unaudited + 1))
+		elif [ "$v2" != "$v1" ]; then
+			bad=$((bad + 1))
+		fi
+	done
+	check "set killed at each rename: the old value or the new one" [ "$bad" -eq 0 ]
+	check "... and a new value always has its line" [ "$unaudited" -eq 0 ]
+	check "... and the log verifies" csc audit --verify
+else
+	skip "set killed at each rename" "strace cannot trace here"
+fi
 
 # A vault of format 1 (tests/fixtures/vault-v1.json) upgraded by a set that is killed.
 cs_init "$T/old"

@@ -47,9 +47,17 @@ check "... and not the value" sh -c "! grep -q '$SEED' $T/csfs.err"
 check "the daemon is still alive" kill -0 "$CSFS_PID"
 check "... and still lists the tree" sh -c "ls $M/runpod | grep -qx api_key"
 check "... and stat still answers" [ "$(stat -c %s "$F")" -eq ${#SEED} ]
+# A change whose line cannot be written is not made: no line, no change.
+printf 'sk-never-stored' | csc set runpod api_key 2>"$T/out"
+rc=$?
+echo "# set on a full log: status $rc: $(cat "$T/out")"
+check "set while the log's disk is full fails" [ "$rc" -eq 1 ]
+check "... saying the value was not stored, and why" \
+	grep -q 'runpod/api_key not stored: its audit line could not be written.*No space left' "$T/out"
 
 rm -f "$T/small/fill" "$T/small/fill2"
-check "once space is freed, reads work again" value_is "$F" "$SEED"
+check "once space is freed, reads work again (the refused set changed nothing)" value_is "$F" "$SEED"
+check "... nor did it leave a temporary file beside the vault" sh -c "! ls $CSD | grep -q '\.tmp-'"
 n0=$(grep -c '"event":"secret_read"' "$T/small/audit.log")
 for _ in 1 2 3; do cat "$F" >/dev/null; done
 n1=$(grep -c '"event":"secret_read"' "$T/small/audit.log")
