@@ -478,10 +478,14 @@ events_open(fuse_req_t req, const struct tree_node *n, struct fuse_file_info *fi
 	pthread_mutex_lock(&ev->lock);
 	evq_attach(&ev->q, &r->cur, &r->rights);	/* the changes from now on */
 	pthread_mutex_unlock(&ev->lock);
-	/* Every read reaches us (no page cache), and there is no offset to seek to. */
+	/* Every read reaches us (no page cache), and there is no offset to seek to. A
+	 * close sends no FLUSH (FOPEN_NOFLUSH): a reader given EOF because the daemon is
+	 * stopping closes after the daemon has closed /dev/fuse, and its FLUSH would fail
+	 * the close with ENOTCONN or ECONNABORTED (cat exits 1). There is nothing to flush. */
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
 	fi->nonseekable = 1;
+	fi->noflush = 1;
 	*priv = r;
 	return 0;
 }

@@ -29,7 +29,8 @@
  * A blocked read ends with EINTR when the reader is interrupted (a signal), and with
  * EOF (0 bytes) when the session ends (SIGTERM to the daemon) or the mount leaves the
  * daemon's mount namespace (a lazy unmount: events_watch): a reader never hangs on a
- * daemon that is going away. The file is direct_io and not seekable; the
+ * daemon that is going away; its close then succeeds too, as a close sends the daemon
+ * nothing (noflush). The file is direct_io and not seekable; the
  * kernel caches neither it nor its name (timeouts 0). Page-cache reads (sendfile,
  * splice) are refused with EINVAL, as for .control, so BusyBox cat falls back to
  * read(2).

@@ -6,7 +6,8 @@
 # reader in a private namespace with a read-only bind mount (a container); the open handles
 # per uid are bounded; 1000 idle readers and 3300 unread changes (past the 1024-line
 # queue) leave the daemon's memory bounded and give a late reader one overflow line;
-# stopping the daemon, or a lazy unmount, returns readers blocked in read at once.
+# stopping the daemon, or a lazy unmount, returns readers blocked in read at once; a
+# cat blocked in read when the daemon takes SIGTERM or SIGINT exits 0 at end of file.
 . tests/lib.sh
 fs_require fs_events
 if [ "$(id -u)" -ne 0 ]; then skip fs_events "needs root to add a test user"; exit 0; fi
@@ -211,4 +212,25 @@ wait $Z1; rc=$?
 check "... at end of file (cat exits 0)" [ "$rc" -eq 0 ]
 wait_until 30 sh -c "! kill -0 $CSFS_PID 2>/dev/null"
 check "... and then the daemon ends by itself" sh -c "! kill -0 $CSFS_PID 2>/dev/null"
+
+# --- SIGTERM and SIGINT with a reader blocked in read, on a fresh mount ---
+# Nothing else touches these mounts: the reader's close is the first the kernel sees
+# on the connection, so a flush sent at close (the daemon is gone by then) would fail
+# it with ENOTCONN or ECONNABORTED, and cat would exit 1 after its end of file.
+blocked() { grep -q request_wait_answer "/proc/$1/wchan"; }
+for sig in TERM INT; do
+	if ! csfs_start "$M" -o allow_other; then notok "mounts for SIG$sig" "$(tail -n 2 "$T/csfs.err" | tr '\n' ' ')"; continue; fi
+	cat "$E" >"$T/sig$sig.out" 2>"$T/sig$sig.err" &
+	C=$!
+	# bounded: a kernel that names its wait otherwise only makes this a stop with
+	# the reader open, not yet blocked
+	wait_until 30 blocked $C
+	check "SIG$sig stops the daemon with a cat of .events blocked in read" csfs_stop "$M" $sig
+	wait_until 30 sh -c "! kill -0 $C 2>/dev/null"
+	check "... and the cat returns (bounded wait)" sh -c "! kill -0 $C 2>/dev/null"
+	wait $C; rc=$?
+	check "... at end of file: cat exits 0 (status $rc) and prints no error" \
+		sh -c "[ $rc -eq 0 ] && [ ! -s $T/sig$sig.out ] && [ ! -s $T/sig$sig.err ]"
+	sed "s/^/# cat: /" "$T/sig$sig.err"
+done
 done_testing
