@@ -89,14 +89,33 @@ show(const char *p, size_t len, struct cs_err *e)
 	return cli_write_all(STDOUT_FILENO, out, o, "stdout", e);
 }
 
+/* Warns, on stderr, of each file beside the log named like it that --verify did not
+ * read (audit_unread): the output must not suggest it was checked. A stray copy is not
+ * part of the chain, so it is no failure; *n is how many. */
+static int
+warn_unread(const char *path, size_t *n, struct cs_err *e)
+{
+	char **msgs;
+	size_t i;
+
+	if (audit_unread(path, &msgs, n, e) == -1)
+		return -1;
+	for (i = 0; i < *n; i++)
+		fprintf(stderr, "comfysecrets: warning: %s\n", msgs[i]);
+	audit_lines_free(msgs, *n);
+	return 0;
+}
+
 static int
 verify(struct cli *c)
 {
 	struct audit_verify_result r = { 0 };
 	struct cs_state st;
-	struct cs_err e = { 0 };
+	struct cs_err e = { 0 }, ue = { 0 };
 	uint64_t seq = 0;
 	const char *hash = NULL;
+	size_t unread = 0;
+	int rc;
 
 	if (state_read(c->cfg->state_dir, c->cfg->vault_path, &st, &e) == -1)
 		return cli_fail(&e);
@@ -104,7 +123,11 @@ verify(struct cli *c)
 		seq = st.audit_seq;
 		hash = st.audit_hash;
 	}
-	if (audit_verify(c->cfg->audit_path, seq, hash, &r, &e) == -1)
+	rc = audit_verify(c->cfg->audit_path, seq, hash, &r, &e);
+	/* after a failure the warnings may still help; a listing refused is in e already */
+	if (warn_unread(c->cfg->audit_path, &unread, &ue) == -1 && rc == 0)
+		return cli_fail(&ue);
+	if (rc == -1)
 		return cli_fail(&e);
 	printf("%s: %llu line%s", c->cfg->audit_path, (unsigned long long)r.lines,
 	    r.lines == 1 ? "" : "s");
@@ -115,6 +138,9 @@ verify(struct cli *c)
 		printf(", last seq %llu", (unsigned long long)r.last_seq);
 	if (seq != 0)
 		printf(", reaches seq %llu recorded in the state file", (unsigned long long)seq);
+	if (unread != 0)
+		printf("; %zu file%s named like it not read (see the warning%s)", unread,
+		    unread == 1 ? "" : "s", unread == 1 ? "" : "s");
 	printf("\n");
 	return EXIT_OK;
 }

@@ -3,11 +3,15 @@
  *
  * Lines are read forwards through a bounded buffer (struct lines) or backwards in chunks
  * (tail_start); rotated files are found by listing the log's folder, and a .gz one is
- * read through gzip -dc. */
+ * read through gzip -dc. A rotated file compressed otherwise is refused where it is to
+ * be read, never passed over; other files named like the log are listed by
+ * audit_unread(), for the caller to say they were not read. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -332,6 +336,28 @@ out:
 	return rc;
 }
 
+/* How a rotated file is stored, in the order one is taken over another of the same
+ * number or date: as written (a compressor still running leaves both for a moment),
+ * compressed other than with gzip (so that it fails, see unreadable()), then gzip. Only
+ * gzip is read (through gzip -dc): it is logrotate's default compresscmd. */
+enum comp {
+	COMP_NONE,
+	COMP_OTHER,	/* compresscmd xz, bzip2, zstd, lz4...: .xz, .bz2, .zst, .lz4 */
+	COMP_GZIP,
+};
+
+/* A rotated file compressed other than with gzip (compresscmd xz, bzip2, zstd...): part
+ * of the chain, and not read here. Skipping it would check the set without its lines. */
+static int
+unreadable(const char *path, struct cs_err *e)
+{
+	const char *dot = strrchr(path, '.');
+
+	return cs_err_set(e, ENOTSUP, "%s: a rotated log compressed as %s, which comfysecrets "
+	    "cannot read (gzip only, logrotate's default compresscmd): decompress it", path,
+	    dot != NULL ? dot + 1 : "?");
+}
+
 /* Opens a rotated, gzip-compressed log through `gzip -dc`: its output on a pipe. */
 static int
 open_gz(const char *path, pid_t *pid, struct cs_err *e)
@@ -357,7 +383,7 @@ open_gz(const char *path, pid_t *pid, struct cs_err *e)
 
 /* Verifies one file of the set, going on from vs. */
 static int
-verify_file(const char *path, int gz, uint64_t expect_seq, const char *expect_hash,
+verify_file(const char *path, enum comp c, uint64_t expect_seq, const char *expect_hash,
     struct vstate *vs, struct audit_verify_result *res, struct cs_err *e)
 {
 	struct lines rd = { .fd = -1 };
@@ -368,7 +394,11 @@ verify_file(const char *path, int gz, uint64_t expect_seq, const char *expect_ha
 	pid_t pid = -1;
 	int nl, got, status, rc = -1;
 
-	if ((rd.fd = gz ? open_gz(path, &pid, e) : open_read(path, &st, e)) == -1)
+	if (c == COMP_OTHER) {
+		snprintf(res->bad_file, sizeof res->bad_file, "%s", path);
+		return unreadable(path, e);
+	}
+	if ((rd.fd = c == COMP_GZIP ? open_gz(path, &pid, e) : open_read(path, &st, e)) == -1)
 		return -1;
 	if ((rd.buf = malloc(LINES_BUF)) == NULL) {
 		cs_err_sys(e, ENOMEM, "%s", path);
@@ -423,20 +453,35 @@ out:
 	return rc;
 }
 
-/* The rotated files of the log at path, found by listing its folder: <base>.N and
- * <base>.N.gz, N from 1 to AUDIT_ROTATED_MAX written without leading zeros, or
- * logrotate's dateext names (logrotate(8), dateext, dateformat): <base>-D and
- * <base>-D.gz, D 8 to 14 digits (-%Y%m%d, the default; -%Y%m%d%H for hourly;
- * -%Y%m%d%H%M%S), each file of a set with the same number of digits, so that their
- * order as text is their age. Dated files are numbered here newest first, 1, 2, ...,
- * as numbered ones are; a folder holding both kinds is refused (which comes first is
- * not known). name[N] is NULL where no file has that number; with both the plain and
- * the .gz file there (gzip has not finished), the plain one is taken. */
+#define DATE_DIGITS_MIN	8	/* digits in a dateext date at least: -%Y%m%d */
+
+/* The rotated files of the log at path, found by listing its folder (rotated_list):
+ * <base>.N[.EXT], N from 1 to AUDIT_ROTATED_MAX written without leading zeros, or
+ * logrotate's dateext names (logrotate(8), dateext, dateformat) <base>-DATE[.EXT], DATE
+ * made of digits (DATE_DIGITS_MIN at least) and the separators - _ . (-%Y%m%d, the
+ * default; -%Y%m%d%H; -%Y%m%d-%H%M%S; -%Y-%m-%d). EXT is the compression (enum comp).
+ * Dated files are numbered here newest first, 1, 2, ..., as numbered ones are: by DATE
+ * as text, which logrotate requires to be their age, so every DATE of a set must have
+ * one shape (digits and the same separators in the same places). A folder holding both
+ * kinds, or two shapes, is refused: which comes first is not known. name[N] is NULL
+ * where no file has that number. Of two files with one number or date, the one first
+ * in enum comp is taken; the other goes to unread, as does every other name beginning
+ * with <base>. or <base>-, so that the caller can say what was not read. */
 struct rotated {
 	char		**name;		/* [AUDIT_ROTATED_MAX + 1], name[0] unused */
-	unsigned char	*gz;		/* name[N] is compressed */
+	unsigned char	*comp;		/* enum comp of name[N] */
 	unsigned	 max;		/* the highest N found; 0: none */
 	unsigned	 over;		/* files numbered above AUDIT_ROTATED_MAX */
+	char		**unread;	/* "PATH: not read: WHY", NULL-terminated, by name */
+	size_t		 nunread;
+};
+
+/* A dated file seen while listing: its path, and its date (within path). */
+struct dated {
+	char		*path;
+	const char	*date;
+	size_t		 len;		/* of date */
+	enum comp	 comp;
 };
 
 static void
@@ -448,177 +493,299 @@ rotated_free(struct rotated *rs)
 		for (i = 0; i <= rs->max; i++)
 			free(rs->name[i]);
 	free(rs->name);
-	free(rs->gz);
+	free(rs->comp);
+	audit_lines_free(rs->unread, rs->nunread);
 	memset(rs, 0, sizeof *rs);
 }
 
-/* The digits of a dateext suffix after <base>-: their count (8 to 14) and *gz, or 0
- * when s is not one. */
-static size_t
-dated_suffix(const char *s, int *gz)
+/* Adds a message to rs->unread. Returns 0, or -1 (no memory). */
+static int __attribute__((format(printf, 2, 3)))
+add_unread(struct rotated *rs, const char *fmt, ...)
 {
-	size_t n = 0;
+	va_list ap;
+	char **nv, *m;
+	int rc;
 
-	while (s[n] >= '0' && s[n] <= '9')
-		n++;
-	if (n < 8 || n > 14)
-		return 0;
-	if (strcmp(s + n, ".gz") == 0)
-		*gz = 1;
-	else if (s[n] == '\0')
-		*gz = 0;
-	else
-		return 0;
-	return n;
+	va_start(ap, fmt);
+	rc = vasprintf(&m, fmt, ap);
+	va_end(ap);
+	if (rc == -1)
+		return -1;
+	if ((nv = realloc(rs->unread, (rs->nunread + 2) * sizeof *nv)) == NULL) {
+		free(m);
+		return -1;
+	}
+	rs->unread = nv;
+	rs->unread[rs->nunread++] = m;
+	rs->unread[rs->nunread] = NULL;
+	return 0;
 }
 
-/* A dated file seen while listing: its suffix (digits and .gz, if any). */
-struct dated {
-	char	*suffix;
-	size_t	 digits;
-	int	 gz;
-};
+/* ASCII classes of a rotated name, whatever the locale. */
+static int
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
 
-/* Newest first: the larger date, and for one date the plain file before the .gz. */
+static int
+is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* The compression of a rotated file from what follows its number or date: nothing, or
+ * .EXT with EXT a letter, then letters and digits (.gz, .xz, .bz2, .zst, .lz4). Returns
+ * 0, or -1 when rest is neither (audit.log.1~, audit.log.1.gz.tmp: not rotated names). */
+static int
+ext_comp(const char *rest, enum comp *c)
+{
+	size_t i;
+
+	*c = COMP_NONE;
+	if (rest[0] == '\0')
+		return 0;
+	if (rest[0] != '.' || !is_alpha(rest[1]))
+		return -1;
+	for (i = 2; rest[i] != '\0'; i++)
+		if (!is_alpha(rest[i]) && !is_digit(rest[i]))
+			return -1;
+	*c = strcmp(rest, ".gz") == 0 ? COMP_GZIP : COMP_OTHER;
+	return 0;
+}
+
+/* N of a numbered file from what follows <base>. (1 to ULONG_MAX, which stands for any
+ * larger), with *c its compression; 0 when s is not one (audit.log.0, .01, .bak). */
+static unsigned long
+numbered_suffix(const char *s, enum comp *c)
+{
+	unsigned long k;
+	char *q;
+
+	if (s[0] < '1' || s[0] > '9')
+		return 0;
+	errno = 0;
+	k = strtoul(s, &q, 10);
+	if (ext_comp(q, c) == -1)
+		return 0;
+	return errno != 0 ? ULONG_MAX : k;
+}
+
+/* The length of the date in what follows <base>- (see struct rotated), with *c its
+ * compression; 0 when s is not a dateext suffix (audit.log-old, audit.log-1). A dot
+ * before letters starts the extension; before a digit it is a separator. */
+static size_t
+dated_suffix(const char *s, enum comp *c)
+{
+	const char *dot = strrchr(s, '.');
+	size_t n = strlen(s), i, digits = 0;
+
+	*c = COMP_NONE;
+	if (dot != NULL && ext_comp(dot, c) == 0)
+		n = (size_t)(dot - s);
+	for (i = 0; i < n; i++) {
+		if (is_digit(s[i]))
+			digits++;
+		else if (s[i] != '-' && s[i] != '_' && s[i] != '.')
+			return 0;
+	}
+	return digits >= DATE_DIGITS_MIN ? n : 0;
+}
+
+/* Two dates of one format: digits, and the same separators, in the same places. */
+static int
+same_shape(const struct dated *a, const struct dated *b)
+{
+	size_t i;
+
+	if (a->len != b->len)
+		return 0;
+	for (i = 0; i < a->len; i++)
+		if (is_digit(a->date[i]) != is_digit(b->date[i]) ||
+		    (!is_digit(a->date[i]) && a->date[i] != b->date[i]))
+			return 0;
+	return 1;
+}
+
+/* Newest first: the later date as text, and for one date the file taken first (enum
+ * comp). Dates of different lengths are kept apart (rotated_dated refuses them). */
 static int
 dated_cmp(const void *x, const void *y)
 {
 	const struct dated *a = x, *b = y;
 	int c;
 
-	if (a->digits != b->digits)
-		return a->digits < b->digits ? -1 : 1;
-	c = strncmp(b->suffix, a->suffix, a->digits);
-	return c != 0 ? c : a->gz - b->gz;
+	if (a->len != b->len)
+		return a->len < b->len ? -1 : 1;
+	c = strncmp(b->date, a->date, a->len);
+	return c != 0 ? c : (int)a->comp - (int)b->comp;
 }
 
-/* Numbers the dated files (see struct rotated), moving them into rs. */
+/* The message of a file not read because another holds the same rotated file. */
 static int
-rotated_dated(const char *path, struct dated *dv, size_t n, struct rotated *rs,
-    struct cs_err *e)
+add_twin(struct rotated *rs, const char *path, const char *taken)
 {
+	return add_unread(rs, "%s: not read: %s holds the same rotated file and is read "
+	    "instead (a compressor still running?)", path, taken);
+}
+
+/* Puts the numbered file path (owned from here) in its slot k; of two for one k, the
+ * one first in enum comp is taken and the other goes to unread. */
+static int
+take_numbered(struct rotated *rs, char *path, unsigned long k, enum comp c)
+{
+	char *other;
+	int rc = 0;
+
+	if (k > AUDIT_ROTATED_MAX) {
+		rs->over++;
+		free(path);
+		return 0;
+	}
+	other = path;
+	if (rs->name[k] == NULL || c < rs->comp[k]) {
+		other = rs->name[k];
+		rs->name[k] = path;
+		rs->comp[k] = (unsigned char)c;
+	}
+	if (k > rs->max)
+		rs->max = (unsigned)k;
+	if (other != NULL)
+		rc = add_twin(rs, other, rs->name[k]);
+	free(other);
+	return rc;
+}
+
+/* Numbers the dated files (see struct rotated), moving their paths into rs. */
+static int
+rotated_dated(struct dated *dv, size_t n, struct rotated *rs, struct cs_err *e)
+{
+	const char *taken = NULL;
 	size_t i, k = 0;
 
 	qsort(dv, n, sizeof *dv, dated_cmp);
 	for (i = 0; i < n; i++) {
-		if (dv[i].digits != dv[0].digits)
-			return cs_err_set(e, EINVAL, "%s-%s and %s-%s: dated rotated logs of "
-			    "two date formats; --verify cannot tell their order", path,
-			    dv[0].suffix, path, dv[i].suffix);
-		/* the .gz of a date whose plain file was taken */
-		if (i > 0 && strncmp(dv[i].suffix, dv[i - 1].suffix, dv[i].digits) == 0)
+		if (!same_shape(&dv[i], &dv[0]))
+			return cs_err_set(e, EINVAL, "%s and %s: dated rotated logs of two date "
+			    "formats; --verify cannot tell their order", dv[0].path, dv[i].path);
+		if (i > 0 && strncmp(dv[i].date, dv[i - 1].date, dv[i].len) == 0) {
+			if (add_twin(rs, dv[i].path, taken) == -1)
+				return cs_err_sys(e, ENOMEM, "%s", dv[i].path);
 			continue;
+		}
+		taken = dv[i].path;
 		if (++k > AUDIT_ROTATED_MAX) {
 			rs->over++;
 			continue;
 		}
-		if (asprintf(&rs->name[k], "%s-%s", path, dv[i].suffix) == -1) {
-			rs->name[k] = NULL;
-			return cs_err_sys(e, ENOMEM, "%s", path);
-		}
-		rs->gz[k] = (unsigned char)dv[i].gz;
+		rs->name[k] = dv[i].path;
+		dv[i].path = NULL;
+		rs->comp[k] = (unsigned char)dv[i].comp;
 		rs->max = (unsigned)k;
 	}
 	return 0;
 }
 
 static int
+unread_cmp(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* Sorts one name of the log's folder, path its path, base its name there (*kind
+ * becomes 1 for a numbered one, 2 for a dated one). The path is owned from here. */
+static int
+take_name(struct rotated *rs, char *path, const char *name, size_t blen,
+    struct dated *dv, size_t *nd, int *kind)
+{
+	unsigned long k;
+	size_t len;
+	enum comp c;
+	int rc;
+
+	if (name[blen] == '.' && (k = numbered_suffix(name + blen + 1, &c)) != 0) {
+		*kind |= 1;
+		return take_numbered(rs, path, k, c);
+	}
+	if (name[blen] == '-' && (len = dated_suffix(name + blen + 1, &c)) != 0) {
+		*kind |= 2;
+		if (*nd == AUDIT_ROTATED_MAX + 1) {
+			rs->over++;
+			free(path);
+			return 0;
+		}
+		dv[*nd].path = path;
+		dv[*nd].date = path + strlen(path) - strlen(name) + blen + 1;
+		dv[*nd].len = len;
+		dv[(*nd)++].comp = c;
+		return 0;
+	}
+	rc = add_unread(rs, "%s: not read: not a rotated log's name (%.*s.N or "
+	    "%.*s-DATE, maybe .gz)", path, (int)blen, name, (int)blen, name);
+	free(path);
+	return rc;
+}
+
+static int
 rotated_list(const char *path, struct rotated *rs, struct cs_err *e)
 {
 	const char *slash = strrchr(path, '/'), *base = slash != NULL ? slash + 1 : path;
-	const char *s;
-	size_t blen = strlen(base);
+	size_t blen = strlen(base), nd = 0, i;
 	struct dirent *de;
 	struct dated *dv;
-	unsigned long k;
-	size_t nd = 0, i, digits;
-	char *dir, *q;
+	char *dir, *p;
 	DIR *d;
-	int z, numbered = 0, rc = -1;
+	int kind = 0, rc = -1;
 
 	memset(rs, 0, sizeof *rs);
 	dir = slash == NULL ? strdup(".") : slash == path ? strdup("/") :
 	    strndup(path, (size_t)(slash - path));
 	rs->name = calloc(AUDIT_ROTATED_MAX + 1, sizeof *rs->name);
-	rs->gz = calloc(AUDIT_ROTATED_MAX + 1, sizeof *rs->gz);
+	rs->comp = calloc(AUDIT_ROTATED_MAX + 1, sizeof *rs->comp);
 	dv = calloc(AUDIT_ROTATED_MAX + 1, sizeof *dv);
-	if (dir == NULL || rs->name == NULL || rs->gz == NULL || dv == NULL) {
+	if (dir == NULL || rs->name == NULL || rs->comp == NULL || dv == NULL) {
 		free(dir);
 		free(dv);
 		rotated_free(rs);
 		return cs_err_sys(e, ENOMEM, "%s", path);
 	}
-	if ((d = opendir(dir)) == NULL) {
+	d = opendir(dir);
+	if (d == NULL)
 		cs_err_sys(e, errno, "%s: cannot list the folder to find the rotated logs",
 		    dir);
-		free(dir);
-		free(dv);
-		rotated_free(rs);
-		return -1;
-	}
 	free(dir);
+	if (d == NULL)
+		goto fail;
+	/* <base>. and <base>-: rotated names, or files verify says it did not read */
 	while ((de = readdir(d)) != NULL) {
-		s = de->d_name;
-		if (strncmp(s, base, blen) == 0 && s[blen] == '-' &&
-		    (digits = dated_suffix(s + blen + 1, &z)) != 0) {
-			if (nd == AUDIT_ROTATED_MAX + 1) {
-				rs->over++;
-				continue;
-			}
-			if ((dv[nd].suffix = strdup(s + blen + 1)) == NULL) {
-				closedir(d);
-				goto nomem;
-			}
-			dv[nd].digits = digits;
-			dv[nd++].gz = z;
+		if (strncmp(de->d_name, base, blen) != 0 ||
+		    (de->d_name[blen] != '.' && de->d_name[blen] != '-'))
 			continue;
-		}
-		if (strncmp(s, base, blen) != 0 || s[blen] != '.' || s[blen + 1] < '1' ||
-		    s[blen + 1] > '9')
-			continue;
-		errno = 0;
-		k = strtoul(s + blen + 1, &q, 10);
-		if (strcmp(q, ".gz") == 0)
-			z = 1;
-		else if (*q == '\0')
-			z = 0;
-		else
-			continue;
-		numbered = 1;
-		if (errno != 0 || k > AUDIT_ROTATED_MAX) {
-			rs->over++;
-			continue;
-		}
-		if (rs->name[k] != NULL && (!rs->gz[k] || z))
-			continue;
-		free(rs->name[k]);
-		if (asprintf(&rs->name[k], "%s.%lu%s", path, k, z ? ".gz" : "") == -1) {
-			rs->name[k] = NULL;
+		if (asprintf(&p, "%.*s%s", (int)(base - path), path, de->d_name) == -1 ||
+		    take_name(rs, p, de->d_name, blen, dv, &nd, &kind) == -1) {
 			closedir(d);
-			goto nomem;
+			cs_err_sys(e, ENOMEM, "%s", path);
+			goto fail;
 		}
-		rs->gz[k] = (unsigned char)z;
-		if (k > rs->max)
-			rs->max = (unsigned)k;
 	}
 	closedir(d);
-	if (nd > 0 && numbered) {
+	if (kind == 3) {
 		cs_err_set(e, EINVAL, "%s: its folder holds both numbered (%s.N) and dated "
 		    "(%s-DATE, logrotate's dateext) rotated logs; --verify cannot tell their "
 		    "order: move one kind aside", path, path, path);
 		goto fail;
 	}
-	if (nd > 0 && rotated_dated(path, dv, nd, rs, e) == -1)
+	if (nd > 0 && rotated_dated(dv, nd, rs, e) == -1)
 		goto fail;
+	if (rs->nunread > 0)
+		qsort(rs->unread, rs->nunread, sizeof *rs->unread, unread_cmp);
 	rc = 0;
 	goto out;
-nomem:
-	cs_err_sys(e, ENOMEM, "%s", path);
 fail:
 	rotated_free(rs);
 out:
 	for (i = 0; i < nd; i++)
-		free(dv[i].suffix);
+		free(dv[i].path);
 	free(dv);
 	return rc;
 }
@@ -728,6 +895,18 @@ out:
 	return -1;
 }
 
+/* The last limit lines of one rotated file, read as it is stored. */
+static int
+tail_file(const char *path, enum comp c, size_t limit, char ***lines, size_t *n,
+    struct cs_err *e)
+{
+	*lines = NULL;
+	*n = 0;
+	if (c == COMP_OTHER)
+		return unreadable(path, e);
+	return (c == COMP_GZIP ? tail_gz : audit_tail)(path, limit, lines, n, e);
+}
+
 int
 audit_tail_rotated(const char *path, size_t limit, char ***lines, size_t *n,
     struct cs_err *e)
@@ -760,8 +939,8 @@ audit_tail_rotated(const char *path, size_t limit, char ***lines, size_t *n,
 		}
 		/* .1, .2, ... back to the first number missing, until limit lines */
 		for (k = 1; k <= rs.max && rs.name[k] != NULL && acc.n < limit; k++) {
-			if ((rs.gz[k] ? tail_gz : audit_tail)(rs.name[k], limit - acc.n, &v,
-			    &vn, e) == -1 || acc_take(&acc, v, vn, rs.name[k], e) == -1)
+			if (tail_file(rs.name[k], rs.comp[k], limit - acc.n, &v, &vn, e) == -1 ||
+			    acc_take(&acc, v, vn, rs.name[k], e) == -1)
 				goto out;
 		}
 	}
@@ -781,6 +960,27 @@ out:
 	audit_lines_free(acc.v, acc.n);
 	rotated_free(&rs);
 	return rc;
+}
+
+int
+audit_unread(const char *path, char ***msgs, size_t *n, struct cs_err *e)
+{
+	struct rotated rs;
+
+	*msgs = NULL;
+	*n = 0;
+	if (rotated_list(path, &rs, e) == -1)
+		return -1;
+	if (rs.unread == NULL && (rs.unread = calloc(1, sizeof *rs.unread)) == NULL) {
+		rotated_free(&rs);
+		return cs_err_sys(e, ENOMEM, "%s", path);
+	}
+	*msgs = rs.unread;
+	*n = rs.nunread;
+	rs.unread = NULL;
+	rs.nunread = 0;
+	rotated_free(&rs);
+	return 0;
 }
 
 int
@@ -811,7 +1011,7 @@ audit_verify(const char *path, uint64_t expect_seq, const char *expect_hash,
 	 * rotation); a number missing below it is a file removed from the chain. */
 	for (i = rs.max; i > 0; i--) {
 		if (rs.name[i] != NULL) {
-			if (verify_file(rs.name[i], rs.gz[i], expect_seq, expect_hash, &vs, &res,
+			if (verify_file(rs.name[i], rs.comp[i], expect_seq, expect_hash, &vs, &res,
 			    e) == -1)
 				goto out;
 			res.files++;
@@ -828,7 +1028,7 @@ audit_verify(const char *path, uint64_t expect_seq, const char *expect_hash,
 		goto out;
 	}
 	if (!last_missing) {
-		if (verify_file(path, 0, expect_seq, expect_hash, &vs, &res, e) == -1)
+		if (verify_file(path, COMP_NONE, expect_seq, expect_hash, &vs, &res, e) == -1)
 			goto out;
 		res.files++;
 	}

@@ -57,13 +57,14 @@ teardown(void **state)
 static int
 each(void **state)
 {
-	char p[160];
+	char p[300];
 	int i;
 
 	(void)state;
 	unlink(logf);
 	unlink(lockfile);
-	snprintf(p, sizeof p, "rm -f %s-[0-9]*", logf);	/* dateext names */
+	/* dateext names, and the .xz, .bak ... files of the unread tests */
+	snprintf(p, sizeof p, "rm -f %s-* %s.*", logf, logf);
 	if (system(p) != 0)
 		return -1;
 	for (i = 1; i <= 6; i++) {
@@ -1668,6 +1669,173 @@ test_verify_reads_a_dateext_set(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* Edits the provider of line 2 of the plain file path: "p1" becomes "p7". */
+static void
+tamper_line_2(const char *path)
+{
+	char *lines[MAX_LINES], *p;
+	size_t n;
+
+	n = read_lines(path, lines);
+	assert_true(n >= 2);
+	p = strstr(lines[1], "\"p1\"");
+	assert_non_null(p);
+	p[2] = '7';
+	write_lines(path, lines, n);
+	free_lines(lines, n);
+}
+
+/* A dateformat with separators (-%Y%m%d-%H%M%S, -%Y-%m-%d, -%Y.%m.%d): the set is read
+ * in date order, an edit in it is caught naming the file, and two shapes of date (as
+ * many digits, separators elsewhere) are refused. */
+static void
+test_verify_reads_a_dateformat_with_separators(void **state)
+{
+	static const char *formats[][2] = {
+		{ "-20261128-181647", "-20261129-181647" },
+		{ "-2026-11-28", "-2026-11-29" },
+		{ "-2026.11.28", "-2026.11.29" },	/* and -2026.11.28.gz */
+		{ "-2026_11_28", "-2026_11_29" },
+	};
+	struct cs_err e = { 0 };
+	char cmd[1024], old[200], **lines = NULL;
+	size_t i, n = 0;
+
+	(void)state;
+	if (system("command -v gzip >/dev/null") != 0)
+		skip();
+	for (i = 0; i < sizeof formats / sizeof formats[0]; i++) {
+		each(NULL);
+		three_files(formats[i][0], formats[i][1]);
+		expect_set_ok(8, 8, 3);
+		assert_int_equal(audit_tail_rotated(logf, 8, &lines, &n, &e), 0);
+		assert_int_equal(n, 8);
+		assert_non_null(strstr(lines[0], "{\"seq\":1,"));
+		audit_lines_free(lines, n);
+		snprintf(old, sizeof old, "%s%s", logf, formats[i][1]);
+		tamper_line_2(old);	/* its line 1 is audit_log_continued */
+		expect_bad(logf, 0, NULL, 3, "line 3: prev does not match the hash of line 2");
+		cs_err_clear(&e);
+		assert_int_equal(audit_verify(logf, 0, NULL, NULL, &e), -1);
+		assert_non_null(strstr(e.msg, old));
+	}
+	/* -%Y-%m-%d beside -%Y%m%d-%H: as many digits, another shape */
+	each(NULL);
+	three_files("-2026-11-28", "-2026-11-29");
+	snprintf(cmd, sizeof cmd, "cp %s-2026-11-29 %s-2026113001", logf, logf);
+	assert_int_equal(system(cmd), 0);
+	snprintf(cmd, sizeof cmd, "mv %s-2026113001 %s-20261130-01", logf, logf);
+	assert_int_equal(system(cmd), 0);
+	cs_err_clear(&e);
+	assert_int_equal(audit_verify(logf, 0, NULL, NULL, &e), -1);
+	assert_int_equal(e.code, EINVAL);
+	assert_non_null(strstr(e.msg, "two date formats"));
+}
+
+/* compresscmd xz (or bzip2, zstd...): a rotated file that cannot be read fails --verify
+ * naming it, numbered or dated, and --limit when it reaches it; it is never passed
+ * over. Beside its plain twin (the compressor still running) the plain one is read. */
+static void
+test_verify_refuses_a_rotated_file_it_cannot_decompress(void **state)
+{
+	struct audit_verify_result r;
+	struct cs_err e = { 0 };
+	char p[200], q[200], **lines = NULL;
+	size_t n = 0;
+
+	(void)state;
+	append_n(logf, AUDIT_FLUSH_NONE, 2);
+	shift_rotated();
+	append_n(logf, AUDIT_FLUSH_NONE, 2);
+	shift_rotated();
+	append_n(logf, AUDIT_FLUSH_NONE, 2);	/* .2: seq 1-2, .1: 3-5, log: 6-8 */
+	snprintf(p, sizeof p, "%s.2", logf);
+	snprintf(q, sizeof q, "%s.2.xz", logf);
+	assert_int_equal(rename(p, q), 0);	/* its bytes do not matter: it is not read */
+	assert_int_equal(audit_verify(logf, 0, NULL, &r, &e), -1);
+	assert_int_equal(e.code, ENOTSUP);
+	if (strstr(e.msg, q) == NULL || strstr(e.msg, "compressed as xz, which comfysecrets "
+	    "cannot read (gzip only") == NULL)
+		fail_msg("message \"%s\" does not name the file and the compression", e.msg);
+	assert_string_equal(r.bad_file, q);
+	assert_int_equal(r.bad_line, 0);
+	/* --limit: lines short of it are read; reaching it is the same error */
+	assert_int_equal(audit_tail_rotated(logf, 4, &lines, &n, &e), 0);
+	audit_lines_free(lines, n);
+	cs_err_clear(&e);
+	assert_int_equal(audit_tail_rotated(logf, 20, &lines, &n, &e), -1);
+	assert_int_equal(e.code, ENOTSUP);
+	assert_non_null(strstr(e.msg, q));
+	/* with its plain twin, the twin is read and it is listed as not read */
+	assert_int_equal(link(q, p), 0);
+	expect_set_ok(8, 8, 3);
+	/* dated: audit.log-20261128.zst */
+	each(NULL);
+	append_n(logf, AUDIT_FLUSH_NONE, 2);
+	snprintf(q, sizeof q, "%s-20261128.zst", logf);
+	assert_int_equal(rename(logf, q), 0);
+	append_n(logf, AUDIT_FLUSH_NONE, 2);
+	cs_err_clear(&e);
+	assert_int_equal(audit_verify(logf, 0, NULL, &r, &e), -1);
+	assert_int_equal(e.code, ENOTSUP);
+	assert_non_null(strstr(e.msg, "audit.log-20261128.zst: a rotated log compressed as zst"));
+}
+
+/* Files named like the log that are not rotated names (a copy an admin left, a name
+ * short of a date) are not read, do not fail --verify, and are listed by audit_unread
+ * so that the CLI can warn of each; so is a compressed twin of a file that is read. */
+static void
+test_verify_lists_the_files_it_does_not_read(void **state)
+{
+	struct cs_err e = { 0 };
+	char cmd[1024], want[512], **msgs = NULL;
+	size_t n = 0;
+
+	(void)state;
+	append_n(logf, AUDIT_FLUSH_NONE, 2);
+	shift_rotated();
+	append_n(logf, AUDIT_FLUSH_NONE, 2);
+	snprintf(cmd, sizeof cmd, "cd %s && printf 'not a log\\n' >audit.log.bak && "
+	    "printf 'x\\n' >audit.log-old && printf 'x\\n' >audit.log-2026-11 && "
+	    "printf 'x\\n' >audit.log.1~ && printf 'x\\n' >audit.logger", dir);
+	assert_int_equal(system(cmd), 0);
+	expect_set_ok(5, 5, 2);			/* .bak and the rest were not read */
+	assert_int_equal(audit_unread(logf, &msgs, &n, &e), 0);
+	assert_int_equal(n, 4);			/* audit.logger is another log's */
+	assert_null(msgs[n]);
+	snprintf(want, sizeof want, "%s-2026-11: not read: not a rotated log's name "
+	    "(audit.log.N or audit.log-DATE, maybe .gz)", logf);
+	assert_string_equal(msgs[0], want);
+	snprintf(want, sizeof want, "%s-old: not read: ", logf);
+	assert_non_null(strstr(msgs[1], want));
+	snprintf(want, sizeof want, "%s.1~: not read: ", logf);
+	assert_non_null(strstr(msgs[2], want));
+	snprintf(want, sizeof want, "%s.bak: not read: ", logf);
+	assert_non_null(strstr(msgs[3], want));
+	audit_lines_free(msgs, n);
+	/* a compressed twin of .1 (gzip still running): .1 is read, the twin is listed */
+	snprintf(cmd, sizeof cmd, "cd %s && rm audit.log.bak audit.log-* audit.log.1~ && "
+	    "gzip -c audit.log.1 >audit.log.1.gz", dir);
+	assert_int_equal(system(cmd), 0);
+	expect_set_ok(5, 5, 2);
+	assert_int_equal(audit_unread(logf, &msgs, &n, &e), 0);
+	assert_int_equal(n, 1);
+	snprintf(want, sizeof want, "%s.1.gz: not read: %s.1 holds the same rotated file and "
+	    "is read instead", logf, logf);
+	if (strstr(msgs[0], want) == NULL)
+		fail_msg("message \"%s\" lacks \"%s\"", msgs[0], want);
+	audit_lines_free(msgs, n);
+	/* nothing beside the log: an empty list, not NULL */
+	each(NULL);
+	append_n(logf, AUDIT_FLUSH_NONE, 1);
+	assert_int_equal(audit_unread(logf, &msgs, &n, &e), 0);
+	assert_int_equal(n, 0);
+	assert_non_null(msgs);
+	audit_lines_free(msgs, n);
+	snprintf(cmd, sizeof cmd, "%s/audit.logger", dir);
+	unlink(cmd);
+}
+
 /* logrotate's create with compress: .2.gz -> .3.gz, .1 -> .2.gz, the log -> .1, and
  * two lines in each new file (an audit_log_continued first, then one read). */
 static void
@@ -2024,6 +2192,9 @@ main(void)
 		T(test_verify_names_the_rotated_file_and_line),
 		T(test_verify_reads_compressed_and_partial_sets),
 		T(test_verify_reads_a_dateext_set),
+		T(test_verify_reads_a_dateformat_with_separators),
+		T(test_verify_refuses_a_rotated_file_it_cannot_decompress),
+		T(test_verify_lists_the_files_it_does_not_read),
 		T(test_a_corrupt_gzip_is_named),
 		T(test_verify_names_a_rotated_file_missing_in_the_middle),
 		T(test_tail_reads_back_into_rotated_files),

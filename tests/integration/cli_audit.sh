@@ -1,7 +1,8 @@
 #!/bin/sh
 # The audit log as a user checks it: `audit --verify` passes on a fresh log and fails,
 # naming the line, after an edit, a deletion, a reordering and a cut tail; no value
-# ever appears in the log or in an error.
+# ever appears in the log or in an error. Files beside it that it does not read are
+# warned of, or fail it when they look rotated (audit.log.2.xz).
 . tests/lib.sh
 cs_init
 SEED='sk-canary-77aa01-never-in-a-log'
@@ -163,4 +164,18 @@ check "... naming the missing file" grep -q "audit.log.2: missing" "$T/err"
 mv "$T/2.gz" "$CSD/audit.log.2.gz"
 rm "$CSD/audit.log.3.gz"
 check "a set whose oldest file was deleted by rotation still verifies" csc audit --verify
+
+# Files --verify does not read: a stray copy beside the log is a warning (exit 0, named
+# on stderr); a rotated file compressed other than with gzip is a failure naming it.
+cp "$CSD/audit.log.1" "$CSD/audit.log.bak"
+csc audit --verify >"$T/out" 2>"$T/err"; rc=$?
+check "a stray audit.log.bak does not fail --verify (exit 0)" [ "$rc" -eq 0 ]
+check "... it is named on stderr as not read" grep -qF "warning: $CSD/audit.log.bak: not read" "$T/err"
+check "... and the summary says so" grep -q "; 1 file named like it not read" "$T/out"
+rm "$CSD/audit.log.bak"
+gzip -dc "$CSD/audit.log.2.gz" >"$CSD/audit.log.2.xz" && rm "$CSD/audit.log.2.gz"
+csc audit --verify >"$T/out" 2>"$T/err"; rc=$?
+check "a rotated audit.log.2.xz fails --verify (exit 1)" [ "$rc" -eq 1 ]
+check "... naming it and saying it cannot be read" \
+	grep -qF "$CSD/audit.log.2.xz: a rotated log compressed as xz, which comfysecrets cannot read" "$T/err"
 done_testing

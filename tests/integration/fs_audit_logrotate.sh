@@ -3,7 +3,8 @@
 # while the daemon serves reads: with "create" (rename, SIGHUP) under load, every read
 # is logged exactly once across audit.log, audit.log.1 and audit.log.N.gz, and
 # `audit --verify` passes over the set; with "copytruncate" the chain goes on in the
-# emptied file. A rotated file that was edited is named by --verify.
+# emptied file; with "dateext" (two dateformats) the dated set verifies. A rotated file
+# that was edited is named by --verify.
 . tests/lib.sh
 fs_require fs_audit_logrotate
 if ! command -v logrotate >/dev/null 2>&1; then
@@ -84,27 +85,41 @@ check "after copytruncate the log starts at offset 0 with audit_log_continued" \
 check "audit --verify passes after copytruncate" csc audit --verify
 
 # dateext, as some distributions turn it on: dated names, which --verify orders by date.
-# A dateformat down to the second, so three rotations fit in a few seconds.
-rm -f "$CSD"/audit.log.[0-9]*
-conf create
-sed -i 's/^\tcompress$/\tcompress\n\tdateext\n\tdateformat -%Y%m%d%H%M%S/' "$T/lr.conf"
-r=0
-for _ in 1 2 3; do
+# A dateformat down to the second, so three rotations fit in a few seconds: digits
+# only, then with a dash between date and time (logrotate's example of a dateformat).
+dated_round() {
+	rm -f "$CSD"/audit.log.[0-9]* "$CSD"/audit.log-*
+	conf create
+	sed -i "s/^\tcompress\$/\tcompress\n\tdateext\n\tdateformat $1/" "$T/lr.conf"
+	r=0
+	for _ in 1 2 3; do
+		cat "$M/app/token" >/dev/null
+		s0=$(date +%s)
+		rotate || r=1
+		# the next rotation needs another name: the clock's next second (polled)
+		wait_until 10 sh -c "[ \$(date +%s) -gt $s0 ]"
+	done
 	cat "$M/app/token" >/dev/null
-	s0=$(date +%s)
-	rotate || r=1
-	# the next rotation needs another name: the clock's next second (polled)
-	wait_until 10 sh -c "[ \$(date +%s) -gt $s0 ]"
-done
-cat "$M/app/token" >/dev/null
-check "logrotate (dateext) ran without error" [ $r -eq 0 ]
-check "it left three dated files, the older ones compressed" \
-	sh -c "[ \$(ls $CSD | grep -c '^audit.log-[0-9]\{14\}') -eq 3 ] && ls $CSD/audit.log-*.gz >/dev/null"
-csc audit --verify >"$T/v.out" 2>&1
-check "audit --verify passes over the dated set: $(cat "$T/v.out")" grep -q "4 files (rotated ones included), chain intact" "$T/v.out"
-csc audit --limit 200 >"$T/l.out" 2>&1
-check "audit --limit reads back into the dated files" \
-	sh -c "grep -c '\"event\":\"audit_log_continued\"' $T/l.out | grep -qx '[3-9]'"
+	check "logrotate (dateext, dateformat $1) ran without error" [ $r -eq 0 ]
+	check "it left three dated files, the older ones compressed" \
+		sh -c "[ \$(ls $CSD | grep -c '^audit.log-$2') -eq 3 ] && ls $CSD/audit.log-*.gz >/dev/null"
+	csc audit --verify >"$T/v.out" 2>&1
+	check "audit --verify passes over the dated set: $(cat "$T/v.out")" grep -q "4 files (rotated ones included), chain intact" "$T/v.out"
+	csc audit --limit 200 >"$T/l.out" 2>&1
+	check "audit --limit reads back into the dated files" \
+		sh -c "grep -c '\"event\":\"audit_log_continued\"' $T/l.out | grep -qx '[3-9]'"
+}
+dated_round -%Y%m%d%H%M%S '[0-9]\{14\}'
+dated_round -%Y%m%d-%H%M%S '[0-9]\{8\}-[0-9]\{6\}'
+# an edit in a dated, compressed file is caught, naming it (the break is in the line
+# after the edit: in that file, or the next file's first, "the last line of" it)
+f=$(ls "$CSD"/audit.log-*.gz | head -n 1)
+cp "$f" "$T/keep.gz"
+gzip -dc "$f" | sed '2s/"app"/"apq"/' | gzip >"$T/edited.gz" && cp "$T/edited.gz" "$f"
+csc audit --verify >"$T/v.out" 2>&1; rc=$?
+check "an edited dated file fails --verify, naming it: $(cat "$T/v.out")" \
+	sh -c "[ $rc -ne 0 ] && grep -F '$f' $T/v.out | grep -q 'prev does not match'"
+cp "$T/keep.gz" "$f"
 check "the daemon never wrote to stderr about the audit log" sh -c "! grep -q audit $T/csfs.err"
 csfs_stop "$M"
 check "audit --verify still passes with the state file after the stop" csc audit --verify
