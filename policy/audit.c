@@ -114,6 +114,8 @@ struct audit {
 	int		 cont;		/* the next line is the first of an emptied or new file */
 	int		 cached;	/* cseq and chash are the line ending at cend */
 	uint64_t	 torn;		/* bytes of a torn last line cut off, not yet recorded */
+	uint64_t	 lost;		/* the record's seq when the file ended before it, not
+					 * yet recorded (audit_lines_missing); 0: none */
 	uint64_t	 cseq;
 	char		 chash[AUDIT_HASH_HEX + 1];
 	off_t		 cend;
@@ -555,49 +557,61 @@ out:
 	return rc;
 }
 
-/* The job's line after (cseq, chash), preceded by an audit_tail_repaired line when
- * read_tail() cut off a torn one. Runs in the worker, or a caller on the fast path. */
+/* A line of the writer's own (event, detail) after (cseq, chash), at *size, which moves
+ * to the end of it. Under io and the flock. */
+static int
+put_own(struct audit *a, const char *event, const char *detail, off_t *size,
+    struct cs_err *e)
+{
+	struct audit_event ev = { .event = event, .detail = detail };
+	char *body;
+	int rc;
+
+	ev.pid = getpid();
+	ev.uid = getuid();
+	ev.gid = getgid();
+	if ((body = encode(&ev, SIZE_MAX)) == NULL)
+		return cs_err_sys(e, ENOMEM, "%s", a->path);
+	rc = put_line(a, body, strlen(body), *size, e);
+	free(body);
+	if (rc == 0)
+		*size = a->cend;
+	return rc;
+}
+
+/* The job's line after (cseq, chash), preceded by the writer's own lines for what
+ * append_locked() found: audit_log_continued (the first line of an emptied or new
+ * file), audit_lines_missing (the file ended before the record's line), and
+ * audit_tail_repaired (read_tail() cut off a torn line). Runs in the worker, or a
+ * caller on the fast path. */
 static int
 write_line(struct audit *a, struct job *j, off_t size)
 {
-	struct audit_event rev = { .event = "audit_tail_repaired" };
-	char detail[128], *body;
-	int rc;
+	char detail[256];
 
 	if (a->cont) {
-		struct audit_event cev = { .event = "audit_log_continued" };
-
-		cev.pid = getpid();
-		cev.uid = getuid();
-		cev.gid = getgid();
 		snprintf(detail, sizeof detail, "the chain goes on from seq %llu, the last "
 		    "line of the previous file (rotated or truncated)",
 		    (unsigned long long)a->cseq);
-		cev.detail = detail;
-		if ((body = encode(&cev, SIZE_MAX)) == NULL)
-			return cs_err_sys(&j->err, ENOMEM, "%s", a->path);
-		rc = put_line(a, body, strlen(body), size, &j->err);
-		free(body);
-		if (rc == -1)
+		if (put_own(a, "audit_log_continued", detail, &size, &j->err) == -1)
 			return -1;
 		a->cont = 0;
-		size = a->cend;
+	}
+	if (a->lost > 0) {
+		snprintf(detail, sizeof detail, "the file ended at seq %llu, but a line of "
+		    "seq %llu had been written to it: lines were cut from its end, replaced, "
+		    "or lost in a crash", (unsigned long long)a->cseq,
+		    (unsigned long long)a->lost);
+		if (put_own(a, "audit_lines_missing", detail, &size, &j->err) == -1)
+			return -1;
+		a->lost = 0;
 	}
 	if (a->torn > 0) {
-		rev.pid = getpid();
-		rev.uid = getuid();
-		rev.gid = getgid();
 		snprintf(detail, sizeof detail, "cut %llu bytes of an incomplete last line "
 		    "(a writer killed mid-write)", (unsigned long long)a->torn);
-		rev.detail = detail;
-		if ((body = encode(&rev, SIZE_MAX)) == NULL)
-			return cs_err_sys(&j->err, ENOMEM, "%s", a->path);
-		rc = put_line(a, body, strlen(body), size, &j->err);
-		free(body);
-		if (rc == -1)
+		if (put_own(a, "audit_tail_repaired", detail, &size, &j->err) == -1)
 			return -1;
 		a->torn = 0;
-		size = a->cend;
 	}
 	if (put_line(a, j->body, j->bodylen, size, &j->err) == -1)
 		return -1;
@@ -730,6 +744,15 @@ append_locked(struct audit *a, struct job *j)
 			a->cseq = rec.seq;
 			memcpy(a->chash, rec.hash, sizeof a->chash);
 			a->cont = 1;
+		} else if (st.st_size > 0 && have && rec.dev == (uint64_t)a->dev &&
+		    rec.ino == (uint64_t)a->ino && (a->cseq < rec.seq ||
+		    (a->cseq == rec.seq && strcmp(a->chash, rec.hash) != 0))) {
+			/* The file the record names ends before the record's line, or with
+			 * another line of its seq: lines were cut from its end or replaced
+			 * (or lost in a crash before they reached the disk). The chain goes
+			 * on from what the file holds, and says so in a line of its own,
+			 * which audit --verify reports for as long as the file is kept. */
+			a->lost = rec.seq;
 		}
 	}
 	if (write_line(a, j, st.st_size) == -1)

@@ -18,6 +18,9 @@
  * audit_reopen(), audit_tick()) reopens the path; one that finds the file empty after
  * lines were written (a new file, or one cut by copytruncate) first writes an
  * "audit_log_continued" line whose prev is the hash of the previous file's last line.
+ * A writer that finds the file the record names ending before the record's line (lines
+ * cut from its end, its last line replaced, or lines lost in a crash) goes on from what
+ * the file holds and first writes "audit_lines_missing", which audit_verify() reports.
  * audit_verify() checks <log>.N[.gz] ... <log>.1, <log> (or dateext's <log>-DATE[.gz])
  * as one chain. Writers map the
  * lock file: it must not be truncated or removed while they run (a truncated mapping

@@ -575,15 +575,45 @@ test_verify_names_a_forged_line_that_renumbers(void **state)
 	free(lines[2]);
 	lines[2] = strdup(forged);
 	write_lines(logf, lines, n);
-	append_n(logf, AUDIT_FLUSH_NONE, 1);	/* chained to the forged line: fine */
+	/* The next writer chains to the forged line, but the lock file's record says the
+	 * file's last line was another: it says so first (audit_lines_missing). */
+	append_n(logf, AUDIT_FLUSH_NONE, 1);
 	free_lines(lines, n);
 	n = read_lines(logf, lines);
-	assert_int_equal(n, 4);
+	assert_int_equal(n, 5);
+	assert_non_null(strstr(lines[3], "\"event\":\"audit_lines_missing\""));
+	assert_non_null(strstr(lines[3], "the file ended at seq 3, but a line of seq 3"));
 	free(lines[1]);
 	lines[1] = strdup("{\"seq\":2,\"prev\":\"" ZEROS "\",\"event\":\"x\"}");
 	write_lines(logf, lines, n);
 	expect_bad(logf, 0, NULL, 2, "line 2: prev does not match the hash of line 1");
 	free_lines(lines, n);
+}
+
+static void
+test_lines_cut_from_the_end_are_recorded_by_the_next_writer(void **state)
+{
+	char *lines[MAX_LINES];
+	size_t n;
+
+	(void)state;
+	append_n(logf, AUDIT_FLUSH_NONE, 6);
+	n = read_lines(logf, lines);
+	write_lines(logf, lines, n - 2);	/* seq 5 and 6 cut, in place */
+	free_lines(lines, n);
+	/* Without the state file, the cut file alone still chains; the next writer knows
+	 * better from the lock file's record, and says so in the chain itself. */
+	append_n(logf, AUDIT_FLUSH_NONE, 2);
+	n = read_lines(logf, lines);
+	assert_int_equal(n, 7);
+	assert_non_null(strstr(lines[4], "\"seq\":5,"));
+	assert_non_null(strstr(lines[4], "\"event\":\"audit_lines_missing\""));
+	assert_non_null(strstr(lines[4], "the file ended at seq 4, but a line of seq 6"));
+	assert_non_null(strstr(lines[5], "\"event\":\"secret_read\""));
+	free_lines(lines, n);
+	/* It stays found: however many lines follow, verify names that line. */
+	append_n(logf, AUDIT_FLUSH_NONE, 3);
+	expect_bad(logf, 0, NULL, 5, "line 5: audit_lines_missing: the file ended at seq 4");
 }
 
 static void
@@ -2161,6 +2191,7 @@ main(void)
 		T(test_verify_names_a_deleted_first_line),
 		T(test_verify_names_an_inserted_line),
 		T(test_verify_names_a_forged_line_that_renumbers),
+		T(test_lines_cut_from_the_end_are_recorded_by_the_next_writer),
 		T(test_verify_names_a_reordering),
 		T(test_verify_detects_a_cut_tail_with_the_state_point),
 		T(test_verify_names_a_line_that_is_not_json),

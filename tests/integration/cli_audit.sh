@@ -126,15 +126,16 @@ check "... and reports no new floor" sh -c "[ ! -s $T/out ]"
 rmdir "$CSD/audit.log"; mv "$T/moved.log" "$CSD/audit.log"
 check "no line for the refused set or rm" [ "$(wc -l <"$CSD/audit.log")" -eq "$n_before" ]
 check "... and the vault still holds the old value" sh -c "[ \"\$($CS --config $CSD/cs.ini get runpod api_key)\" = '$SEED' ]"
-# /dev/full opens, then every write fails: the value is stored, and the message says so.
+# /dev/full opens, then every write fails: the line goes before the change, so the value
+# is not stored, and the message says why.
 COMFYVN_SECURITY_LOG_FILE=/dev/full csc set runpod api_key 2>"$T/err" <<EOF2
 changed-2
 EOF2
 rc=$?
-check "set whose audit line fails after the save exits 1" [ "$rc" -eq 1 ]
-check "... and says exactly that the value WAS stored, not audited" \
-	grep -q "runpod/api_key WAS stored (vault generation [0-9]*), but its audit line could not be written" "$T/err"
-check "... which it was" sh -c "[ \"\$($CS --config $CSD/cs.ini get runpod api_key)\" = changed-2 ]"
+check "set whose audit line cannot be written exits 1" [ "$rc" -eq 1 ]
+check "... and says the value was not stored, and why" \
+	grep -q "runpod/api_key not stored: its audit line could not be written, so the change was not saved: /dev/full: audit write: No space left" "$T/err"
+check "... which it was not" sh -c "[ \"\$($CS --config $CSD/cs.ini get runpod api_key)\" = '$SEED' ]"
 
 # A set rotated as the shipped logrotate config leaves it (create, compress,
 # delaycompress): audit.log, .1, .2.gz, .3.gz, each new file started by a CLI read.
