@@ -232,8 +232,9 @@ check_mountpoint(const char *mnt, struct cs_err *e)
 	if (err != 0)
 		return cs_err_set(e, err, "%s: %s", mnt, strerror(err));
 	if (!S_ISDIR(sb.st_mode))
-		return cs_err_set(e, ENOTDIR, "%s: the mountpoint must be a directory (usage: "
-		    "comfysecretsfs [-f] [-o OPTIONS] VAULT MOUNTPOINT)", mnt);
+		return cs_err_set(e, ENOTDIR, "%s: the mountpoint must be a directory (the last "
+		    "operand is the MOUNTPOINT; usage: comfysecretsfs [-f] [-o OPTIONS] VAULT "
+		    "MOUNTPOINT)", mnt);
 	return 0;
 }
 
