@@ -167,9 +167,11 @@ app_name(const char *provider, const char *field, char name[ENVNAME_MAX + 1],
 	    provider, field);
 }
 
-/* Reads every chosen field from the vault into env and builds its envp. */
+/* Reads every chosen field from the vault into env and builds its envp. With keep, the
+ * vault read (ciphertext and subkeys; the key is closed) is handed back in *keep, for
+ * the caller to free. */
 static int
-env_build(struct run *r, struct env *env, struct cs_err *e)
+env_build(struct run *r, struct env *env, struct vault **keep, struct cs_err *e)
 {
 	struct key *k = NULL;
 	struct vault *v = NULL;
@@ -211,6 +213,10 @@ env_build(struct run *r, struct env *env, struct cs_err *e)
 	for (i = 0; i < env->n; i++)
 		env->envp[m++] = (char *)env->v[i].entry->buf;
 	rc = 0;
+	if (keep != NULL) {
+		*keep = v;
+		v = NULL;
+	}
 out:
 	vaultio_close(-1, k, v);
 	if (rc == -1)
@@ -434,7 +440,7 @@ cmd_run(struct cli *c, int argc, char **argv)
 		rc = supervise(&r);
 		goto out;
 	}
-	if (env_build(&r, &env, &e) == -1) {
+	if (env_build(&r, &env, NULL, &e) == -1) {
 		fprintf(stderr, "comfysecrets run: %s\n", e.msg);
 		goto out;
 	}
@@ -449,15 +455,18 @@ out:
 
 /* Starts COMMAND with the values the vault holds now. The child audits and execs as
  * run does without a supervisor (become()), and dies with run (PR_SET_PDEATHSIG); the
- * parent wipes its copy of the values at once. Returns the pid, or -1 with e set
- * (nothing started). */
+ * parent wipes its copy of the values at once. The vault the values came from becomes
+ * src's reference (watchsrc_rebase), so src reports a change only where the vault
+ * differs from what this COMMAND got. Returns the pid, or -1 with e set (nothing
+ * started). */
 static pid_t
-start(struct run *r, const sigset_t *oldmask, struct cs_err *e)
+start(struct run *r, struct watchsrc *src, const sigset_t *oldmask, struct cs_err *e)
 {
 	struct env env;
+	struct vault *v = NULL;
 	pid_t pid, parent;
 
-	if (env_build(r, &env, e) == -1)
+	if (env_build(r, &env, &v, e) == -1)
 		return -1;
 	fflush(NULL);
 	parent = getpid();
@@ -469,8 +478,12 @@ start(struct run *r, const sigset_t *oldmask, struct cs_err *e)
 		sigprocmask(SIG_SETMASK, oldmask, NULL);
 		_exit(become(r, &env));
 	}
-	if (pid == -1)
+	if (pid == -1) {
 		cs_err_sys(e, errno, "run: fork");
+		vault_close(v);
+	} else {
+		watchsrc_rebase(src, v);
+	}
 	env_free(&env);
 	return pid;
 }
@@ -519,7 +532,18 @@ from_tty(const struct signalfd_siginfo *si)
  * after the grace time, a new start no sooner than RUN_RESTART_MIN_MS after the last),
  * and its exit status returned when it ends by itself. A change whose new values cannot
  * be read (a field removed, a vault refused) is reported and COMMAND keeps running
- * with the values it has. */
+ * with the values it has.
+ *
+ * "Changes" means: differs from what the running COMMAND was started with. start()
+ * reads the vault itself, so it may hand over a value src has not seen yet (a set that
+ * landed while COMMAND was stopping); src reporting that set afterwards must not
+ * restart a COMMAND that has it. So each start makes the vault it read src's reference
+ * (watchsrc_rebase): src then diffs each later vault against exactly the values
+ * COMMAND holds (per field, in constant time, wiped), in either order. A change src saw
+ * before the start is in what the start read; one after it differs from the reference
+ * and restarts. Skipping reports whose generation is not newer than the start's would
+ * not do: src, diffing against the vault it read last, would never report a field set
+ * back to that value after the start had read a newer one, and COMMAND would keep it. */
 static int
 supervise(struct run *r)
 {
@@ -554,7 +578,7 @@ supervise(struct run *r)
 		goto out;
 	}
 	if (watchsrc_vault_new(r->c->cfg, names, r->npicks, &src, &e) == -1 ||
-	    (child = start(r, &oldmask, &e)) == -1)
+	    (child = start(r, src, &oldmask, &e)) == -1)
 		goto out;
 	last_start = cs_now_ms();
 	pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
@@ -596,7 +620,7 @@ supervise(struct run *r)
 			/* Read the new values once before stopping COMMAND: a change it could
 			 * not restart with (a field removed) leaves it running. */
 			memset(&e, 0, sizeof e);
-			if (env_build(r, &probe, &e) == -1) {
+			if (env_build(r, &probe, NULL, &e) == -1) {
 				fprintf(stderr, "comfysecrets run: not restarting: %s (COMMAND "
 				    "keeps its values)\n", e.msg);
 			} else if (child > 0 && !restarting) {
@@ -613,7 +637,7 @@ supervise(struct run *r)
 		}
 		if (child == -1 && start_at >= 0 && now >= start_at) {
 			memset(&e, 0, sizeof e);
-			if ((child = start(r, &oldmask, &e)) == -1) {
+			if ((child = start(r, src, &oldmask, &e)) == -1) {
 				fprintf(stderr, "comfysecrets run: COMMAND was stopped to restart "
 				    "and cannot start again:\n");
 				goto out;

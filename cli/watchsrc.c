@@ -12,7 +12,9 @@
  * changes no value, reports nothing. The last vault is kept as the daemon keeps the one
  * it serves: ciphertext, and subkeys in guarded memory. The generation is looked at
  * first: a vault whose generation has not moved was not changed by any writer, and
- * nothing is compared.
+ * nothing is compared. A caller that hands out values from a vault it read itself (run
+ * starting COMMAND) makes that vault the reference (watchsrc_rebase), so changes are
+ * judged against what it handed out.
  *
  * The .events source (watchsrc_events_new) reads the mount's .events file: one JSON line
  * per change, already debounced by the daemon's reload, so a line is reported as soon as
@@ -20,6 +22,7 @@
  * the safe answer to "something changed".
  *
  * It does not watch the key file (a rotation changes no value) and never writes. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -265,6 +268,18 @@ vsrc_free(struct watchsrc *w)
 static const struct watchsrc_ops vault_ops = {
 	vsrc_fd, vsrc_timeout, vsrc_step, vsrc_free
 };
+
+void
+watchsrc_rebase(struct watchsrc *w, struct vault *v)
+{
+	struct vsrc *s = (struct vsrc *)w;
+
+	assert(w->ops == &vault_ops);
+	/* An event pending (a save the caller's read may have missed) still runs collect(),
+	 * which diffs against v: the generation alone settles a save v already holds. */
+	vault_close(s->last);
+	s->last = v;
+}
 
 int
 watchsrc_vault_new(const struct cfg *c, const struct watchsrc_name *names, size_t n,

@@ -60,6 +60,13 @@ int	watchsrc_vault_new(const struct cfg *c, const struct watchsrc_name *names, s
  * watchsrc_free(). */
 int	watchsrc_events_new(const char *mount, const struct watchsrc_name *names, size_t n,
 	    struct watchsrc **out, struct cs_err *e);
+/* For a source from watchsrc_vault_new only: judge changes from now on against v, the
+ * vault the caller handed values from (run: the one COMMAND was started with), instead
+ * of the vault the source read last. A change the caller read before the source did is
+ * then no change, and a value changed back to one the source saw last is one. Takes v
+ * (ciphertext and its subkeys, as vaultio_open_read gave it; the key may be closed);
+ * the next rebase or watchsrc_free() frees it. */
+void	watchsrc_rebase(struct watchsrc *w, struct vault *v);
 /* The descriptor to poll for POLLIN. */
 int	watchsrc_fd(const struct watchsrc *w);
 /* Milliseconds until watchsrc_step() wants to run even with nothing to read; -1: no

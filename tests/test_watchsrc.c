@@ -1,6 +1,7 @@
 /* tests/test_watchsrc.c - the vault change source of watch and run --restart-on-change:
  * a changed, added or removed watched field is reported by name; the same value, a
- * rotation and other fields are not; a rolled-back vault is refused; names parse. */
+ * rotation and other fields are not; a rolled-back vault is refused; a rebased source
+ * judges against the vault it was given; names parse. */
 #include <errno.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -228,6 +229,35 @@ test_a_rolled_back_vault_is_refused(void **state)
 	watchsrc_free(w);
 }
 
+/* run --restart-on-change rebases on the vault COMMAND was started with: a save that
+ * vault already holds is no change, and a value set back to what the source read
+ * before it is one. */
+static void
+test_a_rebased_source_judges_against_the_vault_given(void **state)
+{
+	struct watchsrc_changes ch = { 0 };
+	struct cs_err e = { 0 };
+	struct watchsrc *w;
+	struct key *k = NULL;
+	struct vault *v = NULL;
+
+	(void)state;
+	put("app", "token", "one");
+	w = source("app/token");
+	put("app", "token", "two");	/* read by the caller before the source steps */
+	assert_int_equal(vaultio_open_read(cfg, &k, &v, &e), 0);
+	vaultio_close(-1, k, NULL);
+	watchsrc_rebase(w, v);
+	assert_int_equal(settle(w, &ch, &e), 0);
+	assert_int_equal(ch.n, 0);
+	put("app", "token", "one");	/* what the source itself read last */
+	assert_int_equal(settle(w, &ch, &e), 1);
+	assert_int_equal(ch.n, 1);
+	assert_string_equal(ch.names[0], "app/token");
+	watchsrc_changes_free(&ch);
+	watchsrc_free(w);
+}
+
 static void
 test_names_parse(void **state)
 {
@@ -268,6 +298,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_rolled_back_vault_is_refused, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_a_rebased_source_judges_against_the_vault_given, setup, teardown),
 		cmocka_unit_test(test_names_parse),
 	};
 

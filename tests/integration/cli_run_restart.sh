@@ -1,7 +1,8 @@
 #!/bin/sh
 # comfysecrets run --restart-on-change as a user meets it: a set of a chosen field
 # restarts COMMAND with the new value (stop signal, then SIGKILL after the grace time),
-# never twice within a second; other fields and a rotate restart nothing; SIGINT, SIGTERM
+# never twice within a second; two quick sets restart it with the second value once,
+# not again for a value it has; other fields and a rotate restart nothing; SIGINT, SIGTERM
 # and other signals sent to run reach COMMAND; COMMAND's exit status (or 128+N) comes
 # back; one secret_read per value handed over; no value in any process's argv.
 . tests/lib.sh
@@ -136,6 +137,53 @@ check "with HUP, not TERM" sh -c "grep -A2 v7-canary $OUT | grep -qx HUP"
 printf '%s\n' v8-canary alice >"$T/pat"	# in a file: not in grep's own argv
 hits=$(grep -l -a -F -f "$T/pat" /proc/[0-9]*/cmdline 2>/dev/null | tr '\n' ' ')
 check "no value in /proc/PID/cmdline of any process" [ -z "$hits" ]
+kill -TERM "$RPID"; run_wait
+
+# Two quick sets (A, then B) while COMMAND runs: one restart, with B. The second set
+# lands after run saw the first and stopped COMMAND, and before the new COMMAND starts,
+# so the start reads B; run's watcher reports B only afterwards, and that must not
+# restart a COMMAND that has B already. run is held (SIGSTOP) from COMMAND's stop to
+# its exit, so this order is the one tested, on a fast machine as on a slow one. A
+# later change of another field (user) is the sentinel: COMMAND restarts for it, and
+# by then any second start with B would be in the log.
+CHILD2='trap "echo TERM >>\"\$OUT\"; i=0; while [ ! -e \"\$OUT.go\" ] && [ \$i -lt 1500 ]; do sleep 0.02; i=\$((i+1)); done; exit 3" TERM
+	echo "start $$ $COMFYVN_SECRET_APP_TOKEN $COMFYVN_SECRET_APP_USER" >>"$OUT"; echo "at $(date +%s%3N)" >>"$OUT"
+	i=0; while [ $i -lt 3000 ]; do sleep 0.02; i=$((i+1)); done'
+# past_floor: the last start is more than a second ago (RUN_RESTART_MIN_MS), so the next
+# start is not held back.
+past_floor() { [ "$(now_ms)" -gt $(( $(sed -n 's/^at //p' "$OUT" | tail -n 1) + 1100 )) ]; }
+zombie() { grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; }
+rm -f "$OUT.go"
+printf 'v9-canary' | csc set app token
+run_start -p app -- sh -c "$CHILD2"
+cpid=$(sed -n 's/^start \([0-9]*\) .*/\1/p' "$OUT" | tail -n 1)
+wait_until 10 past_floor
+printf 'A-canary' | csc set app token
+check "two quick sets: the first stops COMMAND" wait_until 10 has '^TERM$'
+kill -STOP "$RPID"
+printf 'B-canary' | csc set app token
+touch "$OUT.go"
+wait_until 10 zombie "$cpid"	# COMMAND has ended; run, held, has not reaped it
+n0=$(grep -c '"event":"secret_read"' "$CSD/audit.log")
+kill -CONT "$RPID"
+check "two quick sets: COMMAND restarts with the second value" \
+    wait_until 10 has '^start [0-9]* B-canary alice$'
+# Had run restarted it for B, COMMAND would have got its TERM within the watcher's
+# debounce (50 ms), well inside the second waited for here, and the start after it
+# (held to a second after the last) would be audited by then. The audit log counts a
+# start killed before it could write its line.
+wait_until 10 past_floor
+n1=$(grep -c '"event":"secret_read"' "$CSD/audit.log")
+check "two quick sets: one start, audited once per value handed over (2)" [ $((n1 - n0)) -eq 2 ]
+check "two quick sets: the COMMAND that has B is not stopped" sh -c "kill -0 \
+    \$(sed -n 's/^start \([0-9]*\) B-canary alice$/\1/p' $OUT) && ! sed -n \
+    '/^start [0-9]* B-canary alice$/,\$p' $OUT | grep -qx TERM"
+printf 'carol' | csc set app user
+check "two quick sets: the sentinel restarts COMMAND" wait_until 10 has '^start [0-9]* B-canary carol$'
+check "two quick sets: no second start with the value COMMAND had (B)" \
+    [ "$(grep -c '^start [0-9]* B-canary alice$' "$OUT")" -eq 1 ]
+check "two quick sets: COMMAND never started with A, which was already replaced" \
+    sh -c "! grep -q '^start [0-9]* A-canary' $OUT"
 kill -TERM "$RPID"; run_wait
 
 check "run with nothing to watch is refused (125)" sh -c "$CS --config $CSD/cs.ini run --restart-on-change -- true 2>/dev/null; [ \$? -eq 125 ]"
