@@ -183,6 +183,11 @@ cmd_set(struct cli *c, int argc, char **argv)
 	ev.fingerprint = k->fpr;
 	if (save_change(c, a, &ev, v, what, "stored", &e) == -1)
 		goto out;
+	/* An empty value is a value, but most often an unset shell variable piped in. */
+	if (val->len == 0)
+		fprintf(stderr, "comfysecrets: note: %s is now the empty value (stdin gave no "
+		    "bytes); `comfysecrets rm %s %s` removes a field\n", what, argv[i],
+		    argv[i + 1]);
 	rc = EXIT_OK;
 out:
 	audit_close(a);

@@ -22,9 +22,11 @@ csc set --raw openai blob <"$T/bin"
 csc get openai blob >"$T/bin.out"
 check "binary values with NUL bytes survive the round trip" cmp "$T/bin" "$T/bin.out"
 
-printf '' | csc set openai empty
+printf '' | csc set openai empty 2>"$T/err"
 csc get openai empty >"$T/out"
 check "an empty value is a value" sh -c "[ ! -s $T/out ]"
+check "... and set says so on stderr (an unset variable piped in looks the same)" \
+	grep -q "note: openai/empty is now the empty value" "$T/err"
 
 check "list shows provider/field names" sh -c "$CS --config $CSD/cs.ini list | grep -qx runpod/api_key"
 check "list never shows a value" sh -c "! $CS --config $CSD/cs.ini list --json | grep -q '$SEED'"
