@@ -373,6 +373,22 @@ out:
 	return rc == EXIT_OK ? rc : cli_fail(&e);
 }
 
+/* The rotation's key_rotated line (arg: a struct cli_change with c and a), written by
+ * vaultio_rotate before the re-encrypted vault takes its name: no line, no rotation. */
+static int
+rotated_line(const struct vaultio_rotated *r, void *arg, struct cs_err *e)
+{
+	struct cli_change *ch = arg;
+	struct audit_event ev = { 0 };
+	struct cs_err ae = { 0 };
+
+	vaultio_rotated_event(r, &ev);
+	if (cli_audit_put(ch->c, ch->a, &ev, &ae) == -1)
+		return cs_err_set(e, ae.code, "the key was not rotated: its audit line could "
+		    "not be written: %s", ae.msg);
+	return 0;
+}
+
 int
 cmd_rotate(struct cli *c, int argc, char **argv)
 {
@@ -385,7 +401,7 @@ cmd_rotate(struct cli *c, int argc, char **argv)
 	struct key *nk = NULL;
 	struct vaultio_rotated r = { 0 };
 	struct audit *a = NULL;
-	struct audit_event ev = { 0 };
+	struct cli_change line;
 	const char *env = getenv(KEY_ENV);
 	int from_env = env != NULL && env[0] != '\0';
 	int from_stdin = 0, ch, rc = EXIT_FAIL;
@@ -410,16 +426,11 @@ cmd_rotate(struct cli *c, int argc, char **argv)
 		cs_err_set(&e, ae.code, "the key was not rotated: %s", ae.msg);
 		goto out;
 	}
-	if (vaultio_rotate(c->cfg, from_env, nk, &r, &e) == -1)
+	line = (struct cli_change){ .c = c, .a = a };
+	if (vaultio_rotate(c->cfg, from_env, nk, rotated_line, &line, &r, &e) == -1)
 		goto out;
 	printf("%s\n", r.fpr);
 	fflush(stdout);
-	vaultio_rotated_event(&r, &ev);
-	if (cli_audit_put(c, a, &ev, &e) == -1) {
-		fprintf(stderr, "comfysecrets: the key was rotated, but the audit line "
-		    "could not be written\n");
-		goto out;
-	}
 	rc = EXIT_OK;
 out:
 	audit_close(a);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "file.h"
 #include "store.h"
@@ -135,11 +136,13 @@ store_sweep(const char *vault_path, const char *key_file, struct cs_err *e)
 
 int
 store_rotate(const char *vault_path, const char *key_file, struct vault *v,
-    const struct key *nk, char fpr[KEY_FPR_HEX + 1], struct cs_err *e)
+    const struct key *nk, const struct file_precommit *pc, char fpr[KEY_FPR_HEX + 1],
+    struct cs_err *e)
 {
 	struct cs_err re = { 0 };
 	struct key *gen = NULL;
 	char disk[KEY_FPR_HEX + 1], *next = NULL;
+	uint64_t g0;
 	int rc = -1;
 
 	/* ".next" is about to be replaced: it must not be the key the vault is under. */
@@ -167,9 +170,15 @@ store_rotate(const char *vault_path, const char *key_file, struct vault *v,
 	/* 1: the new key, durably, before anything depends on it. */
 	if (key_write_file(next, nk, 0, e) == -1)
 		goto out;
-	/* 2: the vault under the new key; a crash from here on is rescued by ".next". */
-	if (vault_rekey(v, nk, e) == -1 || vault_save(v, vault_path, 0, e) == -1)
+	/* 2: the vault under the new key (pc first: its record); a crash from here on is
+	 * rescued by ".next". A save that failed before the rename puts the generation
+	 * back: the vault is under the old key, and ".next" guards nothing. */
+	g0 = vault_generation(v);
+	if (vault_rekey(v, nk, e) == -1 || vault_save_then(v, vault_path, 0, pc, e) == -1) {
+		if (vault_generation(v) == g0)
+			(void)unlink(next);
 		goto out;
+	}
 	/* 3: the new key becomes the key file. */
 	if (file_rename(next, key_file, &re) == -1) {
 		cs_err_set(e, re.code, "%s (the vault is under the new key %s, kept in %s until "

@@ -23,10 +23,13 @@ int	store_settle(const char *key_file, const struct vault *v, struct cs_err *e) 
  * vault, the key file and "<key_file>.next" (they may hold key text, mode 0600). */
 int	store_sweep(const char *vault_path, const char *key_file, struct cs_err *e) CS_WUR;
 /* Rotates: v (open, locked by the caller) is re-encrypted under nk (NULL: a fresh random
- * key), saved to vault_path, and nk becomes key_file. The new fingerprint is left in
- * fpr. The caller refuses to rotate a key that came from COMFYVN_SECRETS_KEY. On failure
- * v may already be re-encrypted in memory: close it, and open the vault again. */
+ * key), saved to vault_path, and nk becomes key_file. pc (may be NULL) runs before the
+ * re-encrypted vault takes its name (vault_save_then; v is under the new key then): when
+ * it fails, nothing is rotated. The new fingerprint is left in fpr. The caller refuses
+ * to rotate a key that came from COMFYVN_SECRETS_KEY. On failure v may already be
+ * re-encrypted in memory: close it, and open the vault again. */
 int	store_rotate(const char *vault_path, const char *key_file, struct vault *v,
-	    const struct key *nk, char fpr[KEY_FPR_HEX + 1], struct cs_err *e) CS_WUR;
+	    const struct key *nk, const struct file_precommit *pc, char fpr[KEY_FPR_HEX + 1],
+	    struct cs_err *e) CS_WUR;
 
 #endif

@@ -175,17 +175,32 @@ out:
 	return rc == 0 ? 0 : cs_err_set(e, ENOMEM, "out of memory");
 }
 
-/* `comfysecrets rotate`, asked for through .control: vaultio_rotate, then key_rotated
- * as the writer of the request. The watcher's inotify reload then serves the new vault;
+/* The rotation's key_rotated line, as the writer of the request, written by
+ * vaultio_rotate before the re-encrypted vault takes its name. */
+static int
+rotate_log(const struct vaultio_rotated *r, void *arg, struct cs_err *e)
+{
+	const struct ask *a = arg;
+	struct audit_event ev = { 0 };
+	struct cs_err ae = { 0 };
+
+	vaultio_rotated_event(r, &ev);
+	lo_event_caller(&ev, a->who);
+	if (lo_audit(a->lo, &ev, &ae) == -1)
+		return cs_err_set(e, ae.code, "the key was not rotated: its audit line could "
+		    "not be written: %s", ae.msg);
+	return 0;
+}
+
+/* `comfysecrets rotate`, asked for through .control: vaultio_rotate, its key_rotated
+ * line first (rotate_log). The watcher's inotify reload then serves the new vault;
  * until it lands, the served snapshot still decrypts with the keys it was loaded with. */
 static int
 rotate(void *arg, const char *new_key_b64, json_t **out, struct cs_err *e)
 {
-	const struct ask *a = arg;
+	struct ask *a = arg;
 	struct key *nk = NULL;
 	struct vaultio_rotated r = { 0 };
-	struct audit_event ev = { 0 };
-	struct cs_err ae = { 0 };
 	json_t *names = NULL;
 	size_t i;
 	int rc = -1;
@@ -198,10 +213,8 @@ rotate(void *arg, const char *new_key_b64, json_t **out, struct cs_err *e)
 	if (new_key_b64 != NULL && key_parse(new_key_b64, strlen(new_key_b64), "new_key",
 	    &nk, e) == -1)
 		return -1;
-	if (vaultio_rotate(a->lo->cfg, a->lo->key_from_env, nk, &r, e) == -1)
+	if (vaultio_rotate(a->lo->cfg, a->lo->key_from_env, nk, rotate_log, a, &r, e) == -1)
 		goto out;
-	vaultio_rotated_event(&r, &ev);
-	lo_event_caller(&ev, a->who);
 	if ((names = json_array()) == NULL) {
 		cs_err_set(e, ENOMEM, "the key was rotated to %s, but: out of memory", r.fpr);
 		goto out;
@@ -210,14 +223,6 @@ rotate(void *arg, const char *new_key_b64, json_t **out, struct cs_err *e)
 		json_array_append_new(names, json_string(r.providers[i]));
 	*out = json_pack("{s:s, s:I, s:O}", "fingerprint", r.fpr, "generation",
 	    (json_int_t)r.generation, "providers", names);
-	/* The rotation is done and cannot be taken back: a line that cannot be written
-	 * is reported beside the answer, never instead of it. */
-	if (lo_audit(a->lo, &ev, &ae) == -1) {
-		fslog("rotate by pid %ld: the key was rotated to %s, but key_rotated could not "
-		    "be audited: %s", (long)a->who->pid, r.fpr, ae.msg);
-		if (*out != NULL)
-			json_object_set_new(*out, "audit_error", json_string(ae.msg));
-	}
 	if (*out == NULL)
 		cs_err_set(e, ENOMEM, "the key was rotated to %s, but: out of memory", r.fpr);
 	else

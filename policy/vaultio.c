@@ -176,10 +176,33 @@ names(const struct vault *v, struct vaultio_rotated *r, struct cs_err *e)
 	return 0;
 }
 
+/* vaultio_rotate's precommit: out from the re-encrypted vault, then the caller's log. */
+struct rotating {
+	const struct vault	*v;
+	struct vaultio_rotated	*out;
+	vaultio_rotate_log	 log;
+	void			*arg;
+};
+
+static int
+rotate_precommit(void *arg, struct cs_err *e)
+{
+	struct rotating *ro = arg;
+
+	vaultio_rotated_free(ro->out);
+	snprintf(ro->out->fpr, sizeof ro->out->fpr, "%s", vault_fingerprint(ro->v));
+	ro->out->generation = vault_generation(ro->v);
+	if (names(ro->v, ro->out, e) == -1)
+		return -1;
+	return ro->log != NULL ? ro->log(ro->out, ro->arg, e) : 0;
+}
+
 int
 vaultio_rotate(const struct cfg *c, int key_from_env, const struct key *nk,
-    struct vaultio_rotated *out, struct cs_err *e)
+    vaultio_rotate_log log, void *arg, struct vaultio_rotated *out, struct cs_err *e)
 {
+	struct rotating ro = { .out = out, .log = log, .arg = arg };
+	struct file_precommit pc = { rotate_precommit, &ro };
 	struct key *k = NULL;
 	struct vault *v = NULL;
 	int lockfd = -1, rc = -1;
@@ -190,12 +213,10 @@ vaultio_rotate(const struct cfg *c, int key_from_env, const struct key *nk,
 		    "replace; unset it to rotate the key file %s", KEY_ENV, c->key_file);
 	if (vaultio_open_write(c, &lockfd, &k, &v, e) == -1)
 		return -1;
+	ro.v = v;
 	/* On failure v may be re-encrypted in memory already: it is only closed. */
-	if (store_rotate(c->vault_path, c->key_file, v, nk, out->fpr, e) == -1 ||
+	if (store_rotate(c->vault_path, c->key_file, v, nk, &pc, out->fpr, e) == -1 ||
 	    advance(c, v, e) == -1)
-		goto out;
-	out->generation = vault_generation(v);
-	if (names(v, out, e) == -1)
 		goto out;
 	rc = 0;
 out:

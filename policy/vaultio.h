@@ -90,12 +90,22 @@ struct vaultio_rotated {
 	size_t		 nproviders;
 };
 
+/* Writes the record of a rotation: called by vaultio_rotate with out filled in (the new
+ * fingerprint, generation and providers) before the re-encrypted vault takes its name;
+ * 0 to go on, -1 with e set to give the rotation up. */
+typedef int (*vaultio_rotate_log)(const struct vaultio_rotated *r, void *arg,
+    struct cs_err *e);
+
 /* Re-encrypts c's vault under nk (NULL: a fresh random key) and makes nk the key file,
- * crash-safely (store_rotate), under the vault lock, then records the generation. A key
+ * crash-safely (store_rotate), under the vault lock, then records the generation. log
+ * (may be NULL) runs, with arg, before the new vault takes its name: when it fails,
+ * nothing is rotated and its error is returned; a kill after it leaves its record of a
+ * rotation that may not have happened, never a rotation without its record. A key
  * that came from COMFYVN_SECRETS_KEY (key_from_env) is refused with EPERM: the
  * environment cannot be rewritten. */
 int	vaultio_rotate(const struct cfg *c, int key_from_env, const struct key *nk,
-	    struct vaultio_rotated *out, struct cs_err *e) CS_NONNULL(1, 4) CS_WUR;
+	    vaultio_rotate_log log, void *arg, struct vaultio_rotated *out, struct cs_err *e)
+	    CS_NONNULL(1, 6) CS_WUR;
 /* Fills the key_rotated fields of ev (event, fingerprint, providers), which borrows r's
  * strings; the caller adds its ids and via. */
 void	vaultio_rotated_event(const struct vaultio_rotated *r, struct audit_event *ev)

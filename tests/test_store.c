@@ -402,7 +402,7 @@ test_rotate_keeps_every_value_under_a_new_key(void **state)
 	fresh(tk);
 	assert_int_equal(vault_lock(vault, &lockfd, &e), 0);
 	v = opens(NULL);
-	assert_int_equal(store_rotate(vault, keyf, v, NULL, fpr, &e), 0);
+	assert_int_equal(store_rotate(vault, keyf, v, NULL, NULL, fpr, &e), 0);
 	vault_unlock(lockfd);
 	assert_string_not_equal(fpr, TEST_KEY_FPR);
 	assert_string_equal(vault_fingerprint(v), fpr);
@@ -435,7 +435,7 @@ test_rotate_to_a_given_key(void **state)
 	(void)state;
 	fresh(tk);
 	v = opens(NULL);
-	assert_int_equal(store_rotate(vault, keyf, v, ok, fpr, &e), 0);
+	assert_int_equal(store_rotate(vault, keyf, v, ok, NULL, fpr, &e), 0);
 	assert_string_equal(fpr, OTHER_KEY_FPR);
 	vault_close(v);
 	v = opens(fpr);
@@ -454,7 +454,7 @@ test_rotate_to_the_current_key_is_refused(void **state)
 	(void)state;
 	fresh(tk);
 	v = opens(NULL);
-	assert_int_equal(store_rotate(vault, keyf, v, tk, fpr, &e), -1);
+	assert_int_equal(store_rotate(vault, keyf, v, tk, NULL, fpr, &e), -1);
 	assert_int_equal(e.code, EINVAL);
 	assert_non_null(strstr(e.msg, "the new key is the current key"));
 	assert_int_equal(vault_generation(v), 1);
@@ -480,7 +480,7 @@ test_rotate_finishes_an_interrupted_rotation_first(void **state)
 	/* a new rotation must not overwrite the ".next" the vault needs */
 	v = opens(got);
 	assert_string_equal(got, OTHER_KEY_FPR);
-	assert_int_equal(store_rotate(vault, keyf, v, NULL, fpr, &e), 0);
+	assert_int_equal(store_rotate(vault, keyf, v, NULL, NULL, fpr, &e), 0);
 	vault_close(v);
 	v = opens(got);
 	assert_string_equal(got, fpr);
@@ -503,7 +503,7 @@ test_rotate_refuses_a_vault_changed_on_disk(void **state)
 	assert_int_equal(vault_new(ok, &other, &e), 0);
 	assert_int_equal(vault_save(other, vault, 0, &e), 0);
 	vault_close(other);
-	assert_int_equal(store_rotate(vault, keyf, v, NULL, fpr, &e), -1);
+	assert_int_equal(store_rotate(vault, keyf, v, NULL, NULL, fpr, &e), -1);
 	assert_int_equal(e.code, ESTALE);
 	assert_non_null(strstr(e.msg, vault));
 	fpr_of(keyf, kf);
@@ -527,7 +527,7 @@ rotate_forever(void)
 		if (vault_lock(vault, &lockfd, &e) == -1 ||
 		    store_open(vault, keyf, &k, &v, &e) == -1 ||
 		    store_settle(keyf, v, &e) == -1 ||
-		    store_rotate(vault, keyf, v, NULL, fpr, &e) == -1) {
+		    store_rotate(vault, keyf, v, NULL, NULL, fpr, &e) == -1) {
 			fprintf(stderr, "child: %s\n", e.msg);
 			_exit(2);
 		}

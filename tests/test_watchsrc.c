@@ -148,7 +148,7 @@ test_same_value_rotation_and_other_fields_report_nothing(void **state)
 	w = source("app/token");
 	put("app", "token", "one");
 	assert_int_equal(settle(w, &ch, &e), 0);
-	assert_int_equal(vaultio_rotate(cfg, 0, NULL, &rot, &e), 0);
+	assert_int_equal(vaultio_rotate(cfg, 0, NULL, NULL, NULL, &rot, &e), 0);
 	vaultio_rotated_free(&rot);
 	assert_int_equal(settle(w, &ch, &e), 0);
 	put("app", "user", "bob");

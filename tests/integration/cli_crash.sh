@@ -91,17 +91,28 @@ check "... and the log verifies" csc audit --verify
 set_kills=$kills
 
 
-bad=0 kills=0 n=1
+# vault_fpr: the key the vault file is under
+vault_fpr() { sed -n 's/^  "key_fingerprint": "\([0-9a-f]*\)",$/\1/p' "$CSD/vault.json"; }
+bad=0 kills=0 n=1 unlogged=0 fpr=$(vault_fpr) rotations=0
 while [ "$kills" -lt "$KILLS" ] && [ $n -le "$MAXRUNS" ]; do
 	r=$("$KILL" "$rot_us" "$CS" --config "$CSD/cs.ini" rotate 2>/dev/null)
 	case $r in killed*) kills=$((kills + 1)) ;; esac
 	got=$(csc get app token 2>"$T/err") || { bad=$((bad + 1)); echo "# after rotate kill $n: $(cat "$T/err")"; }
 	[ "$got" = "$last" ] || { bad=$((bad + 1)); echo "# after rotate kill $n: wrong value"; }
+	# a vault under a new key has that key's key_rotated line
+	now=$(vault_fpr)
+	if [ "$now" != "$fpr" ]; then
+		rotations=$((rotations + 1))
+		grep -q "\"event\":\"key_rotated\".*\"fingerprint\":\"$now\"" "$CSD/audit.log" ||
+		    { unlogged=$((unlogged + 1)); echo "# after rotate kill $n: under $now, no key_rotated line names it"; }
+		fpr=$now
+	fi
 	n=$((n + 1))
 done
-echo "# rotate: $((n - 1)) runs, $kills killed"
+echo "# rotate: $((n - 1)) runs, $kills killed, $rotations rotations"
 check "rotate was killed at least $KILLS times" [ "$kills" -ge "$KILLS" ]
 check "rotate killed $kills times: every value still opens with a key on disk" [ "$bad" -eq 0 ]
+check "... and every rotation made has its key_rotated line ($rotations, $unlogged without)" [ "$unlogged" -eq 0 ]
 check "a rotate changes no version or time" [ "$(meta)" = "$lastver $lasttime " ]
 check "after all the kills the 1500 bulk values are intact" sh -c "[ \$($CS --config $CSD/cs.ini list | grep -c '^bulk/') -eq 1500 ]"
 check "after all the kills a write still works (no lock left behind)" sh -c "printf after | $CS --config $CSD/cs.ini set app token"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Fault: the audit log's filesystem fills up while mounted (a 64 KiB tmpfs holds the
 # log). While it is full every read through the mount is refused with EIO (fail
-# closed), the daemon stays alive and keeps listing; once space is freed, reads work
+# closed), and a set or a rotation (the CLI's, or .control's) is refused without
+# changing anything; the daemon stays alive and keeps listing; once space is freed, reads work
 # again; the log still verifies, with no torn or half-written line left behind.
 . tests/lib.sh
 fs_require fault_audit_full
@@ -15,6 +16,7 @@ fi
 at_exit "umount -l $T/small"
 # The CLI and the daemon share the log on the small filesystem (audit --verify reads it).
 sed -i "s|^path = $CSD/audit.log\$|path = $T/small/audit.log|" "$CSD/cs.ini"
+printf '[features]\nenable_security_api = true\n' >>"$CSD/cs.ini"	# rotate via .control
 M=$T/mnt
 F=$M/runpod/api_key
 if ! csfs_start "$M"; then notok "the vault mounts" "$(tail -n 2 "$T/csfs.err" | tr '\n' ' ')"; done_testing; fi
@@ -54,6 +56,20 @@ echo "# set on a full log: status $rc: $(cat "$T/out")"
 check "set while the log's disk is full fails" [ "$rc" -eq 1 ]
 check "... saying the value was not stored, and why" \
 	grep -q 'runpod/api_key not stored: its audit line could not be written.*No space left' "$T/out"
+# So is a rotation, by the CLI or through the daemon's .control.
+fpr0=$(csc fingerprint)
+csc rotate >/dev/null 2>"$T/out"
+rc=$?
+echo "# rotate on a full log: status $rc: $(cat "$T/out")"
+check "rotate while the log's disk is full fails" [ "$rc" -eq 1 ]
+check "... saying the key was not rotated, and why" \
+	grep -q 'the key was not rotated: its audit line could not be written.*No space left' "$T/out"
+( exec 3<>"$M/.control" && printf '{"op":"rotate"}' >&3 && cat <&3 ) >"$T/out" 2>&1
+echo "# .control rotate on a full log: $(cat "$T/out")"
+check "rotate through .control on a full log is refused the same way" \
+	grep -q '"error":"rotate: the key was not rotated: its audit line could not be written' "$T/out"
+check "... and neither changed the key" [ "$(csc fingerprint)" = "$fpr0" ]
+check "... nor left a .next key" [ ! -e "$CSD/key.next" ]
 
 rm -f "$T/small/fill" "$T/small/fill2"
 check "once space is freed, reads work again (the refused set changed nothing)" value_is "$F" "$SEED"
