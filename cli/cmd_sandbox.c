@@ -104,8 +104,16 @@ cmd_check(struct cli *c, int argc, char **argv)
 	 * (fail_closed turns the denial into an error), not a reason to refuse here. */
 	if (audit_open(c->cfg->audit_path, c->cfg->audit_flush, c->cfg->audit_timeout_ms,
 	    &a, &e) == -1) {
-		if (c->cfg->audit_fail_closed)
+		if (c->cfg->audit_fail_closed) {
+			struct cs_err why = e;
+
+			cs_err_clear(&e);
+			cs_err_set(&e, why.code, "check: a denial must be written to the audit "
+			    "log, which cannot be opened (fail_closed is on): %s; a user who "
+			    "may not write the log can ask the daemon (.control, op check)",
+			    why.msg);
 			goto out;
+		}
 		fprintf(stderr, "comfysecrets: warning: %s\n", e.msg);
 		cs_err_clear(&e);
 	}

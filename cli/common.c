@@ -106,18 +106,19 @@ cli_change_precommit(void *arg, struct cs_err *e)
 void
 cli_change_failed(const struct cli_change *ch, struct cs_err *e)
 {
-	char msg[sizeof e->msg];
+	struct cs_err was = *e;
 
 	if (!ch->logged)
 		return;
-	memcpy(msg, e->msg, sizeof msg);
+	cs_err_clear(e);	/* the first error is kept otherwise (base/err.h) */
 	/* A save that fails before the rename puts the generation back (vault_save_then). */
 	if (vault_generation(ch->v) == ch->gen)
-		cs_err_set(e, e->code, "%s WAS %s (vault generation %llu) and its audit line "
-		    "written, but: %s", ch->what, ch->done, (unsigned long long)ch->gen, msg);
+		cs_err_set(e, was.code, "%s WAS %s (vault generation %llu) and its audit line "
+		    "written, but: %s", ch->what, ch->done, (unsigned long long)ch->gen,
+		    was.msg);
 	else
-		cs_err_set(e, e->code, "%s not %s: %s (its audit line was written first: the "
-		    "log records a change that was not saved)", ch->what, ch->done, msg);
+		cs_err_set(e, was.code, "%s not %s: %s (its audit line was written first: the "
+		    "log records a change that was not saved)", ch->what, ch->done, was.msg);
 }
 
 int

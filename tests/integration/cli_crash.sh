@@ -140,6 +140,19 @@ if strace -f -o /dev/null true 2>/dev/null; then
 	check "set killed at each rename: the old value or the new one" [ "$bad" -eq 0 ]
 	check "... and a new value always has its line" [ "$unaudited" -eq 0 ]
 	check "... and the log verifies" csc audit --verify
+	# A rename that fails after the line: the message says what the log and the vault hold.
+	printf 'eio-2' | strace -f -o /dev/null -e trace=rename -e inject=rename:error=EIO:when=2 \
+	    "$CS" --config "$CSD/cs.ini" set app token >/dev/null 2>"$T/err"
+	echo "# the vault's rename fails: $(cat "$T/err")"
+	check "the vault's rename failing after the line: not stored, and the line said to be there" \
+	    grep -q "app/token not stored: .*cannot replace: Input/output error (its audit line was written first: the log records a change that was not saved)" "$T/err"
+	check "... and the value is the old one" [ "$(csc get app token)" != eio-2 ]
+	printf 'eio-3' | strace -f -o /dev/null -e trace=rename -e inject=rename:error=EIO:when=3 \
+	    "$CS" --config "$CSD/cs.ini" set app token >/dev/null 2>"$T/err"
+	echo "# the floor's rename fails: $(cat "$T/err")"
+	check "the floor's rename failing: the value WAS stored with its line, and why it failed" \
+	    grep -q "app/token WAS stored (vault generation [0-9]*) and its audit line written, but: .*Input/output error" "$T/err"
+	check "... and the value is the new one" [ "$(csc get app token)" = eio-3 ]
 else
 	skip "set killed at each rename" "strace cannot trace here"
 fi

@@ -34,6 +34,15 @@ check "--json prints the control answer" grep -q '"allowed":false' "$T/ans"
 check "denials are audited as sandbox_blocked with host and port" \
 	sh -c "grep '\"event\":\"sandbox_blocked\"' $CSD/audit.log | grep -q '\"host\":\"api.example.com\",\"port\":80'"
 check "the audit log still verifies" csc audit --verify
+# A log that cannot be opened (here a folder; for a user, one it may not write):
+# fail_closed refuses the check, saying why and where else to ask.
+sed "s|^path = $CSD/audit.log\$|path = $T|" "$CSD/cs.ini" >"$T/nolog.ini"
+"$CS" --config "$T/nolog.ini" check api.example.com 443 >/dev/null 2>"$T/err"
+rc=$?
+echo "# check with an unopenable log: status $rc: $(cat "$T/err")"
+check "check with an audit log it cannot open is an error (2)" [ "$rc" -eq 2 ]
+check "... saying a denial must be logged, naming the log, and where else to ask" \
+	grep -q "check: a denial must be written to the audit log, which cannot be opened (fail_closed is on): $T.*ask the daemon (.control, op check)" "$T/err"
 SANDBOX_NETWORK_ALLOW=hf.co:443 "$CS" --config "$CSD/cs.ini" defaults >"$T/def"
 check "defaults shows the guard and each entry's source" sh -c "grep -q '\"guard\": true' $T/def && grep -q '\"source\": \"env\"' $T/def && grep -q '\"source\": \"config\"' $T/def"
 done_testing
