@@ -557,6 +557,8 @@ out:
 	return rc;
 }
 
+static void	rec_write(struct audit *);
+
 /* A line of the writer's own (event, detail) after (cseq, chash), at *size, which moves
  * to the end of it. Under io and the flock. */
 static int
@@ -574,8 +576,12 @@ put_own(struct audit *a, const char *event, const char *detail, off_t *size,
 		return cs_err_sys(e, ENOMEM, "%s", a->path);
 	rc = put_line(a, body, strlen(body), *size, e);
 	free(body);
-	if (rc == 0)
+	if (rc == 0) {
 		*size = a->cend;
+		/* Recorded at once: should the job's own line then fail, another writer
+		 * still finds the chain's tail here, not in the file before. */
+		rec_write(a);
+	}
 	return rc;
 }
 

@@ -298,7 +298,7 @@ check_line(const char *path, uint64_t ln, const char *p, size_t len, struct vsta
 		if (first_of_file && (uint64_t)s > vs->seq + 1)
 			cs_err_set(e, EBADMSG, "%s: line 1: seq %lld, but %s ended at seq %llu: "
 			    "%llu lines lost between the files (written while copytruncate "
-			    "copied?)", path, (long long)s, vs->prevfile,
+			    "copied, or cut from the end of the file before)", path, (long long)s, vs->prevfile,
 			    (unsigned long long)vs->seq,
 			    (unsigned long long)((uint64_t)s - vs->seq - 1));
 		else
