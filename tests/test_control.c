@@ -123,8 +123,7 @@ teardown(void **state)
 	struct fix *f = *state;
 
 	audit_close(f->audit);
-	unlink(f->log);
-	rmdir(f->dir);
+	testutil_rmtree(f->dir);	/* the log and its .audit.log.lock */
 	free(f);
 	return 0;
 }
