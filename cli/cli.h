@@ -59,9 +59,9 @@ struct cli_change {
 	struct audit		*a;		/* from cli_audit_open() */
 	const char		*what;		/* "runpod/api_key", a FILE: for messages */
 	const char		*done;		/* "stored", "removed", "imported" */
-	/* Writes the lines (cli_change_put when NULL: ev through cli_audit_put). */
+	/* Writes the lines; NULL: the one line ev, through cli_audit_put(). */
 	int			(*lines)(struct cli_change *ch, struct cs_err *e);
-	struct audit_event	*ev;		/* the line, for cli_change_put */
+	struct audit_event	*ev;		/* that line, when lines is NULL */
 	void			*arg;		/* for lines */
 	const struct vault	*v;		/* the vault being saved */
 	int			 logged;	/* the lines are written ... */
